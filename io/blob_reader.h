@@ -1,0 +1,32 @@
+#pragma once
+// Bounded reads of blobs: a blob is read in chunks and never past
+// descriptor.size; a blob shorter or longer than its descriptor says is a
+// `size_mismatch` (image-spec descriptor.md "size"; umoci verified_blob.go).
+
+#include <string>
+#include <vector>
+
+#include "io/unique_fd.h"
+#include "stages/oci/byte_source.h"
+
+namespace ocipipe::io {
+
+/// Streams one open blob file in chunks of `chunk_bytes`. Owns the fd.
+/// next() fails with `size_mismatch` when the file ends before
+/// `expected_size` bytes or has bytes beyond it. Not thread-safe.
+class blob_file_source final : public byte_source {
+ public:
+  blob_file_source(unique_fd fd, std::uint64_t expected_size, std::string what,
+                   std::size_t chunk_bytes = 1 << 20);
+  result<byte_view> next() override;
+
+ private:
+  unique_fd fd_;
+  std::uint64_t expected_;
+  std::uint64_t done_ = 0;
+  std::string what_;
+  std::vector<std::byte> buf_;
+  bool at_end_ = false;
+};
+
+}  // namespace ocipipe::io

@@ -1,0 +1,354 @@
+#include "io/rootfs_writer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace ocipipe::io {
+namespace {
+
+std::pair<std::string, std::string> split_parent(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return {std::string(), path};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+std::string join(const std::string& dir, const std::string& name) {
+  return dir.empty() ? name : dir + "/" + name;
+}
+
+timespec to_timespec(std::int64_t sec, std::int64_t nsec) {
+  timespec t{};
+  t.tv_sec = static_cast<time_t>(sec);
+  t.tv_nsec = static_cast<long>(nsec);
+  return t;
+}
+
+}  // namespace
+
+result<rootfs_writer> rootfs_writer::open(const std::string& rootfs, rootfs_writer_options opts) {
+  rootfs_writer w;
+  w.opts_ = opts;
+  if (::geteuid() != 0) w.opts_.set_owner = false;
+  w.root_ = unique_fd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!w.root_) return fail_errno("rootfs " + quote(rootfs), errno);
+  return w;
+}
+
+void rootfs_writer::warn_once(const std::string& key, const std::string& message) {
+  if (std::find(warned_keys_.begin(), warned_keys_.end(), key) != warned_keys_.end()) return;
+  warned_keys_.push_back(key);
+  warnings_.push_back(message);
+}
+
+result<int> rootfs_writer::parent_fd(const std::string& parent, bool create) {
+  if (parent.empty()) return root_.get();
+  if (cache_valid_ && cached_parent_ == parent) return cached_fd_.get();
+  auto fd = open_in_root(root_.get(), parent, O_PATH | O_DIRECTORY);
+  if (!fd && fd.error().sys_errno() == ENOENT && create) {
+    // Implicit parents are created as umoci does: root-owned, mode 0755.
+    auto [grand, base] = split_parent(parent);
+    OCIPIPE_ASSIGN_OR_RETURN(int gfd, parent_fd(grand, true));
+    if (::mkdirat(gfd, base.c_str(), 0755) != 0 && errno != EEXIST)
+      return fail_errno("create parent directory " + quote(parent), errno);
+    fd = open_in_root(root_.get(), parent, O_PATH | O_DIRECTORY);
+  }
+  if (!fd) {
+    if (fd.error().sys_errno() == ENOTDIR)
+      return fail(errc::malformed, "parent " + quote(parent) + " is not a directory", ENOTDIR);
+    return tl::unexpected(std::move(fd).error());
+  }
+  cached_parent_ = parent;
+  cached_fd_ = std::move(*fd);
+  cache_valid_ = true;
+  return cached_fd_.get();
+}
+
+result<void> rootfs_writer::remove_tree(int dirfd, const std::string& name) {
+  if (::unlinkat(dirfd, name.c_str(), 0) == 0) return {};
+  if (errno == ENOENT) return {};
+  if (errno != EISDIR && errno != EPERM) return fail_errno("remove " + quote(name), errno);
+  unique_fd dfd(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dfd) return fail_errno("open directory " + quote(name), errno);
+  DIR* d = ::fdopendir(dfd.release());
+  if (!d) return fail_errno("read directory " + quote(name), errno);
+  std::vector<std::string> names;
+  while (dirent* de = ::readdir(d)) {
+    const std::string n = de->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  const int fd = ::dirfd(d);
+  for (const auto& n : names) {
+    if (auto r = remove_tree(fd, n); !r) {
+      ::closedir(d);
+      return r;
+    }
+  }
+  ::closedir(d);
+  if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+    return fail_errno("remove directory " + quote(name), errno);
+  return {};
+}
+
+result<void> rootfs_writer::remove_existing(int dirfd, const std::string& name,
+                                            const std::string& path) {
+  // A removed directory or symlink may be on the cached parent's path.
+  cache_valid_ = false;
+  if (auto r = remove_tree(dirfd, name); !r) return tl::unexpected(std::move(r).error().context(
+                                                  "replace " + quote(path)));
+  return {};
+}
+
+result<void> rootfs_writer::hide_children(int dirfd, const std::string& dir_path,
+                                          const keep_predicate& keep) {
+  unique_fd dfd(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) return fail_errno("open directory " + quote(dir_path), errno);
+  DIR* d = ::fdopendir(dfd.release());
+  if (!d) return fail_errno("read directory " + quote(dir_path), errno);
+  std::vector<std::pair<std::string, unsigned char>> children;
+  while (dirent* de = ::readdir(d)) {
+    const std::string n = de->d_name;
+    if (n != "." && n != "..") children.emplace_back(n, de->d_type);
+  }
+  const int fd = ::dirfd(d);
+  result<void> out;
+  for (const auto& [name, type] : children) {
+    const std::string child = join(dir_path, name);
+    if (!keep(child)) {
+      cache_valid_ = false;
+      out = remove_tree(fd, name);
+    } else {
+      // The current layer wrote at or below it: keep it, hide what is lower inside.
+      unique_fd cfd(::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (cfd) out = hide_children(cfd.get(), child, keep);
+    }
+    if (!out) break;
+  }
+  ::closedir(d);
+  return out;
+}
+
+result<void> rootfs_writer::remove_lower(const std::string& path, const keep_predicate& keep) {
+  auto [parent, base] = split_parent(path);
+  auto pfd = open_in_root(root_.get(), parent, O_PATH | O_DIRECTORY);
+  if (!pfd) {
+    const int e = pfd.error().sys_errno();
+    if (e == ENOENT || e == ENOTDIR) return {};  // nothing lower to hide
+    return tl::unexpected(std::move(pfd).error());
+  }
+  struct stat st{};
+  if (::fstatat(pfd->get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return {};
+    return fail_errno("whiteout " + quote(path), errno);
+  }
+  if (!keep(path)) {
+    cache_valid_ = false;
+    return remove_tree(pfd->get(), base);
+  }
+  if (!S_ISDIR(st.st_mode)) return {};
+  unique_fd dfd(::openat(pfd->get(), base.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dfd) return fail_errno("whiteout " + quote(path), errno);
+  return hide_children(dfd.get(), path, keep);
+}
+
+result<void> rootfs_writer::clear_lower_children(const std::string& dir, const keep_predicate& keep) {
+  auto dfd = open_in_root(root_.get(), dir, O_PATH | O_DIRECTORY);
+  if (!dfd) {
+    const int e = dfd.error().sys_errno();
+    if (e == ENOENT || e == ENOTDIR) return {};
+    return tl::unexpected(std::move(dfd).error());
+  }
+  return hide_children(dfd->get(), dir, keep);
+}
+
+result<void> rootfs_writer::set_xattrs(int fd, const tar_entry& e, const std::string& path) {
+  for (const auto& [name, value] : e.xattrs) {
+    if (::fsetxattr(fd, name.c_str(), value.data(), value.size(), 0) == 0) continue;
+    if (errno == ENOTSUP || errno == EPERM) {
+      warn_once("xattr:" + name.substr(0, name.find('.')),
+                "xattr " + quote(name) + " not supported here (first seen on " + quote(path) +
+                    "); such xattrs are skipped");
+      continue;
+    }
+    return fail_errno("set xattr " + quote(name) + " on " + quote(path), errno);
+  }
+  return {};
+}
+
+result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& path) {
+  if (path.empty()) {
+    // The rootfs itself: its type never changes (CVE-2021-29136); metadata applies.
+    if (e.type != entry_type::directory)
+      return fail(errc::unsafe_path, "entry for the rootfs itself is not a directory");
+    unique_fd fd(::openat(root_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return fail_errno("open rootfs", errno);
+    if (opts_.set_owner && ::fchown(fd.get(), static_cast<uid_t>(e.uid), static_cast<gid_t>(e.gid)) != 0)
+      return fail_errno("chown rootfs", errno);
+    if (::fchmod(fd.get(), e.mode) != 0) return fail_errno("chmod rootfs", errno);
+    return {};
+  }
+  auto [parent, base] = split_parent(path);
+  OCIPIPE_ASSIGN_OR_RETURN(int pfd, parent_fd(parent, true));
+  const auto uid = static_cast<uid_t>(e.uid);
+  const auto gid = static_cast<gid_t>(e.gid);
+  const auto mtime = to_timespec(e.mtime_sec, e.mtime_nsec);
+  const timespec times[2] = {mtime, mtime};
+
+  switch (e.type) {
+    case entry_type::regular: {
+      int fd = ::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0 && errno == EEXIST) {
+        OCIPIPE_TRY(remove_existing(pfd, base, path));
+        OCIPIPE_ASSIGN_OR_RETURN(pfd, parent_fd(parent, true));
+        fd = ::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      }
+      if (fd < 0) return fail_errno("create " + quote(path), errno);
+      file_.reset(fd);
+      file_entry_ = e;
+      file_path_ = path;
+      if (e.size == 0) return end_entry();
+      return {};
+    }
+    case entry_type::directory: {
+      if (::mkdirat(pfd, base.c_str(), 0700) != 0) {
+        if (errno != EEXIST) return fail_errno("create directory " + quote(path), errno);
+        struct stat st{};
+        if (::fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+          return fail_errno("stat " + quote(path), errno);
+        if (!S_ISDIR(st.st_mode)) {
+          OCIPIPE_TRY(remove_existing(pfd, base, path));
+          OCIPIPE_ASSIGN_OR_RETURN(pfd, parent_fd(parent, true));
+          if (::mkdirat(pfd, base.c_str(), 0700) != 0)
+            return fail_errno("create directory " + quote(path), errno);
+        }
+      }
+      unique_fd fd(::openat(pfd, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd) return fail_errno("open directory " + quote(path), errno);
+      if (opts_.set_owner && ::fchown(fd.get(), uid, gid) != 0)
+        return fail_errno("chown " + quote(path), errno);
+      if (::fchmod(fd.get(), e.mode) != 0) return fail_errno("chmod " + quote(path), errno);
+      OCIPIPE_TRY(set_xattrs(fd.get(), e, path));
+      dir_mtimes_[path] = {e.mtime_sec, e.mtime_nsec};
+      return {};
+    }
+    case entry_type::symlink: {
+      if (::symlinkat(e.link_target.c_str(), pfd, base.c_str()) != 0) {
+        if (errno != EEXIST) return fail_errno("create symlink " + quote(path), errno);
+        OCIPIPE_TRY(remove_existing(pfd, base, path));
+        OCIPIPE_ASSIGN_OR_RETURN(pfd, parent_fd(parent, true));
+        if (::symlinkat(e.link_target.c_str(), pfd, base.c_str()) != 0)
+          return fail_errno("create symlink " + quote(path), errno);
+      }
+      if (opts_.set_owner && ::fchownat(pfd, base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+        return fail_errno("chown " + quote(path), errno);
+      if (::utimensat(pfd, base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+        return fail_errno("set mtime of " + quote(path), errno);
+      return {};
+    }
+    case entry_type::hardlink: {
+      // link_target arrives cleaned. A hardlink to itself is a no-op, not a deletion.
+      if (e.link_target == path) return {};
+      auto [tparent, tbase] = split_parent(e.link_target);
+      auto tfd = open_in_root(root_.get(), tparent, O_PATH | O_DIRECTORY);
+      if (!tfd)
+        return fail(errc::malformed, "hardlink " + quote(path) + ": target " +
+                                         quote(e.link_target) + " not found");
+      // linkat without AT_SYMLINK_FOLLOW links a symlink itself, never what it
+      // points to (CVE-2021-32760).
+      if (::linkat(tfd->get(), tbase.c_str(), pfd, base.c_str(), 0) != 0) {
+        if (errno == ENOENT)
+          return fail(errc::malformed, "hardlink " + quote(path) + ": target " +
+                                           quote(e.link_target) + " not found");
+        if (errno != EEXIST) return fail_errno("create hardlink " + quote(path), errno);
+        OCIPIPE_TRY(remove_existing(pfd, base, path));
+        OCIPIPE_ASSIGN_OR_RETURN(pfd, parent_fd(parent, true));
+        if (::linkat(tfd->get(), tbase.c_str(), pfd, base.c_str(), 0) != 0)
+          return fail_errno("create hardlink " + quote(path), errno);
+      }
+      return {};
+    }
+    case entry_type::char_device:
+    case entry_type::block_device:
+    case entry_type::fifo: {
+      mode_t type = e.type == entry_type::fifo ? S_IFIFO
+                    : e.type == entry_type::char_device ? S_IFCHR : S_IFBLK;
+      const dev_t dev = e.type == entry_type::fifo ? 0 : makedev(e.dev_major, e.dev_minor);
+      if (::mknodat(pfd, base.c_str(), type | 0600, dev) != 0) {
+        if (errno != EEXIST) return fail_errno("create node " + quote(path), errno);
+        OCIPIPE_TRY(remove_existing(pfd, base, path));
+        OCIPIPE_ASSIGN_OR_RETURN(pfd, parent_fd(parent, true));
+        if (::mknodat(pfd, base.c_str(), type | 0600, dev) != 0)
+          return fail_errno("create node " + quote(path), errno);
+      }
+      if (opts_.set_owner && ::fchownat(pfd, base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+        return fail_errno("chown " + quote(path), errno);
+      if (::fchmodat(pfd, base.c_str(), e.mode, 0) != 0)
+        return fail_errno("chmod " + quote(path), errno);
+      if (::utimensat(pfd, base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+        return fail_errno("set mtime of " + quote(path), errno);
+      return {};
+    }
+  }
+  return fail(errc::internal, "unknown entry type");
+}
+
+result<void> rootfs_writer::write_content(std::uint64_t offset, byte_view bytes) {
+  if (!file_) return fail(errc::internal, "write_content without a regular file");
+  const auto* p = reinterpret_cast<const char*>(bytes.data());
+  std::size_t left = bytes.size();
+  auto off = static_cast<off_t>(offset);
+  while (left > 0) {
+    const ssize_t n = ::pwrite(file_.get(), p, left, off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno("write " + quote(file_path_), errno);
+    }
+    p += n;
+    off += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+result<void> rootfs_writer::end_entry() {
+  if (!file_) return {};
+  const auto& e = file_entry_;
+  const int fd = file_.get();
+  // Sparse files end in a hole: the size comes from the header, not the last write.
+  if (::ftruncate(fd, static_cast<off_t>(e.size)) != 0)
+    return fail_errno("truncate " + quote(file_path_), errno);
+  // chown before chmod: chown clears setuid/setgid (umoci#166).
+  if (opts_.set_owner && ::fchown(fd, static_cast<uid_t>(e.uid), static_cast<gid_t>(e.gid)) != 0)
+    return fail_errno("chown " + quote(file_path_), errno);
+  if (::fchmod(fd, e.mode) != 0) return fail_errno("chmod " + quote(file_path_), errno);
+  OCIPIPE_TRY(set_xattrs(fd, e, file_path_));
+  const auto mtime = to_timespec(e.mtime_sec, e.mtime_nsec);
+  const timespec times[2] = {mtime, mtime};
+  if (::futimens(fd, times) != 0) return fail_errno("set mtime of " + quote(file_path_), errno);
+  file_.reset();
+  return {};
+}
+
+result<void> rootfs_writer::finish() {
+  for (const auto& [path, t] : dir_mtimes_) {
+    auto [parent, base] = split_parent(path);
+    auto pfd = open_in_root(root_.get(), parent, O_PATH | O_DIRECTORY);
+    if (!pfd) continue;  // removed by a later layer
+    struct stat st{};
+    if (::fstatat(pfd->get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+      continue;
+    const auto mtime = to_timespec(t.first, t.second);
+    const timespec times[2] = {mtime, mtime};
+    if (::utimensat(pfd->get(), base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+      return fail_errno("set mtime of " + quote(path), errno);
+  }
+  return {};
+}
+
+}  // namespace ocipipe::io

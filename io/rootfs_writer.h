@@ -1,0 +1,102 @@
+#pragma once
+// Applies layer entries to a rootfs directory, fd-relative, with every path
+// resolved as if the rootfs were "/" (openat2 RESOLVE_IN_ROOT, or an
+// O_NOFOLLOW component walk where the kernel lacks openat2): absolute
+// symlinks, ".." and links planted by earlier entries or layers never lead
+// outside (DESIGN.md §6; crun safe_openat; CVE-2021-29136, CVE-2021-32760).
+//
+// Semantics follow image-spec layer.md "Changeset", "Whiteouts" and umoci's
+// tar_extract.go: replacing a path unlinks it first (other names of a
+// hardlinked file keep their content); a directory entry over an existing
+// directory merges; ownership is set before mode so setuid/setgid survive;
+// directory mtimes are set last, after all their children.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/unique_fd.h"
+#include "stages/oci/byte_source.h"
+#include "stages/tar_entry.h"
+
+namespace ocipipe::io {
+
+struct rootfs_writer_options {
+  /// chown entries to their uid/gid. Default: only when running as root.
+  bool set_owner = true;
+};
+
+/// Writes one rootfs. Not thread-safe: the apply stage is serial by design.
+/// Every method returns `unsafe_path` for entries that would leave the
+/// rootfs or change the rootfs itself into a non-directory, `malformed` for
+/// entries that cannot apply (hardlink to a missing target, parent that is
+/// not a directory), and `io`-family errors with errno otherwise.
+class rootfs_writer {
+ public:
+  /// `rootfs` must exist and be a directory.
+  static result<rootfs_writer> open(const std::string& rootfs, rootfs_writer_options opts = {});
+
+  /// Decides, for a path of the lower layers, whether hiding must descend
+  /// into it instead of removing it whole (the current layer wrote at or
+  /// below it). Cleaned relative paths.
+  using keep_predicate = std::function<bool(const std::string& path)>;
+
+  /// Removes `path` as hidden by a whiteout: the whole subtree, except what
+  /// `keep` says the current layer wrote. A missing path, or one below a
+  /// non-directory, is a no-op (containerd#4659).
+  [[nodiscard]] result<void> remove_lower(const std::string& path, const keep_predicate& keep);
+
+  /// Applies an opaque whiteout: removes every lower child of directory
+  /// `dir` (as remove_lower does); the directory itself stays.
+  [[nodiscard]] result<void> clear_lower_children(const std::string& dir,
+                                                  const keep_predicate& keep);
+
+  /// Creates `path` (cleaned) from `entry`, replacing what is there. For a
+  /// regular file, content follows through write_content() and the file is
+  /// completed by end_entry(); other types are complete on return.
+  [[nodiscard]] result<void> begin_entry(const tar_entry& entry, const std::string& path);
+  /// Writes content of the regular file begun last, at byte `offset`.
+  [[nodiscard]] result<void> write_content(std::uint64_t offset, byte_view bytes);
+  /// Sets owner, mode, xattrs and mtime of the file begun last, and closes it.
+  [[nodiscard]] result<void> end_entry();
+
+  /// Sets every directory's recorded mtime; call once after the last layer.
+  [[nodiscard]] result<void> finish();
+
+  /// Warnings worth showing once (e.g. xattrs unsupported by the filesystem).
+  [[nodiscard]] const std::vector<std::string>& warnings() const noexcept { return warnings_; }
+
+ private:
+  rootfs_writer() = default;
+  result<int> parent_fd(const std::string& parent, bool create);
+  result<void> remove_tree(int dirfd, const std::string& name);
+  result<void> remove_existing(int dirfd, const std::string& name, const std::string& path);
+  result<void> hide_children(int dirfd, const std::string& dir_path, const keep_predicate& keep);
+  result<void> set_xattrs(int fd, const tar_entry& e, const std::string& path);
+  void warn_once(const std::string& key, const std::string& message);
+
+  unique_fd root_;
+  rootfs_writer_options opts_;
+  // One cached parent directory: tar streams list a directory's entries together.
+  std::string cached_parent_;
+  unique_fd cached_fd_;
+  bool cache_valid_ = false;
+  // The regular file being written.
+  unique_fd file_;
+  tar_entry file_entry_;
+  std::string file_path_;
+  // Directory mtimes, applied by finish().
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> dir_mtimes_;
+  std::vector<std::string> warnings_;
+  std::vector<std::string> warned_keys_;
+};
+
+/// Opens `path` (cleaned, relative) under `root_fd` as if root_fd were "/",
+/// with `flags` for the final open. Used to read files of a rootfs safely
+/// (e.g. /etc/passwd for create). Errors: `not_found`, `unsafe_path`, `io`.
+[[nodiscard]] result<unique_fd> open_in_root(int root_fd, const std::string& path, int flags);
+
+}  // namespace ocipipe::io

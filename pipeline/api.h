@@ -1,0 +1,158 @@
+#pragma once
+// The public API of ocipipe: one function per verb, one options struct per
+// verb, reports as values. Nothing here prints; the CLI renders reports.
+// Per-image failures are reported in the result values.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "stages/oci/descriptor.h"
+#include "stages/oci/error.h"
+#include "stages/reference.h"
+
+namespace ocipipe {
+
+/// Which manifest of an image index to take (image-index.md "platform").
+/// Empty fields mean the host's own value (os "linux", its architecture).
+struct platform_selector {
+  std::string os;
+  std::string architecture;
+  std::string variant;
+};
+
+/// Parses "OS/ARCH[/VARIANT]". Errors: `invalid_argument`.
+[[nodiscard]] result<platform_selector> parse_platform(std::string_view text);
+
+/// An image reference resolved against its image layout: the manifest and the
+/// image config, both read with their digests and sizes verified.
+struct resolved_image {
+  image_reference reference;
+  descriptor manifest_descriptor;
+  ocipipe::manifest manifest;
+  descriptor config_descriptor;
+  image_config config;
+  std::string config_bytes;
+};
+
+/// Resolves `ref` (oci: transport) to one image manifest: by tag
+/// (index.json's org.opencontainers.image.ref.name), by digest, or the only
+/// manifest when no tag is given; an image index is descended by `platform`.
+/// Errors: `not_found` (no such tag/digest/platform), `invalid_argument` (no
+/// tag and several manifests: the message lists the tags), `unsupported`
+/// (other transports), `malformed`, `digest_mismatch`, `size_mismatch`.
+[[nodiscard]] result<resolved_image> resolve_image(const image_reference& ref,
+                                                   const platform_selector& platform = {});
+
+struct unpack_options {
+  int jobs = 0;                                   ///< worker threads; 0 = all cores
+  std::size_t max_bytes_in_flight = 64u << 20;    ///< decoded bytes queued for apply, all layers
+  bool force = false;                             ///< empty a non-empty rootfs first
+  platform_selector platform;
+};
+
+/// What happened to one layer.
+struct layer_report {
+  std::size_t index = 0;
+  descriptor layer;
+  digest diff_id;                  ///< measured
+  std::uint64_t compressed_bytes = 0;
+  std::uint64_t tar_bytes = 0;
+  std::uint64_t entries = 0;
+};
+
+struct unpack_report {
+  resolved_image image;
+  std::vector<layer_report> layers;
+  std::uint64_t compressed_bytes = 0;
+  std::uint64_t tar_bytes = 0;
+  std::size_t peak_queued_bytes = 0;  ///< high-water mark of decoded bytes waiting for apply
+  std::vector<std::string> warnings;
+};
+
+/// Unpacks the image's layers into `rootfs` through the unpack flow graph
+/// (DESIGN.md §2): layers are read, digested, decompressed, diff_id-digested
+/// and tar-parsed in parallel, then applied in manifest order by one serial
+/// stage (image-spec layer.md "Applying Changesets"). `rootfs` is created if
+/// missing; an existing non-empty one is refused (`invalid_argument`) unless
+/// `force`. On failure the rootfs is removed again (when this call created
+/// it) or emptied, so no half-applied tree is left behind. Errors: those of
+/// resolve_image, `digest_mismatch` naming the layer index and both digests,
+/// `unsafe_path`, `malformed`, `io`. Thread-safe (each call its own graph).
+[[nodiscard]] result<unpack_report> unpack(const image_reference& ref, const std::string& rootfs,
+                                           const unpack_options& opts);
+
+struct create_options {
+  unpack_options unpack;
+  std::optional<std::vector<std::string>> args;  ///< replaces process.args
+  bool terminal = false;                         ///< process.terminal
+};
+
+struct create_report {
+  unpack_report unpack;
+  std::string config_json;  ///< the runtime config written to BUNDLE/config.json
+};
+
+/// Creates an OCI runtime bundle: BUNDLE/rootfs (as unpack) and
+/// BUNDLE/config.json from the image config per image-spec conversion.md,
+/// with the rest as `runc spec` writes it. The user name is resolved from the
+/// rootfs's /etc/passwd and /etc/group, read inside the rootfs. Errors: those
+/// of unpack; `not_found` for a user or group name missing from the rootfs;
+/// `invalid_argument` for a numeric uid/gid out of range.
+[[nodiscard]] result<create_report> create(const image_reference& ref, const std::string& bundle,
+                                           const create_options& opts);
+
+/// Empties or creates a target directory per DESIGN.md §4: refuses a
+/// non-empty one unless `force`. Returns whether it created the directory.
+[[nodiscard]] result<bool> prepare_target_dir(const std::string& dir, bool force);
+
+}  // namespace ocipipe
+
+namespace ocipipe {
+
+/// One validation finding: which spec rule, how bad, and where — a location
+/// such as `index.json: manifests[0].layers[2] (sha256:…)` followed, for
+/// document rules, by the JSON path inside that document.
+struct finding {
+  std::string rule;
+  bool error = true;  ///< false: a warning (exit 0), e.g. an artifact media type
+  std::string location;
+  std::string message;
+};
+
+struct validate_options {
+  int jobs = 0;        ///< 0 = all cores
+  bool all = false;    ///< every manifest of index.json, even without a tag
+};
+
+/// The outcome for one reference.
+struct image_validation {
+  std::string ref;
+  std::vector<finding> findings;
+  std::optional<error> failure;    ///< operational failure (layout unreadable): exit 2
+  std::uint64_t blobs = 0;         ///< blobs checked
+  std::uint64_t blob_bytes = 0;    ///< compressed bytes read
+  std::uint64_t tar_bytes = 0;     ///< uncompressed bytes digested
+  double seconds = 0;
+  [[nodiscard]] bool valid() const;
+};
+
+/// Validates image layouts against the image-spec: oci-layout and index.json,
+/// every manifest, image index and image config (stages/schema_rules.h), every
+/// blob's existence, size and digest, each layer's diff_id against
+/// rootfs.diff_ids and the counts, platform agreement, and each layer's tar
+/// stream (well-formed headers, safe paths, valid whiteout names). Layer blobs
+/// are checked in parallel, each distinct blob once per run. Never fails as a
+/// whole: per-reference problems are findings, unreadable inputs `failure`.
+/// Thread-safe.
+[[nodiscard]] std::vector<image_validation> validate(const std::vector<image_reference>& refs,
+                                                     const validate_options& opts);
+
+/// Checks one document alone against `media_type`'s rules (what
+/// oci-image-tool's `validate --type` does). Findings carry JSON paths.
+[[nodiscard]] std::vector<finding> validate_document(std::string_view media_type,
+                                                     std::string_view json);
+
+}  // namespace ocipipe

@@ -1,0 +1,55 @@
+#pragma once
+// Shared pieces of the CLI: global flags, the stdout renderers (human lines
+// or the --json JSON Lines envelope of DESIGN.md §4), and exit codes.
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "stages/oci/error.h"
+
+namespace ocipipe::cli {
+
+/// Exit codes (DESIGN.md §4).
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_negative = 1;
+inline constexpr int exit_failure = 2;
+
+/// Flags every verb takes.
+struct global_flags {
+  int jobs = 0;
+  bool json = false;
+  bool quiet = false;
+  int verbose = 0;
+  std::string progress = "auto";
+};
+
+/// Adds the global flags to a subcommand.
+void add_global_flags(CLI::App& app, global_flags& flags);
+
+/// Writes one whole line to stdout. A closed stdout ends the run with 0.
+void out_line(const std::string& line);
+/// Writes one JSON Lines record {"type", "schema": 1, "data"} to stdout.
+void out_json(std::string_view type, nlohmann::ordered_json data);
+/// Writes "ocipipe: <message>" to stderr.
+void err_line(const std::string& message);
+
+/// A verb: registers its subcommand and returns the function that runs it.
+using verb_runner = std::function<int()>;
+struct verb {
+  CLI::App* app;
+  verb_runner run;
+};
+
+verb add_validate(CLI::App& root, global_flags& g);
+verb add_unpack(CLI::App& root, global_flags& g);
+verb add_create(CLI::App& root, global_flags& g);
+verb add_version(CLI::App& root, global_flags& g);
+
+/// Seconds since `start` for reports.
+double seconds_since(std::chrono::steady_clock::time_point start);
+
+}  // namespace ocipipe::cli

@@ -1,0 +1,52 @@
+// ocipipe create REF BUNDLE
+#include "pipeline/cli/report.h"
+
+namespace ocipipe::cli {
+
+verb add_create(CLI::App& root, global_flags& g) {
+  struct state {
+    std::string ref, bundle, platform;
+    std::vector<std::string> args;
+    bool force = false, tty = false;
+  };
+  static state s;
+  auto* app = root.add_subcommand("create", "Create an OCI runtime bundle (rootfs + config.json)");
+  app->add_option("REF", s.ref, "Image: oci:DIR[:TAG], oci:DIR@DIGEST or DIR[:TAG]")->required();
+  app->add_option("BUNDLE", s.bundle, "Bundle directory (created; must be empty)")->required();
+  app->add_option("--args", s.args, "Replace process.args (comma-separated)")->delimiter(',');
+  app->add_flag("--tty", s.tty, "Set process.terminal (default false: bundles are run by scripts)");
+  app->add_flag("--force", s.force, "Empty a non-empty BUNDLE first");
+  app->add_option("--platform", s.platform, "OS/ARCH[/VARIANT] to pick from an image index");
+  add_global_flags(*app, g);
+  app->footer(
+      "config.json follows image-spec conversion.md (args = Entrypoint + Cmd, env, cwd, user\n"
+      "resolved from the rootfs's /etc/passwd and /etc/group, annotations) and runc spec's\n"
+      "defaults for the rest.\n\n"
+      "Example:\n  ocipipe create --args /bin/echo,ok oci:images/debian:bookworm /tmp/bundle\n"
+      "  runc run --bundle /tmp/bundle demo");
+  return {app, [&g] {
+            auto ref = parse_ref_or_report(s.ref);
+            if (!ref) return exit_failure;
+            create_options opts;
+            opts.unpack.jobs = g.jobs;
+            opts.unpack.force = s.force;
+            opts.terminal = s.tty;
+            if (!s.args.empty()) opts.args = s.args;
+            if (!s.platform.empty()) {
+              auto p = parse_platform(s.platform);
+              if (!p) {
+                err_line(p.error().message());
+                return exit_failure;
+              }
+              opts.unpack.platform = *p;
+            }
+            if (g.json) out_json("begin", {{"ref", ref->str()}, {"target", s.bundle}});
+            const auto start = std::chrono::steady_clock::now();
+            auto r = create(*ref, s.bundle, opts);
+            result<unpack_report> u = r ? result<unpack_report>(r->unpack)
+                                        : result<unpack_report>(tl::unexpected(r.error()));
+            return render_image_result(g, "created", ref->str(), s.bundle, u, seconds_since(start));
+          }};
+}
+
+}  // namespace ocipipe::cli

@@ -1,0 +1,84 @@
+// ocipipe: the command-line front end. One file per verb in this folder.
+#include <clocale>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "pipeline/cli/cli.h"
+
+namespace ocipipe::cli {
+
+void add_global_flags(CLI::App& app, global_flags& flags) {
+  app.add_option("-j,--jobs", flags.jobs, "Worker threads (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--json", flags.json, "Write results as JSON Lines (the stable format)");
+  app.add_flag("-q,--quiet", flags.quiet, "Print errors only");
+  app.add_flag("-v,--verbose", flags.verbose, "More detail on stderr");
+  app.add_option("--progress", flags.progress, "Progress on stderr: auto (on a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+}
+
+namespace {
+[[noreturn]] void stdout_closed() { std::_Exit(exit_ok); }
+}  // namespace
+
+void out_line(const std::string& line) {
+  if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fputc('\n', stdout) == EOF ||
+      std::fflush(stdout) != 0)
+    stdout_closed();
+}
+
+void out_json(std::string_view type, nlohmann::ordered_json data) {
+  nlohmann::ordered_json rec;
+  rec["type"] = type;
+  rec["schema"] = 1;
+  rec["data"] = std::move(data);
+  out_line(rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+void err_line(const std::string& message) {
+  const std::string line = "ocipipe: " + message + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace ocipipe::cli
+
+int main(int argc, char** argv) {
+  using namespace ocipipe::cli;
+  std::setlocale(LC_ALL, "C.UTF-8");
+  std::signal(SIGPIPE, SIG_IGN);  // EPIPE on stdout ends the run quietly instead
+  try {
+    CLI::App app{"ocipipe: validate, unpack and create OCI images, fast and safely"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("ocipipe ") + OCIPIPE_VERSION);
+    app.footer("Run 'ocipipe VERB --help' for a verb's flags and an example.");
+    global_flags g;
+    std::vector<verb> verbs = {add_validate(app, g), add_unpack(app, g), add_create(app, g),
+                               add_version(app, g)};
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      // CLI11 prints usage errors itself; keep our exit code for usage errors.
+      app.exit(e);
+      return e.get_exit_code() == 0 ? exit_ok : exit_failure;
+    }
+    for (auto& v : verbs)
+      if (v.app->parsed()) return v.run();
+    return exit_failure;
+  } catch (const std::exception& e) {
+    err_line(std::string("internal error: ") + e.what());
+    return exit_failure;
+  } catch (...) {
+    err_line("internal error: unknown exception");
+    return exit_failure;
+  }
+}

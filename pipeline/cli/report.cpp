@@ -1,0 +1,72 @@
+#include "pipeline/cli/report.h"
+
+#include <cstdio>
+
+namespace ocipipe::cli {
+namespace {
+
+std::string mb(std::uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+std::optional<image_reference> parse_ref_or_report(const std::string& text) {
+  auto ref = parse_reference(text);
+  if (!ref) {
+    err_line(ref.error().message());
+    return std::nullopt;
+  }
+  return *ref;
+}
+
+int render_image_result(const global_flags& g, const std::string& verb, const std::string& ref,
+                        const std::string& target, const result<unpack_report>& r, double seconds) {
+  if (g.json) {
+    if (r) {
+      for (const auto& l : r->layers)
+        out_json("layer", {{"ref", ref},
+                           {"index", l.index},
+                           {"digest", l.layer.digest.str()},
+                           {"media_type", l.layer.media_type},
+                           {"diff_id", l.diff_id.str()},
+                           {"compressed_bytes", l.compressed_bytes},
+                           {"tar_bytes", l.tar_bytes},
+                           {"entries", l.entries}});
+      for (const auto& w : r->warnings)
+        out_json("diagnostic", {{"ref", ref}, {"rule", "rootfs.xattr"}, {"severity", "warning"},
+                                {"location", target}, {"message", w}});
+    }
+    nlohmann::ordered_json end = {{"ref", ref}, {"target", target}, {"status", r ? "ok" : "error"}};
+    if (r) {
+      end["manifest_digest"] = r->image.manifest_descriptor.digest.str();
+      end["config_digest"] = r->image.config_descriptor.digest.str();
+      end["compressed_bytes"] = r->compressed_bytes;
+      end["tar_bytes"] = r->tar_bytes;
+      end["peak_queued_bytes"] = r->peak_queued_bytes;
+    } else {
+      end["error"] = {{"code", errc_name(r.error().code())}, {"message", r.error().message()}};
+    }
+    end["seconds"] = seconds;
+    out_json("end", std::move(end));
+  } else if (r) {
+    for (const auto& w : r->warnings)
+      if (!g.quiet) err_line("warning: " + w);
+    if (!g.quiet) {
+      char rate[64];
+      std::snprintf(rate, sizeof rate, "%.2f s (%.0f MB/s)", seconds,
+                    seconds > 0 ? static_cast<double>(r->tar_bytes) / 1e6 / seconds : 0.0);
+      out_line(verb + " " + ref + " into " + target + ": " + std::to_string(r->layers.size()) +
+               " layers, " + mb(r->tar_bytes) + " in " + rate);
+    }
+  }
+  if (!r) {
+    err_line(r.error().message());
+    return exit_failure;
+  }
+  return exit_ok;
+}
+
+}  // namespace ocipipe::cli

@@ -1,0 +1,20 @@
+#pragma once
+// Rendering of unpack/create reports, shared by those two verbs.
+
+#include <chrono>
+
+#include "pipeline/api.h"
+#include "pipeline/cli/cli.h"
+
+namespace ocipipe::cli {
+
+/// Prints the report of one image (human line, or layer + end JSON records)
+/// and returns its exit code. `verb` names the action ("unpacked", "created").
+int render_image_result(const global_flags& g, const std::string& verb, const std::string& ref,
+                        const std::string& target, const result<unpack_report>& r,
+                        double seconds);
+
+/// Parses REF or prints a usage error. Returns nullopt on error.
+std::optional<image_reference> parse_ref_or_report(const std::string& text);
+
+}  // namespace ocipipe::cli

@@ -1,0 +1,44 @@
+// ocipipe unpack REF ROOTFS
+#include "pipeline/cli/report.h"
+
+namespace ocipipe::cli {
+
+verb add_unpack(CLI::App& root, global_flags& g) {
+  struct state {
+    std::string ref, rootfs, platform;
+    bool force = false;
+  };
+  static state s;
+  auto* app = root.add_subcommand("unpack", "Unpack an image's layers into a rootfs directory");
+  app->add_option("REF", s.ref, "Image: oci:DIR[:TAG], oci:DIR@DIGEST or DIR[:TAG]")->required();
+  app->add_option("ROOTFS", s.rootfs, "Target directory (created; must be empty)")->required();
+  app->add_flag("--force", s.force, "Empty a non-empty ROOTFS first");
+  app->add_option("--platform", s.platform, "OS/ARCH[/VARIANT] to pick from an image index");
+  add_global_flags(*app, g);
+  app->footer(
+      "Layers are verified (digest, size, diff_id) while they stream and are applied in order\n"
+      "with whiteouts; nothing is written outside ROOTFS. A failed unpack leaves ROOTFS empty.\n"
+      "Human output may change; --json is stable.\n\n"
+      "Example:\n  ocipipe unpack oci:images/debian:bookworm /tmp/rootfs");
+  return {app, [&g] {
+            auto ref = parse_ref_or_report(s.ref);
+            if (!ref) return exit_failure;
+            unpack_options opts;
+            opts.jobs = g.jobs;
+            opts.force = s.force;
+            if (!s.platform.empty()) {
+              auto p = parse_platform(s.platform);
+              if (!p) {
+                err_line(p.error().message());
+                return exit_failure;
+              }
+              opts.platform = *p;
+            }
+            if (g.json) out_json("begin", {{"ref", ref->str()}, {"target", s.rootfs}});
+            const auto start = std::chrono::steady_clock::now();
+            auto r = unpack(*ref, s.rootfs, opts);
+            return render_image_result(g, "unpacked", ref->str(), s.rootfs, r, seconds_since(start));
+          }};
+}
+
+}  // namespace ocipipe::cli

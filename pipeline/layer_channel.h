@@ -1,0 +1,108 @@
+#pragma once
+// The bounded hand-over between one layer's decode task (parallel across
+// layers) and the serial apply stage: batches of ready-to-apply operations,
+// capped in bytes so a layer never sits whole in memory (DESIGN.md §2).
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "stages/layer_stream.h"
+#include "stages/tar_entry.h"
+
+namespace ocipipe::pipeline {
+
+/// One operation of the apply stage, already cleaned and classified by the
+/// decode task.
+struct apply_op {
+  enum class kind : std::uint8_t { entry, content, whiteout, opaque_whiteout };
+  kind what = kind::entry;
+  std::string path;          ///< cleaned path (entry), hidden path (whiteout), directory (opaque)
+  tar_entry entry;           ///< for `entry`
+  std::uint64_t offset = 0;  ///< for `content`: file offset
+  std::size_t arena_offset = 0;
+  std::size_t length = 0;
+};
+
+/// A batch of operations plus the content bytes they refer to.
+struct apply_batch {
+  std::vector<apply_op> ops;
+  std::vector<std::byte> arena;
+  [[nodiscard]] std::size_t bytes() const { return arena.size() + ops.size() * sizeof(apply_op); }
+};
+
+/// Single-producer single-consumer queue of batches with a byte capacity.
+/// Thread-safe. push() blocks while the queue is over capacity; cancel()
+/// wakes both sides for good.
+class layer_channel {
+ public:
+  explicit layer_channel(std::size_t capacity_bytes) : capacity_(capacity_bytes) {}
+
+  /// Queues a batch; blocks while full. False once cancelled.
+  bool push(apply_batch batch) {
+    std::unique_lock lock(mu_);
+    const auto n = batch.bytes();
+    not_full_.wait(lock, [&] { return cancelled_ || queued_ == 0 || queued_ + n <= capacity_; });
+    if (cancelled_) return false;
+    queued_ += n;
+    high_water_ = std::max(high_water_, queued_);
+    queue_.push_back(std::move(batch));
+    not_empty_.notify_one();
+    return true;
+  }
+
+  /// Ends the stream with the layer's outcome (digests, or the decode error).
+  void close(result<layer_digests> outcome) {
+    std::lock_guard lock(mu_);
+    outcome_.emplace(std::move(outcome));
+    not_empty_.notify_one();
+  }
+
+  /// Next batch, or nullopt once the queue is drained and closed (or cancelled).
+  std::optional<apply_batch> pop() {
+    std::unique_lock lock(mu_);
+    not_empty_.wait(lock, [&] { return cancelled_ || !queue_.empty() || outcome_.has_value(); });
+    if (cancelled_ || queue_.empty()) return std::nullopt;
+    apply_batch b = std::move(queue_.front());
+    queue_.pop_front();
+    queued_ -= b.bytes();
+    not_full_.notify_one();
+    return b;
+  }
+
+  /// The outcome passed to close(); call after pop() returned nullopt.
+  result<layer_digests> outcome() {
+    std::lock_guard lock(mu_);
+    if (!outcome_) return fail(errc::cancelled, "layer decode cancelled");
+    return *outcome_;
+  }
+
+  void cancel() {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    queue_.clear();
+    not_full_.notify_all();
+    not_empty_.notify_all();
+  }
+
+  [[nodiscard]] std::size_t high_water_bytes() {
+    std::lock_guard lock(mu_);
+    return high_water_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<apply_batch> queue_;
+  std::size_t capacity_;
+  std::size_t queued_ = 0;
+  std::size_t high_water_ = 0;
+  bool cancelled_ = false;
+  std::optional<result<layer_digests>> outcome_;
+};
+
+}  // namespace ocipipe::pipeline

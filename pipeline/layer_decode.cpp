@@ -1,0 +1,122 @@
+#include "pipeline/layer_decode.h"
+
+#include <cstring>
+
+#include "stages/tar_path.h"
+#include "stages/tar_reader.h"
+
+namespace ocipipe::pipeline {
+namespace {
+
+constexpr std::size_t batch_bytes = 1 << 20;
+
+// Fills batches and hands them to the channel when they reach batch_bytes.
+class batcher {
+ public:
+  explicit batcher(layer_channel& ch) : ch_(ch) {}
+  apply_op& add(apply_op::kind k) {
+    cur_.ops.emplace_back();
+    cur_.ops.back().what = k;
+    return cur_.ops.back();
+  }
+  result<void> add_content(std::uint64_t offset, byte_view bytes) {
+    while (!bytes.empty()) {
+      std::size_t room = batch_bytes - std::min(cur_.arena.size(), batch_bytes);
+      if (room == 0) {
+        OCIPIPE_TRY(flush());
+        room = batch_bytes;
+      }
+      const std::size_t n = std::min(bytes.size(), room);
+      auto& op = add(apply_op::kind::content);
+      op.offset = offset;
+      op.arena_offset = cur_.arena.size();
+      op.length = n;
+      cur_.arena.insert(cur_.arena.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+      offset += n;
+      bytes = bytes.subspan(n);
+      if (cur_.arena.size() >= batch_bytes) OCIPIPE_TRY(flush());
+    }
+    return {};
+  }
+  result<void> maybe_flush() {
+    if (cur_.ops.size() >= 4096) return flush();
+    return {};
+  }
+  result<void> flush() {
+    if (cur_.ops.empty()) return {};
+    apply_batch b = std::move(cur_);
+    cur_ = apply_batch{};
+    cur_.arena.reserve(batch_bytes);
+    if (!ch_.push(std::move(b))) return fail(errc::cancelled, "cancelled");
+    return {};
+  }
+
+ private:
+  layer_channel& ch_;
+  apply_batch cur_;
+};
+
+result<layer_digests> decode(const io::image_layout& layout, const descriptor& layer,
+                             const digest* diff_id, layer_channel& out, decode_stats& stats) {
+  OCIPIPE_ASSIGN_OR_RETURN(auto blob, layout.open_blob(layer));
+  const auto diff_alg = diff_id && diff_id->algorithm() == digest_algorithm::sha512
+                            ? digest_algorithm::sha512
+                            : digest_algorithm::sha256;
+  OCIPIPE_ASSIGN_OR_RETURN(auto stream, layer_stream::open(*blob, layer, {}, diff_alg));
+  tar_reader tar(*stream);
+  batcher batches(out);
+  for (;;) {
+    OCIPIPE_ASSIGN_OR_RETURN(auto entry, tar.next_entry());
+    if (!entry) break;
+    ++stats.entries;
+    const std::string raw_path = entry->path;
+    auto in_entry = [&](error e) { return tl::unexpected(std::move(e).context("entry " + quote(raw_path))); };
+    auto path = clean_entry_path(entry->path);
+    if (!path) return in_entry(std::move(path).error());
+    // A whiteout is known by its name whatever its type flag (smolvm#401).
+    auto wh = classify_whiteout(*path);
+    if (!wh) return in_entry(std::move(wh).error());
+    switch (wh->kind) {
+      case whiteout_kind::whiteout:
+        batches.add(apply_op::kind::whiteout).path = std::move(wh->target);
+        break;
+      case whiteout_kind::opaque:
+        batches.add(apply_op::kind::opaque_whiteout).path = std::move(wh->target);
+        break;
+      case whiteout_kind::reserved:
+        break;
+      case whiteout_kind::none: {
+        if (entry->type == entry_type::hardlink) {
+          auto target = clean_entry_path(entry->link_target);
+          if (!target) return in_entry(std::move(target).error());
+          entry->link_target = std::move(*target);
+        }
+        const bool has_content = entry->type == entry_type::regular && entry->size > 0;
+        auto& op = batches.add(apply_op::kind::entry);
+        op.path = std::move(*path);
+        op.entry = std::move(*entry);
+        if (has_content) {
+          auto r = tar.read_content([&](std::uint64_t off, byte_view bytes) {
+            return batches.add_content(off, bytes);
+          });
+          if (!r) return in_entry(std::move(r).error());
+        }
+        break;
+      }
+    }
+    OCIPIPE_TRY(batches.maybe_flush());
+  }
+  OCIPIPE_TRY(batches.flush());
+  OCIPIPE_ASSIGN_OR_RETURN(auto digests, stream->finish());
+  OCIPIPE_TRY(check_layer_digests(digests, layer, diff_id));
+  return digests;
+}
+
+}  // namespace
+
+void decode_layer(const io::image_layout& layout, const descriptor& layer, const digest* diff_id,
+                  layer_channel& out, decode_stats& stats) {
+  out.close(decode(layout, layer, diff_id, out, stats));
+}
+
+}  // namespace ocipipe::pipeline

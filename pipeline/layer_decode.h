@@ -1,0 +1,23 @@
+#pragma once
+// The parallel half of unpack: one layer blob → verified, cleaned,
+// classified apply operations in bounded batches.
+
+#include "io/image_layout.h"
+#include "pipeline/layer_channel.h"
+
+namespace ocipipe::pipeline {
+
+/// Counters of one decoded layer.
+struct decode_stats {
+  std::uint64_t entries = 0;
+};
+
+/// Streams layer `layer` of `layout` into `out`: reads the blob bounded by its
+/// descriptor size, digests it, decompresses, digests the tar stream, parses
+/// it, and turns entries into apply_ops. Closes `out` with the digests, or
+/// with the first error (checked against descriptor.digest and `diff_id`).
+/// Runs on any thread; one call per layer.
+void decode_layer(const io::image_layout& layout, const descriptor& layer, const digest* diff_id,
+                  layer_channel& out, decode_stats& stats);
+
+}  // namespace ocipipe::pipeline

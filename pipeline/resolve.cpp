@@ -1,0 +1,157 @@
+// Reference resolution against an image layout (DESIGN.md §3).
+#include <sys/utsname.h>
+
+#include "io/image_layout.h"
+#include "pipeline/api.h"
+#include "pipeline/verified_blob.h"
+#include "stages/image_json.h"
+#include "stages/oci/media_type.h"
+
+namespace ocipipe {
+namespace {
+
+constexpr int max_index_depth = 8;  // nested image indexes (containers/image#2076)
+
+bool is_index_type(std::string_view mt) {
+  return mt == media_type::image_index || mt == media_type::docker_manifest_list;
+}
+bool is_manifest_type(std::string_view mt) {
+  return mt == media_type::image_manifest || mt == media_type::docker_manifest;
+}
+
+// GOARCH names, as image-index.md "platform" uses them.
+std::string host_architecture() {
+  utsname u{};
+  ::uname(&u);
+  const std::string m = u.machine;
+  if (m == "x86_64") return "amd64";
+  if (m == "aarch64") return "arm64";
+  if (m == "i686" || m == "i386") return "386";
+  if (m == "armv7l" || m == "armv6l") return "arm";
+  return m;  // ppc64le, s390x, riscv64 are already GOARCH names
+}
+
+bool platform_matches(const descriptor& d, const platform_selector& want) {
+  if (!d.platform) return false;
+  const auto os = want.os.empty() ? std::string("linux") : want.os;
+  const auto arch = want.architecture.empty() ? host_architecture() : want.architecture;
+  if (d.platform->os != os || d.platform->architecture != arch) return false;
+  return want.variant.empty() || d.platform->variant == want.variant;
+}
+
+std::string platform_text(const platform_selector& p) {
+  std::string s = (p.os.empty() ? "linux" : p.os) + "/" +
+                  (p.architecture.empty() ? host_architecture() : p.architecture);
+  if (!p.variant.empty()) s += "/" + p.variant;
+  return s;
+}
+
+result<descriptor> select_from_index(const image_index& index, const image_reference& ref) {
+  const auto& ms = index.manifests;
+  if (ref.manifest_digest) {
+    for (const auto& d : ms)
+      if (d.digest == *ref.manifest_digest) return d;
+    return fail(errc::not_found, "no manifest " + ref.manifest_digest->str() + " in index.json");
+  }
+  if (!ref.tag.empty()) {
+    const descriptor* found = nullptr;
+    for (const auto& d : ms) {
+      if (d.ref_name() != ref.tag) continue;
+      if (found && !(found->digest == d.digest))
+        return fail(errc::malformed, "tag " + quote(ref.tag) + " names several manifests in index.json");
+      found = &d;
+    }
+    if (!found) return fail(errc::not_found, "no tag " + quote(ref.tag) + " in index.json");
+    return *found;
+  }
+  if (ms.size() == 1) return ms.front();
+  if (ms.empty()) return fail(errc::not_found, "index.json lists no manifests");
+  std::string tags;
+  for (const auto& d : ms) {
+    if (!tags.empty()) tags += ", ";
+    tags += d.ref_name().empty() ? d.digest.str() : d.ref_name();
+  }
+  return fail(errc::invalid_argument,
+              "index.json lists " + std::to_string(ms.size()) + " manifests; name one: " + tags);
+}
+
+}  // namespace
+
+result<platform_selector> parse_platform(std::string_view text) {
+  platform_selector p;
+  std::vector<std::string> parts;
+  std::size_t i = 0;
+  while (i <= text.size()) {
+    auto j = text.find('/', i);
+    if (j == std::string_view::npos) j = text.size();
+    parts.emplace_back(text.substr(i, j - i));
+    i = j + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
+    return fail(errc::invalid_argument, "platform " + quote(text) + ": want OS/ARCH[/VARIANT]");
+  p.os = parts[0];
+  p.architecture = parts[1];
+  if (parts.size() == 3) p.variant = parts[2];
+  return p;
+}
+
+result<resolved_image> resolve_image(const image_reference& ref, const platform_selector& platform) {
+  if (ref.kind != transport::oci)
+    return fail(errc::unsupported, "transport of " + quote(ref.str()) +
+                                       " is not supported by this command yet; use oci:DIR[:TAG]");
+  auto where = [&](error e) { return tl::unexpected(std::move(e).context(ref.str())); };
+  auto layout = io::image_layout::open(ref.path);
+  if (!layout) return where(std::move(layout).error());
+  auto index_bytes = layout->read_file("index.json");
+  if (!index_bytes) return where(std::move(index_bytes).error());
+  auto index = parse_image_index(*index_bytes);
+  if (!index) return where(std::move(index).error().context("index.json"));
+  auto chosen = select_from_index(*index, ref);
+  if (!chosen) return where(std::move(chosen).error());
+
+  descriptor d = *chosen;
+  for (int depth = 0; is_index_type(d.media_type); ++depth) {
+    if (depth == max_index_depth)
+      return where(error(errc::malformed, "image indexes nested deeper than " +
+                                              std::to_string(max_index_depth)));
+    auto bytes = pipeline::read_verified_blob(*layout, d);
+    if (!bytes) return where(std::move(bytes).error().context("image index " + d.digest.str()));
+    auto nested = parse_image_index(*bytes);
+    if (!nested) return where(std::move(nested).error().context("image index " + d.digest.str()));
+    const descriptor* pick = nullptr;
+    for (const auto& m : nested->manifests)
+      if (platform_matches(m, platform)) {
+        pick = &m;
+        break;
+      }
+    if (!pick)
+      return where(error(errc::not_found, "image index " + d.digest.str() +
+                                              " has no manifest for platform " +
+                                              platform_text(platform)));
+    d = *pick;
+  }
+  if (!is_manifest_type(d.media_type))
+    return where(error(errc::unsupported, "descriptor " + d.digest.str() + ": media type " +
+                                              quote(d.media_type) + " is not an image manifest"));
+
+  resolved_image out;
+  out.reference = ref;
+  out.manifest_descriptor = d;
+  auto mbytes = pipeline::read_verified_blob(*layout, d);
+  if (!mbytes) return where(std::move(mbytes).error().context("manifest " + d.digest.str()));
+  auto m = parse_manifest(*mbytes);
+  if (!m) return where(std::move(m).error().context("manifest " + d.digest.str()));
+  out.manifest = std::move(*m);
+  out.config_descriptor = out.manifest.config;
+  auto cbytes = pipeline::read_verified_blob(*layout, out.config_descriptor);
+  if (!cbytes)
+    return where(std::move(cbytes).error().context("image config " + out.config_descriptor.digest.str()));
+  auto cfg = parse_image_config(*cbytes);
+  if (!cfg)
+    return where(std::move(cfg).error().context("image config " + out.config_descriptor.digest.str()));
+  out.config = std::move(*cfg);
+  out.config_bytes = std::move(*cbytes);
+  return out;
+}
+
+}  // namespace ocipipe

@@ -1,0 +1,223 @@
+// The unpack flow graph (DESIGN.md §2):
+//
+//   layer_index_node ─► decode_limiter ─► decode_node (parallel) ─► layer_sequencer ─► apply_node (serial)
+//                            ▲                  │ (done)
+//                            └──────────────────┘
+//
+// decode_node announces each layer to the sequencer as soon as it starts and
+// then streams batches into that layer's bounded channel; apply_node drains
+// the channels in manifest order. The limiter keeps at most `threads - 1`
+// layers decoding, so apply always has a thread and the bytes in flight stay
+// under the budget.
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "io/image_layout.h"
+#include "io/rootfs_writer.h"
+#include "io/target_dir.h"
+#include "pipeline/api.h"
+#include "pipeline/layer_decode.h"
+#include "stages/layer_paths.h"
+
+namespace ocipipe {
+namespace {
+
+namespace flow = oneapi::tbb::flow;
+
+struct unpack_run {
+  const resolved_image& image;
+  const io::image_layout& layout;
+  io::rootfs_writer& writer;
+  std::vector<std::unique_ptr<pipeline::layer_channel>> channels;
+  std::vector<pipeline::decode_stats> stats;
+  std::vector<layer_report> reports;
+  std::mutex mu;
+  std::optional<error> failure;
+  std::atomic<bool> failed{false};
+
+  void fail_with(error e) {
+    {
+      std::lock_guard lock(mu);
+      if (!failure) failure = std::move(e);
+    }
+    failed = true;
+    for (auto& ch : channels) ch->cancel();
+  }
+
+  std::string layer_name(std::size_t i) const {
+    return "layer " + std::to_string(i) + " (" + image.manifest.layers[i].digest.short_str() + ")";
+  }
+};
+
+result<void> apply_batch(io::rootfs_writer& w, const pipeline::apply_batch& b, layer_paths& written) {
+  const auto keep = [&](const std::string& p) { return written.wrote_at_or_below(p); };
+  for (const auto& op : b.ops) {
+    switch (op.what) {
+      case pipeline::apply_op::kind::entry: {
+        OCIPIPE_TRY(w.end_entry());
+        written.add(op.path);
+        auto r = w.begin_entry(op.entry, op.path);
+        if (!r) return tl::unexpected(std::move(r).error().context("entry " + quote(op.path)));
+        break;
+      }
+      case pipeline::apply_op::kind::content:
+        OCIPIPE_TRY(w.write_content(op.offset, byte_view(b.arena.data() + op.arena_offset, op.length)));
+        break;
+      case pipeline::apply_op::kind::whiteout: {
+        OCIPIPE_TRY(w.end_entry());
+        auto r = w.remove_lower(op.path, keep);
+        if (!r) return tl::unexpected(std::move(r).error().context("whiteout of " + quote(op.path)));
+        break;
+      }
+      case pipeline::apply_op::kind::opaque_whiteout: {
+        OCIPIPE_TRY(w.end_entry());
+        auto r = w.clear_lower_children(op.path, keep);
+        if (!r)
+          return tl::unexpected(std::move(r).error().context("opaque whiteout of " + quote(op.path)));
+        break;
+      }
+    }
+  }
+  return {};
+}
+
+// The serial stage: layer `i`, in manifest order.
+void apply_layer(unpack_run& run, std::size_t i) {
+  auto& ch = *run.channels[i];
+  if (run.failed) return;
+  layer_paths written;
+  while (auto batch = ch.pop()) {
+    if (auto r = apply_batch(run.writer, *batch, written); !r) {
+      run.fail_with(std::move(r).error().context(run.layer_name(i)));
+      return;
+    }
+  }
+  if (auto r = run.writer.end_entry(); !r) {
+    run.fail_with(std::move(r).error().context(run.layer_name(i)));
+    return;
+  }
+  auto outcome = ch.outcome();
+  if (!outcome) {
+    if (!run.failed) run.fail_with(std::move(outcome).error().context(run.layer_name(i)));
+    return;
+  }
+  auto& rep = run.reports[i];
+  rep.index = i;
+  rep.layer = run.image.manifest.layers[i];
+  rep.diff_id = outcome->diff_id;
+  rep.compressed_bytes = outcome->compressed_bytes;
+  rep.tar_bytes = outcome->tar_bytes;
+  rep.entries = run.stats[i].entries;
+}
+
+result<void> run_graph(unpack_run& run, int threads, std::size_t in_flight_layers) {
+  const std::size_t n = run.image.manifest.layers.size();
+  const auto& diff_ids = run.image.config.diff_ids;
+  oneapi::tbb::task_arena arena(threads);
+  arena.execute([&] {
+    flow::graph g;
+    std::size_t next = 0;
+    flow::input_node<std::size_t> layer_index_node(g, [&](oneapi::tbb::flow_control& fc) {
+      if (next == n) {
+        fc.stop();
+        return std::size_t{0};
+      }
+      return next++;
+    });
+    flow::limiter_node<std::size_t> decode_limiter(g, in_flight_layers);
+    using decode_node_t = flow::multifunction_node<std::size_t, std::tuple<std::size_t, flow::continue_msg>>;
+    decode_node_t decode_node(g, flow::unlimited, [&](std::size_t i, decode_node_t::output_ports_type& ports) {
+      std::get<0>(ports).try_put(i);  // apply may start on this layer now
+      if (!run.failed) {
+        const digest* want = i < diff_ids.size() ? &diff_ids[i] : nullptr;
+        pipeline::decode_layer(run.layout, run.image.manifest.layers[i], want, *run.channels[i],
+                               run.stats[i]);
+      } else {
+        run.channels[i]->close(fail(errc::cancelled, "cancelled"));
+      }
+      std::get<1>(ports).try_put(flow::continue_msg());
+    });
+    flow::sequencer_node<std::size_t> layer_sequencer(g, [](std::size_t i) { return i; });
+    flow::function_node<std::size_t> apply_node(g, flow::serial, [&](std::size_t i) {
+      apply_layer(run, i);
+    });
+    flow::make_edge(layer_index_node, decode_limiter);
+    flow::make_edge(decode_limiter, decode_node);
+    flow::make_edge(flow::output_port<0>(decode_node), layer_sequencer);
+    flow::make_edge(flow::output_port<1>(decode_node), decode_limiter.decrementer());
+    flow::make_edge(layer_sequencer, apply_node);
+    layer_index_node.activate();
+    g.wait_for_all();
+  });
+  if (run.failure) return tl::unexpected(*run.failure);
+  return {};
+}
+
+}  // namespace
+
+result<bool> prepare_target_dir(const std::string& dir, bool force) {
+  return io::prepare_empty_dir(dir, force);
+}
+
+result<unpack_report> unpack(const image_reference& ref, const std::string& rootfs,
+                             const unpack_options& opts) {
+  auto where = [&](error e) { return tl::unexpected(std::move(e).context("unpack " + ref.str())); };
+  auto image = resolve_image(ref, opts.platform);
+  if (!image) return where(std::move(image).error());
+  const auto& layers = image->manifest.layers;
+  if (layers.size() != image->config.diff_ids.size())
+    return where(error(errc::malformed, "manifest has " + std::to_string(layers.size()) +
+                                            " layers but image config rootfs.diff_ids has " +
+                                            std::to_string(image->config.diff_ids.size())));
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    if (media_type::compression_of(layers[i].media_type) == media_type::layer_compression::unknown)
+      return where(error(errc::unsupported, "layer " + std::to_string(i) + " (" +
+                                                layers[i].digest.short_str() + "): media type " +
+                                                quote(layers[i].media_type) + " is not a layer"));
+  auto layout = io::image_layout::open(ref.path);
+  if (!layout) return where(std::move(layout).error());
+
+  auto created = prepare_target_dir(rootfs, opts.force);
+  if (!created) return where(std::move(created).error());
+  auto writer = io::rootfs_writer::open(rootfs);
+  if (!writer) return where(std::move(writer).error());
+
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Apply needs a thread of its own beside the decoders: at least two.
+  const int threads = std::max(2, opts.jobs > 0 ? opts.jobs : hw);
+  const std::size_t in_flight = static_cast<std::size_t>(threads - 1);
+  const std::size_t per_channel =
+      std::max<std::size_t>(4u << 20, opts.max_bytes_in_flight / std::max<std::size_t>(1, in_flight));
+
+  unpack_run run{*image, *layout, *writer, {}, {}, {}, {}, {}, {}};
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    run.channels.push_back(std::make_unique<pipeline::layer_channel>(per_channel));
+  run.stats.resize(layers.size());
+  run.reports.resize(layers.size());
+
+  auto ok = run_graph(run, threads, in_flight);
+  if (ok) ok = writer->finish();
+  if (!ok) {
+    // Leave nothing half-applied behind: the target was empty before.
+    (void)io::remove_dir_contents(rootfs, *created);
+    return where(std::move(ok).error());
+  }
+  unpack_report rep;
+  rep.layers = std::move(run.reports);
+  for (const auto& l : rep.layers) {
+    rep.compressed_bytes += l.compressed_bytes;
+    rep.tar_bytes += l.tar_bytes;
+  }
+  for (auto& ch : run.channels) rep.peak_queued_bytes = std::max(rep.peak_queued_bytes, ch->high_water_bytes());
+  rep.warnings = writer->warnings();
+  rep.image = std::move(*image);
+  return rep;
+}
+
+}  // namespace ocipipe

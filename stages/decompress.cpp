@@ -1,0 +1,177 @@
+#include "stages/decompress.h"
+
+#include <isa-l/igzip_lib.h>
+#include <zstd.h>
+
+#include <vector>
+
+namespace ocipipe {
+namespace {
+
+constexpr std::size_t out_chunk = 1 << 20;
+
+class passthrough_source final : public byte_source {
+ public:
+  passthrough_source(byte_source& up, decompress_limits lim) : up_(up), lim_(lim) {}
+  result<byte_view> next() override {
+    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, up_.next());
+    total_ += chunk.size();
+    if (total_ > lim_.max_output_bytes)
+      return fail(errc::resource_exhausted, "uncompressed layer exceeds " +
+                                                std::to_string(lim_.max_output_bytes) + " bytes");
+    return chunk;
+  }
+
+ private:
+  byte_source& up_;
+  decompress_limits lim_;
+  std::uint64_t total_ = 0;
+};
+
+// igzip's stateful inflate. ISA-L parses the gzip header and checks the
+// CRC32 and ISIZE trailer itself when crc_flag = ISAL_GZIP.
+class gzip_source final : public byte_source {
+ public:
+  gzip_source(byte_source& up, decompress_limits lim) : up_(up), lim_(lim), out_(out_chunk) {
+    isal_inflate_init(&state_);
+    state_.crc_flag = ISAL_GZIP;
+  }
+
+  result<byte_view> next() override {
+    if (done_) return byte_view{};
+    state_.next_out = reinterpret_cast<std::uint8_t*>(out_.data());
+    state_.avail_out = static_cast<std::uint32_t>(out_.size());
+    while (state_.avail_out == out_.size()) {
+      if (state_.block_state == ISAL_BLOCK_FINISH) {
+        // A member ended. More input means another member (pigz, mgzip).
+        if (state_.avail_in == 0) {
+          OCIPIPE_TRY(refill());
+          if (state_.avail_in == 0) {
+            done_ = true;
+            return byte_view{};
+          }
+        }
+        const auto* in = state_.next_in;
+        const auto avail = state_.avail_in;
+        isal_inflate_reset(&state_);
+        state_.crc_flag = ISAL_GZIP;
+        state_.next_in = const_cast<std::uint8_t*>(in);
+        state_.avail_in = avail;
+        state_.next_out = reinterpret_cast<std::uint8_t*>(out_.data());
+        state_.avail_out = static_cast<std::uint32_t>(out_.size());
+        ++members_;
+      }
+      if (state_.avail_in == 0) {
+        OCIPIPE_TRY(refill());
+        if (state_.avail_in == 0)
+          return fail(errc::malformed, "gzip: truncated stream (ended inside member " +
+                                           std::to_string(members_ + 1) + ")");
+      }
+      const int rc = isal_inflate(&state_);
+      if (rc != ISAL_DECOMP_OK) return fail(errc::malformed, gzip_error(rc));
+    }
+    const std::size_t n = out_.size() - state_.avail_out;
+    total_ += n;
+    if (total_ > lim_.max_output_bytes)
+      return fail(errc::resource_exhausted, "uncompressed layer exceeds " +
+                                                std::to_string(lim_.max_output_bytes) + " bytes");
+    if (n == 0) done_ = true;
+    return byte_view(out_.data(), n);
+  }
+
+ private:
+  result<void> refill() {
+    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, up_.next());
+    state_.next_in = const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(chunk.data()));
+    state_.avail_in = static_cast<std::uint32_t>(chunk.size());
+    return {};
+  }
+
+  static std::string gzip_error(int rc) {
+    switch (rc) {
+      case ISAL_INVALID_BLOCK: return "gzip: invalid deflate block";
+      case ISAL_INVALID_SYMBOL: return "gzip: invalid deflate symbol";
+      case ISAL_INVALID_LOOKBACK: return "gzip: invalid lookback distance";
+      case ISAL_INVALID_WRAPPER: return "gzip: not a gzip stream (bad header)";
+      case ISAL_UNSUPPORTED_METHOD: return "gzip: unsupported compression method";
+      case ISAL_INCORRECT_CHECKSUM: return "gzip: CRC32 or size trailer mismatch";
+      default: return "gzip: inflate failed (" + std::to_string(rc) + ")";
+    }
+  }
+
+  byte_source& up_;
+  decompress_limits lim_;
+  inflate_state state_{};
+  std::vector<std::byte> out_;
+  std::uint64_t total_ = 0;
+  unsigned members_ = 0;
+  bool done_ = false;
+};
+
+class zstd_source final : public byte_source {
+ public:
+  zstd_source(byte_source& up, decompress_limits lim)
+      : up_(up), lim_(lim), ds_(ZSTD_createDStream()), out_(ZSTD_DStreamOutSize()) {
+    ZSTD_initDStream(ds_);
+  }
+  ~zstd_source() override { ZSTD_freeDStream(ds_); }
+
+  result<byte_view> next() override {
+    if (done_) return byte_view{};
+    ZSTD_outBuffer out{out_.data(), out_.size(), 0};
+    while (out.pos == 0) {
+      if (in_.pos == in_.size) {
+        OCIPIPE_ASSIGN_OR_RETURN(auto chunk, up_.next());
+        if (chunk.empty()) {
+          if (last_ != 0 || !any_input_)
+            return fail(errc::malformed, any_input_ ? "zstd: truncated frame"
+                                                    : "zstd: empty stream");
+          done_ = true;
+          return byte_view{};
+        }
+        any_input_ = true;
+        in_ = ZSTD_inBuffer{chunk.data(), chunk.size(), 0};
+      }
+      last_ = ZSTD_decompressStream(ds_, &out, &in_);
+      if (ZSTD_isError(last_))
+        return fail(errc::malformed, std::string("zstd: ") + ZSTD_getErrorName(last_));
+    }
+    total_ += out.pos;
+    if (total_ > lim_.max_output_bytes)
+      return fail(errc::resource_exhausted, "uncompressed layer exceeds " +
+                                                std::to_string(lim_.max_output_bytes) + " bytes");
+    return byte_view(out_.data(), out.pos);
+  }
+
+ private:
+  byte_source& up_;
+  decompress_limits lim_;
+  ZSTD_DStream* ds_;
+  std::vector<std::byte> out_;
+  ZSTD_inBuffer in_{nullptr, 0, 0};
+  std::size_t last_ = 0;
+  std::uint64_t total_ = 0;
+  bool any_input_ = false;
+  bool done_ = false;
+};
+
+}  // namespace
+
+result<std::unique_ptr<byte_source>> make_decompressor(byte_source& upstream,
+                                                       media_type::layer_compression compression,
+                                                       decompress_limits limits) {
+  using media_type::layer_compression;
+  switch (compression) {
+    case layer_compression::none:
+      return std::make_unique<passthrough_source>(upstream, limits);
+    case layer_compression::gzip:
+      return std::make_unique<gzip_source>(upstream, limits);
+    case layer_compression::zstd:
+      return std::make_unique<zstd_source>(upstream, limits);
+    case layer_compression::unknown:
+      break;
+  }
+  return fail(errc::unsupported, "layer media type has no known compression");
+}
+
+}  // namespace ocipipe

@@ -1,0 +1,30 @@
+#pragma once
+// Streaming decompression of layer blobs (image-spec layer.md
+// "gzip Media Types", "zstd Media Types"): gzip with ISA-L's igzip inflate,
+// zstd with libzstd, or a pass-through for plain tar.
+
+#include <cstdint>
+#include <memory>
+
+#include "stages/oci/byte_source.h"
+#include "stages/oci/media_type.h"
+
+namespace ocipipe {
+
+/// Limits that make decompression bombs fail cleanly (DESIGN.md §6).
+struct decompress_limits {
+  /// Largest uncompressed stream accepted, in bytes.
+  std::uint64_t max_output_bytes = std::uint64_t{1} << 40;
+};
+
+/// Wraps `upstream` (compressed bytes) and yields the uncompressed stream.
+/// gzip: every member of a multi-member stream is decoded (RFC 1952 §2.2);
+/// truncation or trailing garbage is `malformed`. zstd: every frame is
+/// decoded; a truncated frame is `malformed`. Exceeding the limit is
+/// `resource_exhausted`. `upstream` must outlive this object. Not thread-safe.
+/// `unknown` compression is refused by make_decompressor with `unsupported`.
+[[nodiscard]] result<std::unique_ptr<byte_source>> make_decompressor(
+    byte_source& upstream, media_type::layer_compression compression,
+    decompress_limits limits = {});
+
+}  // namespace ocipipe

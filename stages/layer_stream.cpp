@@ -1,0 +1,87 @@
+#include "stages/layer_stream.h"
+
+namespace ocipipe {
+
+// Digests and counts the compressed bytes on their way to the decompressor.
+class layer_stream::counting_source final : public byte_source {
+ public:
+  counting_source(byte_source& up, digest_algorithm alg) : up_(up), digester_(alg) {}
+  result<byte_view> next() override {
+    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, up_.next());
+    digester_.update(chunk);
+    bytes_ += chunk.size();
+    return chunk;
+  }
+  byte_source& up_;
+  digester digester_;
+  std::uint64_t bytes_ = 0;
+};
+
+result<std::unique_ptr<layer_stream>> layer_stream::open(byte_source& blob,
+                                                         const descriptor& layer,
+                                                         decompress_limits limits,
+                                                         digest_algorithm diff_id_algorithm) {
+  std::unique_ptr<layer_stream> s(new layer_stream());
+  const auto alg = layer.digest.algorithm() == digest_algorithm::sha512 ? digest_algorithm::sha512
+                                                                        : digest_algorithm::sha256;
+  if (diff_id_algorithm == digest_algorithm::sha512) s->diff_id_ = digester(diff_id_algorithm);
+  s->compressed_ = std::make_unique<counting_source>(blob, alg);
+  OCIPIPE_ASSIGN_OR_RETURN(s->decompressed_,
+                           make_decompressor(*s->compressed_,
+                                             media_type::compression_of(layer.media_type), limits));
+  return s;
+}
+
+layer_stream::~layer_stream() = default;
+
+result<byte_view> layer_stream::next() {
+  OCIPIPE_ASSIGN_OR_RETURN(auto chunk, decompressed_->next());
+  diff_id_.update(chunk);
+  tar_bytes_ += chunk.size();
+  return chunk;
+}
+
+result<layer_digests> layer_stream::finish() {
+  for (;;) {
+    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, next());
+    if (chunk.empty()) break;
+  }
+  // Compressed bytes past the end of the compressed stream still belong to
+  // the blob: drain them so the blob digest covers every byte.
+  for (;;) {
+    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, compressed_->next());
+    if (chunk.empty()) break;
+  }
+  layer_digests d;
+  d.digest = compressed_->digester_.finish();
+  d.diff_id = diff_id_.finish();
+  d.compressed_bytes = compressed_->bytes_;
+  d.tar_bytes = tar_bytes_;
+  return d;
+}
+
+result<layer_digests> layer_stream::finish_compressed_only() {
+  for (;;) {
+    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, compressed_->next());
+    if (chunk.empty()) break;
+  }
+  layer_digests d;
+  d.digest = compressed_->digester_.finish();
+  d.compressed_bytes = compressed_->bytes_;
+  return d;
+}
+
+result<void> check_layer_digests(const layer_digests& got, const descriptor& layer,
+                                 const digest* want_diff_id) {
+  if (layer.digest.algorithm() != digest_algorithm::unregistered && !(got.digest == layer.digest))
+    return fail(errc::digest_mismatch, "blob digest mismatch: descriptor says " +
+                                           layer.digest.str() + ", content is " + got.digest.str());
+  if (want_diff_id && !want_diff_id->empty() &&
+      want_diff_id->algorithm() != digest_algorithm::unregistered && !(got.diff_id == *want_diff_id))
+    return fail(errc::digest_mismatch, "diff_id mismatch: image config says " +
+                                           want_diff_id->str() + ", uncompressed content is " +
+                                           got.diff_id.str());
+  return {};
+}
+
+}  // namespace ocipipe

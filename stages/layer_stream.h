@@ -1,0 +1,60 @@
+#pragma once
+// The verified byte path of one layer blob: compressed bytes are digested
+// (descriptor.digest), decompressed, and the tar stream is digested again
+// (the layer's diff_id, image-spec config.md "rootfs"). Both digests are
+// checked when the stream is finished.
+
+#include <memory>
+
+#include "stages/decompress.h"
+#include "stages/digester.h"
+#include "stages/oci/descriptor.h"
+
+namespace ocipipe {
+
+/// What a finished layer stream measured.
+struct layer_digests {
+  ocipipe::digest digest;          ///< of the compressed bytes, in descriptor.digest's algorithm
+  ocipipe::digest diff_id;         ///< of the uncompressed tar stream
+  std::uint64_t compressed_bytes = 0;
+  std::uint64_t tar_bytes = 0;
+};
+
+/// Yields the uncompressed tar stream of `blob` (which yields the blob's
+/// compressed bytes and must outlive this). Not thread-safe.
+class layer_stream final : public byte_source {
+ public:
+  /// Errors: `unsupported` for a layer media type with no known compression.
+  /// `diff_id_algorithm` is that of the image config's diff_id (sha256 unless
+  /// it says otherwise).
+  static result<std::unique_ptr<layer_stream>> open(
+      byte_source& blob, const descriptor& layer, decompress_limits limits = {},
+      digest_algorithm diff_id_algorithm = digest_algorithm::sha256);
+
+  ~layer_stream() override;
+  result<byte_view> next() override;
+
+  /// Reads what is left (tar padding after the end-of-archive blocks counts
+  /// towards the diff_id too) and returns both digests. Call once.
+  [[nodiscard]] result<layer_digests> finish();
+
+  /// After a decode error: reads the rest of the compressed blob and returns
+  /// its digest and length alone (diff_id and tar_bytes stay empty), so a
+  /// corrupt blob can still be checked against its descriptor.
+  [[nodiscard]] result<layer_digests> finish_compressed_only();
+
+ private:
+  class counting_source;
+  layer_stream() = default;
+  std::unique_ptr<counting_source> compressed_;
+  std::unique_ptr<byte_source> decompressed_;
+  digester diff_id_{digest_algorithm::sha256};
+  std::uint64_t tar_bytes_ = 0;
+};
+
+/// Compares measured digests with what the image claims. `diff_id` may be
+/// empty (not known). Errors: `digest_mismatch` naming both digests.
+[[nodiscard]] result<void> check_layer_digests(const layer_digests& got, const descriptor& layer,
+                                               const digest* want_diff_id);
+
+}  // namespace ocipipe

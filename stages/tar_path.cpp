@@ -1,0 +1,55 @@
+#include "stages/tar_path.h"
+
+#include <vector>
+
+namespace ocipipe {
+
+result<std::string> clean_entry_path(std::string_view raw) {
+  std::vector<std::string_view> parts;
+  std::size_t i = 0;
+  while (i <= raw.size()) {
+    auto j = raw.find('/', i);
+    if (j == std::string_view::npos) j = raw.size();
+    const auto part = raw.substr(i, j - i);
+    i = j + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (parts.empty())
+        return fail(errc::unsafe_path, "path " + quote(raw) + " escapes rootfs");
+      parts.pop_back();
+      continue;
+    }
+    parts.push_back(part);
+  }
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) out.push_back('/');
+    out.append(p);
+  }
+  return out;
+}
+
+std::pair<std::string_view, std::string_view> split_parent(std::string_view cleaned) {
+  const auto slash = cleaned.rfind('/');
+  if (slash == std::string_view::npos) return {std::string_view(), cleaned};
+  return {cleaned.substr(0, slash), cleaned.substr(slash + 1)};
+}
+
+result<whiteout_name> classify_whiteout(std::string_view cleaned) {
+  constexpr std::string_view prefix = ".wh.";
+  constexpr std::string_view opaque = ".wh..wh..opq";
+  const auto [parent, base] = split_parent(cleaned);
+  if (base.substr(0, prefix.size()) != prefix) return whiteout_name{};
+  if (base == opaque) return whiteout_name{whiteout_kind::opaque, std::string(parent)};
+  if (base.substr(0, 2 * prefix.size()) == ".wh..wh.")
+    return whiteout_name{whiteout_kind::reserved, std::string(cleaned)};
+  const auto name = base.substr(prefix.size());
+  if (name.empty())
+    return fail(errc::unsafe_path, "whiteout " + quote(cleaned) + ": empty name");
+  std::string target(parent);
+  if (!target.empty()) target.push_back('/');
+  target.append(name);
+  return whiteout_name{whiteout_kind::whiteout, std::move(target)};
+}
+
+}  // namespace ocipipe

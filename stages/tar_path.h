@@ -1,0 +1,40 @@
+#pragma once
+// Lexical handling of layer entry paths: cleaning, and whiteout names
+// (image-spec layer.md "Whiteouts", "Opaque Whiteout").
+
+#include <string>
+#include <string_view>
+
+#include "stages/oci/error.h"
+
+namespace ocipipe {
+
+/// Cleans an entry path to a relative path under the rootfs: drops leading
+/// "/" and "./", empty and "." components; ".." removes the previous
+/// component. "" is the rootfs itself. A ".." that would climb above the
+/// rootfs is `unsafe_path` (never clamped silently: such an entry is hostile).
+[[nodiscard]] result<std::string> clean_entry_path(std::string_view raw);
+
+/// What a cleaned path names with respect to whiteouts.
+enum class whiteout_kind {
+  none,     ///< an ordinary entry
+  whiteout, ///< ".wh.<name>": hides <name> of lower layers
+  opaque,   ///< ".wh..wh..opq": hides every lower child of its directory
+  reserved, ///< other ".wh..wh." names (AUFS metadata such as ".wh..wh.plnk"): skipped
+};
+
+/// A classified path: for whiteouts, `target` is the path they hide (for an
+/// opaque whiteout, the directory whose lower children it hides).
+struct whiteout_name {
+  whiteout_kind kind = whiteout_kind::none;
+  std::string target;
+};
+
+/// Classifies a cleaned path. Error (`unsafe_path`): ".wh." with an empty
+/// name (image-spec#1301: it must not act as an opaque whiteout).
+[[nodiscard]] result<whiteout_name> classify_whiteout(std::string_view cleaned);
+
+/// Splits "a/b/c" into {"a/b", "c"}; "c" into {"", "c"}.
+std::pair<std::string_view, std::string_view> split_parent(std::string_view cleaned);
+
+}  // namespace ocipipe

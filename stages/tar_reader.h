@@ -1,0 +1,49 @@
+#pragma once
+// Streaming tar parsing with libarchive (ustar, PAX, GNU extensions), fed
+// chunk by chunk from a byte_source, so no layer is ever held whole
+// (DESIGN.md §2). Only the tar format is enabled: compression is ours to
+// decode, and a gzip layer labelled plain tar is an error, not a guess.
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "stages/oci/byte_source.h"
+#include "stages/tar_entry.h"
+
+namespace ocipipe {
+
+/// Limits that keep hostile headers from exhausting memory (B29).
+struct tar_limits {
+  std::uint64_t max_entry_size = std::uint64_t{1} << 40;  ///< bytes of one file
+  std::size_t max_path_bytes = 64 * 1024;                 ///< path or link target
+  std::size_t max_xattr_bytes = 1 << 20;                  ///< all xattrs of one entry
+};
+
+/// Reads entries in stream order. `source` (the uncompressed tar stream) must
+/// outlive the reader. Not thread-safe. Errors: `malformed` for broken
+/// headers, truncation, unsupported entry types; `resource_exhausted` for
+/// limits; the source's own errors pass through unchanged.
+class tar_reader {
+ public:
+  explicit tar_reader(byte_source& source, tar_limits limits = {});
+  ~tar_reader();
+  tar_reader(const tar_reader&) = delete;
+  tar_reader& operator=(const tar_reader&) = delete;
+
+  /// The next entry header, or nullopt at the end of the archive. Content of
+  /// the previous entry that was not read is skipped.
+  [[nodiscard]] result<std::optional<tar_entry>> next_entry();
+
+  /// Calls `sink(offset, bytes)` for each block of the current entry's
+  /// content, in order. Offsets leave gaps for sparse holes (B28). Returns the
+  /// error of the first failing sink call or of the stream.
+  [[nodiscard]] result<void> read_content(
+      const std::function<result<void>(std::uint64_t offset, byte_view bytes)>& sink);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace ocipipe
