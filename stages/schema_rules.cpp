@@ -183,7 +183,7 @@ struct os_arches {
   std::string_view os;
   std::string_view arches;  // space-separated
 };
-constexpr std::array<os_arches, 10> k_os_arches{{
+constexpr std::array<os_arches, 10> known_os_arches{{
     {"android", "arm arm64 386 amd64"},
     {"darwin", "386 amd64 arm arm64"},
     {"dragonfly", "amd64"},
@@ -199,7 +199,7 @@ struct arch_variants {
   std::string_view arch;
   std::string_view variants;  // space-separated; "-" stands for no variant
 };
-constexpr std::array<arch_variants, 9> k_arch_variants{{
+constexpr std::array<arch_variants, 9> known_arch_variants{{
     {"arm", "- v5 v6 v7 v8"},
     {"arm64", "- v8 v8.0 v8.1 v8.2 v8.3 v8.4 v8.5 v8.6 v8.7 v8.8 v8.9 v9 v9.0 v9.1 v9.2 v9.3 v9.4 v9.5"},
     {"386", "-"},
@@ -220,8 +220,6 @@ bool in_word_list(std::string_view list, std::string_view word) {
   }
   return false;
 }
-
-std::string q(std::string_view s) { return quote(s); }
 
 // Walks one document and collects findings. Holds only the output vector;
 // elements point into the parser owned by check_document's frame.
@@ -249,7 +247,11 @@ class checker {
   std::optional<std::string_view> string_field(const members& m, const std::string& parent,
                                                std::string_view key, std::string_view rule_base,
                                                bool required);
-  void string_array(element e, const std::string& path, std::string_view rule_base);
+  template <typename Each>
+  void string_array(element e, const std::string& path, std::string_view rule_base, Each each);
+  void string_array(element e, const std::string& path, std::string_view rule_base) {
+    string_array(e, path, rule_base, [](std::string_view, const std::string&) {});
+  }
   void string_array_field(const members& m, const std::string& parent, std::string_view key,
                           std::string_view rule_base, bool nullable);
   void bool_field(const members& m, const std::string& parent, std::string_view key,
@@ -289,7 +291,7 @@ std::optional<members> checker::object_members(element e, const std::string& pat
       // RFC 8259 leaves duplicates to the reader; readers differ (simdjson keeps
       // the first, Go the last), so one blob would mean two things.
       error("json.duplicate_key", json_member_path(path, kv.key),
-            "duplicate key " + q(kv.key) + ": readers disagree on which value counts");
+            "duplicate key " + quote(kv.key) + ": readers disagree on which value counts");
   return m;
 }
 
@@ -300,19 +302,22 @@ std::optional<std::string_view> checker::string_field(const members& m, const st
   if (it == m.end()) {
     if (required)
       error(std::string(rule_base) + ".required", json_member_path(parent, key),
-            "required property " + q(key) + " is missing");
+            "required property " + quote(key) + " is missing");
     return std::nullopt;
   }
   std::string_view s;
   if (it->second.get(s) != simdjson::SUCCESS) {
     error(std::string(rule_base) + ".type", json_member_path(parent, key),
-          q(key) + " must be a string");
+          quote(key) + " must be a string");
     return std::nullopt;
   }
   return s;
 }
 
-void checker::string_array(element e, const std::string& path, std::string_view rule_base) {
+// An array of strings; `each(value, path)` sees every string entry.
+template <typename Each>
+void checker::string_array(element e, const std::string& path, std::string_view rule_base,
+                           Each each) {
   array arr;
   if (e.get(arr) != simdjson::SUCCESS) {
     error(std::string(rule_base) + ".type", path, "must be an array of strings");
@@ -320,9 +325,12 @@ void checker::string_array(element e, const std::string& path, std::string_view 
   }
   std::size_t i = 0;
   for (element item : arr) {
-    if (!item.is_string())
-      error(std::string(rule_base) + ".type", json_index_path(path, i), "must be a string");
-    ++i;
+    const std::string item_path = json_index_path(path, i++);
+    std::string_view s;
+    if (item.get(s) != simdjson::SUCCESS)
+      error(std::string(rule_base) + ".type", item_path, "must be a string");
+    else
+      each(s, item_path);
   }
 }
 
@@ -338,14 +346,14 @@ void checker::bool_field(const members& m, const std::string& parent, std::strin
   auto it = m.find(key);
   if (it != m.end() && !it->second.is_bool())
     error(std::string(rule_base) + ".type", json_member_path(parent, key),
-          q(key) + " must be a boolean");
+          quote(key) + " must be a boolean");
 }
 
 void checker::date_time_field(const members& m, const std::string& parent, std::string_view key,
                               std::string_view rule_base) {
   if (auto s = string_field(m, parent, key, rule_base, false); s && !is_rfc3339(*s))
     error(std::string(rule_base) + ".format", json_member_path(parent, key),
-          q(*s) + " is not an RFC 3339 date-time");
+          quote(*s) + " is not an RFC 3339 date-time");
 }
 
 // defs.json mapStringString / mapStringObject, optionally `null` (config-schema's
@@ -356,7 +364,7 @@ void checker::map_field(const members& m, const std::string& parent, std::string
   if (it == m.end() || (nullable && it->second.is_null())) return;
   const std::string path = json_member_path(parent, key);
   const std::string rule = std::string(rule_base) + ".type";
-  auto mm = object_members(it->second, path, rule, q(key));
+  auto mm = object_members(it->second, path, rule, quote(key));
   if (!mm) return;
   for (const auto& [k, v] : *mm) {
     if (values_are_objects ? !v.is_object() : !v.is_string())
@@ -369,7 +377,7 @@ void checker::media_type_field(const members& m, const std::string& parent, std:
                                std::string_view rule_base, bool required) {
   if (auto s = string_field(m, parent, key, rule_base, required); s && !is_media_type(*s))
     error(std::string(rule_base) + ".format", json_member_path(parent, key),
-          q(*s) + " is not an RFC 6838 media type (type/subtype, each 1-127 characters)");
+          quote(*s) + " is not an RFC 6838 media type (type/subtype, each 1-127 characters)");
 }
 
 std::optional<digest> checker::check_digest(element e, const std::string& path,
@@ -399,7 +407,7 @@ std::optional<digest> checker::check_digest(element e, const std::string& path,
     bool ok = enc.size() == 96;
     for (char c : enc) ok = ok && is_lower_hex(c);
     if (!ok) {
-      error("digest.encoding", path, "digest " + q(s) + ": sha384 needs 96 lowercase hex characters");
+      error("digest.encoding", path, "digest " + quote(s) + ": sha384 needs 96 lowercase hex characters");
       return std::nullopt;
     }
   }
@@ -407,7 +415,7 @@ std::optional<digest> checker::check_digest(element e, const std::string& path,
     // descriptor.md: an unregistered algorithm is allowed; a reader that does
     // not know it cannot verify the content, which is worth saying.
     warning("digest.algorithm", path,
-            "digest algorithm " + q(alg) + " is not registered (sha256, sha512); content cannot be verified");
+            "digest algorithm " + quote(alg) + " is not registered (sha256, sha512); content cannot be verified");
   return std::move(*d);
 }
 
@@ -471,19 +479,19 @@ void checker::check_annotations(element e, const std::string& path) {
   for (const auto& [k, v] : *m)
     if (!v.is_string())
       error("annotations.value.type", json_member_path(path, k),
-            "annotation " + q(k) + " must have a string value");
+            "annotation " + quote(k) + " must have a string value");
 }
 
 void checker::check_platform_combination(std::string_view os, std::string_view arch,
                                          std::string_view variant, const std::string& path) {
-  for (const auto& entry : k_os_arches)
+  for (const auto& entry : known_os_arches)
     if (entry.os == os && !in_word_list(entry.arches, arch))
       warning("platform.combination", path,
-              "os " + q(os) + " with architecture " + q(arch) + " is not a known combination");
-  for (const auto& entry : k_arch_variants)
+              "os " + quote(os) + " with architecture " + quote(arch) + " is not a known combination");
+  for (const auto& entry : known_arch_variants)
     if (entry.arch == arch && !in_word_list(entry.variants, variant.empty() ? "-" : variant))
       warning("platform.combination", path,
-              "architecture " + q(arch) + " with variant " + q(variant) +
+              "architecture " + quote(arch) + " with variant " + quote(variant) +
                   " is not a known combination");
 }
 
@@ -510,7 +518,7 @@ std::optional<std::string_view> checker::check_descriptor(element e, const std::
       media = s;
     else
       error("descriptor.mediaType.format", json_member_path(path, "mediaType"),
-            q(*s) + " is not an RFC 6838 media type (type/subtype, each 1-127 characters)");
+            quote(*s) + " is not an RFC 6838 media type (type/subtype, each 1-127 characters)");
   }
   std::optional<std::int64_t> size;
   if (auto it = m->find("size"); it == m->end())
@@ -524,21 +532,13 @@ std::optional<std::string_view> checker::check_descriptor(element e, const std::
           "required property \"digest\" is missing");
   else
     dg = check_digest(it->second, json_member_path(path, "digest"), "descriptor.digest");
-  if (auto it = m->find("urls"); it != m->end()) {
-    const std::string upath = json_member_path(path, "urls");
-    string_array(it->second, upath, "descriptor.urls");
-    array arr;
-    if (it->second.get(arr) == simdjson::SUCCESS) {
-      std::size_t i = 0;
-      for (element u : arr) {
-        std::string_view s;
-        if (u.get(s) == simdjson::SUCCESS && !is_uri(s))
-          error("descriptor.urls.format", json_index_path(upath, i),
-                q(s) + " is not an absolute RFC 3986 URI");
-        ++i;
-      }
-    }
-  }
+  if (auto it = m->find("urls"); it != m->end())
+    string_array(it->second, json_member_path(path, "urls"), "descriptor.urls",
+                 [&](std::string_view url, const std::string& url_path) {
+                   if (!is_uri(url))
+                     error("descriptor.urls.format", url_path,
+                           quote(url) + " is not an absolute RFC 3986 URI");
+                 });
   if (auto it = m->find("data"); it != m->end())
     check_data(it->second, json_member_path(path, "data"), size, dg);
   media_type_field(*m, path, "artifactType", "descriptor.artifactType", false);
@@ -572,9 +572,9 @@ void checker::check_document_media_type(const members& m, std::string_view rule_
   auto s = string_field(m, "", "mediaType", rule_base, false);
   if (!s) return;
   if (!is_media_type(*s))
-    error(std::string(rule_base) + ".format", "mediaType", q(*s) + " is not an RFC 6838 media type");
+    error(std::string(rule_base) + ".format", "mediaType", quote(*s) + " is not an RFC 6838 media type");
   else if (*s != expected)
-    error(rule_base, "mediaType", "mediaType " + q(*s) + " must be " + q(expected));
+    error(rule_base, "mediaType", "mediaType " + quote(*s) + " must be " + quote(expected));
 }
 
 void checker::check_manifest(element root) {
@@ -594,12 +594,12 @@ void checker::check_manifest(element root) {
     // readers MUST NOT parse one they do not know.
     if (*mt != media_type::image_config && *mt != media_type::empty_json)
       warning("manifest.config.mediaType.unknown", "config.mediaType",
-              "config media type " + q(*mt) + " is not an image config; it will not be parsed");
+              "config media type " + quote(*mt) + " is not an image config; it will not be parsed");
     // manifest.md: artifactType MUST be set when config is the empty descriptor.
     // The reference does not check it, so neither does the verdict.
     if (*mt == media_type::empty_json && m->count("artifactType") == 0)
       warning("manifest.artifactType.required", "artifactType",
-              "artifactType should be set when config.mediaType is " + q(media_type::empty_json));
+              "artifactType should be set when config.mediaType is " + quote(media_type::empty_json));
   }
 
   if (auto it = m->find("layers"); it == m->end()) {
@@ -615,7 +615,7 @@ void checker::check_manifest(element root) {
       const std::string path = json_index_path("layers", i++);
       if (auto mt = check_descriptor(layer, path); mt && !is_known_layer_type(*mt))
         warning("manifest.layers.mediaType.unknown", json_member_path(path, "mediaType"),
-                "layer media type " + q(*mt) + " is not an OCI layer type; it cannot be applied");
+                "layer media type " + quote(*mt) + " is not an OCI layer type; it cannot be applied");
     }
   }
   if (auto it = m->find("subject"); it != m->end()) check_descriptor(it->second, "subject");
@@ -632,7 +632,7 @@ void checker::check_index(element root) {
   for (std::string_view key : {"config", "layers"})
     if (m->count(key) != 0)
       error(std::string("index.") + std::string(key) + ".forbidden", std::string(key),
-            "an image index must not carry " + q(key) + " (GHSA-77vh-xpmg-72qh)");
+            "an image index must not carry " + quote(key) + " (GHSA-77vh-xpmg-72qh)");
 
   if (auto it = m->find("manifests"); it == m->end()) {
     error("index.manifests.required", "manifests", "required property \"manifests\" is missing");
@@ -647,7 +647,7 @@ void checker::check_index(element root) {
       if (auto mt = check_descriptor(entry, path);
           mt && *mt != media_type::image_manifest && *mt != media_type::image_index)
         warning("index.manifests.mediaType.unknown", json_member_path(path, "mediaType"),
-                "entry media type " + q(*mt) + " is neither an image manifest nor an index");
+                "entry media type " + quote(*mt) + " is neither an image manifest nor an index");
     }
   }
   if (auto it = m->find("subject"); it != m->end()) check_descriptor(it->second, "subject");
@@ -672,20 +672,13 @@ void checker::check_config(element root) {
     if (auto c = object_members(it->second, "config", "config.config.type", "config")) {
       string_field(*c, "config", "User", "config.user", false);
       map_field(*c, "config", "ExposedPorts", "config.exposedPorts", true, false);
-      if (auto env = c->find("Env"); env != c->end()) {
-        string_array(env->second, "config.Env", "config.env");
-        array arr;
-        if (env->second.get(arr) == simdjson::SUCCESS) {
-          std::size_t i = 0;
-          for (element e : arr) {
-            std::string_view s;
-            if (e.get(s) == simdjson::SUCCESS && !is_env_form(s))
-              error("config.env.form", json_index_path("config.Env", i),
-                    "env entry " + q(s) + " is not of the form NAME=value");
-            ++i;
-          }
-        }
-      }
+      if (auto env = c->find("Env"); env != c->end())
+        string_array(env->second, "config.Env", "config.env",
+                     [&](std::string_view entry, const std::string& entry_path) {
+                       if (!is_env_form(entry))
+                         error("config.env.form", entry_path,
+                               "env entry " + quote(entry) + " is not of the form NAME=value");
+                     });
       string_array_field(*c, "config", "Entrypoint", "config.entrypoint", true);
       string_array_field(*c, "config", "Cmd", "config.cmd", true);
       map_field(*c, "config", "Volumes", "config.volumes", true, true);
@@ -701,7 +694,7 @@ void checker::check_config(element root) {
   } else if (auto r = object_members(it->second, "rootfs", "config.rootfs.type", "rootfs")) {
     if (auto type = string_field(*r, "rootfs", "type", "config.rootfs.type", true);
         type && *type != "layers")
-      error("config.rootfs.type.value", "rootfs.type", "rootfs.type " + q(*type) + " must be \"layers\"");
+      error("config.rootfs.type.value", "rootfs.type", "rootfs.type " + quote(*type) + " must be \"layers\"");
     if (auto d = r->find("diff_ids"); d == r->end()) {
       error("config.rootfs.diff_ids.required", "rootfs.diff_ids",
             "required property \"diff_ids\" is missing");
@@ -743,7 +736,7 @@ void checker::check_layout(element root) {
   if (auto v = string_field(*m, "", "imageLayoutVersion", "layout.imageLayoutVersion", true);
       v && *v != "1.0.0")
     error("layout.imageLayoutVersion.value", "imageLayoutVersion",
-          "imageLayoutVersion " + q(*v) + " must be \"1.0.0\"");
+          "imageLayoutVersion " + quote(*v) + " must be \"1.0.0\"");
 }
 
 }  // namespace

@@ -7,12 +7,14 @@ untimed):
   ocipipe         build/ocipipe unpack [-j N] oci:LAYOUT:TAG OUT
   umoci           umoci --log=error unpack --image LAYOUT:TAG OUT      (OUT is a bundle; umoci
                   also writes config.json and an mtree manifest of the rootfs, part of its cost)
-  oci-image-tool  oci-image-tool unpack --ref name=TAG LAYOUT OUT     (ignores opaque whiteouts
-                  and cannot read zstd layers; timed anyway)
+  oci-image-tool  oci-image-tool unpack --ref name=TAG LAYOUT OUT     (ignores opaque whiteouts;
+                  timed anyway)
   tar             one `bash -c`: GNU tar -x of each layer blob in manifest order
                   (-z for gzip, --zstd for zstd); no whiteout handling at all
-  igzip           one `bash -c`: `igzip -dc LAYER | tar -x` for each layer in order (gzip
-                  layers only); no whiteout handling at all
+  igzip           one `bash -c`: `igzip -dc LAYER | tar -x` for each layer in order; no
+                  whiteout handling at all
+
+umoci, oci-image-tool and igzip cannot read zstd layers: for a zstd image they are skipped.
 
 Both tar variants run as `tar -x --numeric-owner --xattrs --xattrs-include='*' -C OUT`, so
 they restore owners, modes and xattrs like the image tools do (as root tar also keeps modes
@@ -218,8 +220,8 @@ def check_tools(args, tools, layers):
             missing = [p for p in needed if shutil.which(p) is None]
             if missing:
                 raise SetupError("%s needs %s, not in PATH" % (tool, ", ".join(missing)))
-        if tool == "igzip" and any(l["compression"] == "zstd" for l in layers):
-            log(args, "igzip: skipped, the image has zstd layers")
+        if tool in ("igzip", "umoci", "oci-image-tool") and any(l["compression"] == "zstd" for l in layers):
+            log(args, "%s: skipped, it cannot read zstd layers" % tool)
             continue
         runnable.append(tool)
     return runnable
@@ -349,8 +351,8 @@ def run_all(args, tools, layout, tag, layers, work, total_bytes):
             else:
                 log(args, "%s %-14s %7.3f s  %7.1f MB/s  %6.1f MiB" %
                     (label, tool, wall, total_bytes / 1e6 / wall, rss / 1024.0))
-                if tool not in entries:
-                    entries[tool] = count_entries(out)
+                if tool not in entries:  # umoci's OUT is a bundle: count its rootfs
+                    entries[tool] = count_entries(os.path.join(out, "rootfs") if tool == "umoci" else out)
             if not warm:
                 raw.append({"tool": tool, "iteration": it - args.warmup + 1, "position": pos + 1,
                             "wall_s": wall, "max_rss_kib": rss, "exit_code": code,

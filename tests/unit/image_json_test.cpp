@@ -11,11 +11,11 @@
 namespace ocipipe {
 namespace {
 
-constexpr const char* k_sha256_a =
+constexpr const char* sha256_a =
     "sha256:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b";
-constexpr const char* k_sha256_b =
+constexpr const char* sha256_b =
     "sha256:9d3dd9504c685a304985025df4ed0283e47ac9ffa9bd0326fddf4d59513f0827";
-constexpr const char* k_sha512 =
+constexpr const char* sha512_digest =
     "sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0"
     "ff8318d2877eec2f63b931bd47417a81a538327af927da3e";
 
@@ -30,19 +30,19 @@ std::string manifest_json(const std::vector<std::string>& layers, const std::str
                           const std::string& config = "") {
   std::string s = R"({"schemaVersion": 2, "config": )" +
                    (config.empty() ? descriptor_json(std::string(media_type::image_config),
-                                                     k_sha256_a, "1470")
+                                                     sha256_a, "1470")
                                    : config) +
                    R"(, "layers": [)";
   for (std::size_t i = 0; i < layers.size(); ++i) s += (i ? ", " : "") + layers[i];
   return s + "]" + extra + "}";
 }
 
-std::string gzip_layer(const std::string& digest = k_sha256_b, const std::string& size = "675598") {
+std::string gzip_layer(const std::string& digest = sha256_b, const std::string& size = "675598") {
   return descriptor_json(std::string(media_type::layer_tar_gzip), digest, size);
 }
 
 std::string config_json(const std::string& config_members, const std::string& rootfs =
-    R"({"type": "layers", "diff_ids": [")" + std::string(k_sha256_a) + R"("]})") {
+    R"({"type": "layers", "diff_ids": [")" + std::string(sha256_a) + R"("]})") {
   return R"({"architecture": "amd64", "os": "linux", "config": {)" + config_members +
          R"(}, "rootfs": )" + rootfs + "}";
 }
@@ -99,30 +99,28 @@ TEST_P(ImageJsonTable, ParsesOrNamesThePath) {
     EXPECT_EQ(err.substr(0, r.error_prefix.size()), r.error_prefix) << "got: " << err;
 }
 
-const std::string k_gzip = std::string(media_type::layer_tar_gzip);
-
 INSTANTIATE_TEST_SUITE_P(
     Rows, ImageJsonTable,
     ::testing::Values(
         row{"MinimalManifest", kind::manifest, manifest_json({gzip_layer()}), ""},
         row{"NegativeLayerSize", kind::manifest,
-            manifest_json({gzip_layer(), gzip_layer(), gzip_layer(k_sha256_b, "-1")}),
+            manifest_json({gzip_layer(), gzip_layer(), gzip_layer(sha256_b, "-1")}),
             "layers[2].size: size -1 is negative"},
-        row{"StringSize", kind::manifest, manifest_json({gzip_layer(k_sha256_b, "\"12\"")}),
+        row{"StringSize", kind::manifest, manifest_json({gzip_layer(sha256_b, "\"12\"")}),
             "layers[0].size: expected an integer"},
-        row{"FractionalSize", kind::manifest, manifest_json({gzip_layer(k_sha256_b, "12.0")}),
+        row{"FractionalSize", kind::manifest, manifest_json({gzip_layer(sha256_b, "12.0")}),
             "layers[0].size: expected an integer"},
         row{"SizeBeyondInt64", kind::manifest,
-            manifest_json({gzip_layer(k_sha256_b, "18446744073709551615")}),
+            manifest_json({gzip_layer(sha256_b, "18446744073709551615")}),
             "layers[0].size: size out of range"},
         row{"UppercaseSha256Hex", kind::manifest,
             manifest_json({gzip_layer("sha256:9D3DD9504C685A304985025DF4ED0283E47AC9FFA9BD0326FDDF4D59513F0827")}),
             "layers[0].digest: digest "},
         row{"PathTraversalDigest", kind::manifest,
             manifest_json({gzip_layer("sha256:../../../../tmp/x")}), "layers[0].digest: digest "},
-        row{"Sha512Digest", kind::manifest, manifest_json({gzip_layer(k_sha512)}), ""},
+        row{"Sha512Digest", kind::manifest, manifest_json({gzip_layer(sha512_digest)}), ""},
         row{"Sha512ShortHex", kind::manifest,
-            manifest_json({gzip_layer(std::string("sha512:") + (k_sha256_a + 7))}),
+            manifest_json({gzip_layer(std::string("sha512:") + (sha256_a + 7))}),
             "layers[0].digest: digest "},
         row{"UnregisteredAlgorithmKept", kind::manifest,
             manifest_json({gzip_layer("sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564")}),
@@ -132,14 +130,14 @@ INSTANTIATE_TEST_SUITE_P(
         row{"NullDigestIsMissing", kind::descriptor,
             R"({"mediaType": "a/b", "size": 1, "digest": null})", "digest: required field missing"},
         row{"MissingMediaType", kind::descriptor,
-            std::string(R"({"size": 1, "digest": ")") + k_sha256_a + "\"}",
+            std::string(R"({"size": 1, "digest": ")") + sha256_a + "\"}",
             "mediaType: required field missing"},
         row{"UnknownLayerMediaTypeParses", kind::manifest,
-            manifest_json({descriptor_json("application/vnd.example.thing", k_sha256_b, "3")}), ""},
+            manifest_json({descriptor_json("application/vnd.example.thing", sha256_b, "3")}), ""},
         row{"EmptyLayersParse", kind::manifest, manifest_json({}), ""},
         row{"MissingLayers", kind::manifest,
             R"({"schemaVersion": 2, "config": )" +
-                descriptor_json(std::string(media_type::image_config), k_sha256_a, "2") + "}",
+                descriptor_json(std::string(media_type::image_config), sha256_a, "2") + "}",
             "layers: required field missing"},
         row{"SchemaVersionOne", kind::manifest,
             R"({"schemaVersion": 1, "name": "x", "fsLayers": []})",
@@ -162,12 +160,12 @@ INSTANTIATE_TEST_SUITE_P(
             "manifests: required field missing"},
         row{"IndexEntryBadDigest", kind::index,
             R"({"schemaVersion": 2, "manifests": [)" +
-                descriptor_json(std::string(media_type::image_manifest), k_sha256_a, "7") + ", " +
+                descriptor_json(std::string(media_type::image_manifest), sha256_a, "7") + ", " +
                 descriptor_json(std::string(media_type::image_manifest), "sha256", "7") + "]}",
             "manifests[1].digest: digest "},
         row{"IndexPlatformArchitectureNumber", kind::index,
             R"({"schemaVersion": 2, "manifests": [)" +
-                descriptor_json(std::string(media_type::image_manifest), k_sha256_a, "7",
+                descriptor_json(std::string(media_type::image_manifest), sha256_a, "7",
                                 R"(, "platform": {"architecture": 1, "os": "linux"})") +
                 "]}",
             "manifests[0].platform.architecture: expected a string"},
@@ -175,9 +173,9 @@ INSTANTIATE_TEST_SUITE_P(
             manifest_json({gzip_layer()}, R"(, "annotations": {"org.example.n": 1})"),
             "annotations[\"org.example.n\"]: expected a string"},
         row{"DuplicateKey", kind::descriptor,
-            descriptor_json("a/b", k_sha256_a, "1", R"(, "size": 2)"), "size: duplicate key"},
+            descriptor_json("a/b", sha256_a, "1", R"(, "size": 2)"), "size: duplicate key"},
         row{"NotJson", kind::manifest, "invalid JSON", "json: "},
-        row{"TrailingGarbage", kind::descriptor, descriptor_json("a/b", k_sha256_a, "1") + " x",
+        row{"TrailingGarbage", kind::descriptor, descriptor_json("a/b", sha256_a, "1") + " x",
             "json: "},
         row{"RootNotObject", kind::index, "[1, 2]", "expected a JSON object"},
         row{"ConfigMinimal", kind::config, config_json(""), ""},
@@ -197,15 +195,15 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(ImageJson, ManifestFieldsAreRead) {
   const auto m = parse_manifest(manifest_json(
-      {gzip_layer(), descriptor_json(std::string(media_type::layer_tar_zstd), k_sha512, "9",
+      {gzip_layer(), descriptor_json(std::string(media_type::layer_tar_zstd), sha512_digest, "9",
                                      R"(, "urls": ["https://example.com/l"])")},
       R"(, "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": "a/b",)"
       R"( "annotations": {"k": "v"}, "subject": )" +
-          descriptor_json(std::string(media_type::image_manifest), k_sha256_a, "5")));
+          descriptor_json(std::string(media_type::image_manifest), sha256_a, "5")));
   ASSERT_TRUE(m) << m.error().message();
   EXPECT_EQ(m->media_type, media_type::image_manifest);
   EXPECT_EQ(m->config.media_type, media_type::image_config);
-  EXPECT_EQ(m->config.digest.str(), k_sha256_a);
+  EXPECT_EQ(m->config.digest.str(), sha256_a);
   EXPECT_EQ(m->config.size, 1470);
   ASSERT_EQ(m->layers.size(), 2u);
   EXPECT_EQ(m->layers[1].digest.algorithm(), digest_algorithm::sha512);
@@ -220,11 +218,11 @@ TEST(ImageJson, ManifestFieldsAreRead) {
 TEST(ImageJson, IndexEntriesKeepPlatformAndUnknownTypes) {
   const auto idx = parse_image_index(
       R"({"schemaVersion": 2, "manifests": [)" +
-      descriptor_json(std::string(media_type::image_manifest), k_sha256_a, "7",
+      descriptor_json(std::string(media_type::image_manifest), sha256_a, "7",
                       R"(, "platform": {"architecture": "arm64", "os": "linux", "variant": "v8",)"
                       R"( "os.features": ["x"]}, "annotations": )"
                       R"({"org.opencontainers.image.ref.name": "v1"})") +
-      ", " + descriptor_json("application/xml", k_sha256_b, "3") + "]}");
+      ", " + descriptor_json("application/xml", sha256_b, "3") + "]}");
   ASSERT_TRUE(idx) << idx.error().message();
   ASSERT_EQ(idx->manifests.size(), 2u);
   const descriptor& d = idx->manifests[0];
@@ -251,7 +249,7 @@ TEST(ImageJson, ConfigNullMeansAbsentButEmptyArrayIsPresent) {
   EXPECT_EQ(c->config.working_dir, "/w");
   EXPECT_EQ(c->rootfs_type, "layers");
   ASSERT_EQ(c->diff_ids.size(), 1u);
-  EXPECT_EQ(c->diff_ids[0].str(), k_sha256_a);
+  EXPECT_EQ(c->diff_ids[0].str(), sha256_a);
   EXPECT_EQ(c->architecture, "amd64");
   EXPECT_EQ(c->os, "linux");
 }
