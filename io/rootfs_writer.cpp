@@ -23,6 +23,44 @@ std::string join(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
 }
 
+// Creates directory `path` and its missing ancestors inside the rootfs, every
+// component resolved as if the rootfs were "/". A symlink on the way whose
+// target is missing gets that target created inside the rootfs, as umoci's
+// MkdirAll-in-root does: a layer's `pwn -> /tmp/outside` and then
+// `pwn/escaped.txt` writes rootfs/tmp/outside/escaped.txt (buglog B21).
+// `path` is relative, or absolute within the rootfs when it comes from a
+// symlink target; ".." in it is clamped at the root by open_in_root.
+result<void> make_dir_in_root(int root_fd, std::string path, int links) {
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  const auto first = path.find_first_not_of('/');
+  path = first == std::string::npos ? std::string() : path.substr(first);
+  if (path.empty()) return {};
+  auto [parent, base] = split_parent(path);
+  auto pfd = open_in_root(root_fd, parent, O_PATH | O_DIRECTORY);
+  if (!pfd && pfd.error().sys_errno() == ENOENT) {
+    OCIPIPE_TRY(make_dir_in_root(root_fd, parent, links));
+    pfd = open_in_root(root_fd, parent, O_PATH | O_DIRECTORY);
+  }
+  if (!pfd) return tl::unexpected(std::move(pfd).error());
+  if (::mkdirat(pfd->get(), base.c_str(), 0755) == 0) return {};
+  if (errno != EEXIST) return fail_errno("create parent directory " + quote(path), errno);
+  struct stat st{};
+  if (::fstatat(pfd->get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return fail_errno("stat " + quote(path), errno);
+  if (S_ISDIR(st.st_mode)) return {};
+  if (!S_ISLNK(st.st_mode))
+    return fail(errc::malformed, "parent " + quote(path) + " is not a directory", ENOTDIR);
+  if (++links > 40) return fail_errno(quote(path), ELOOP);  // Linux's own limit
+  char buf[4096];
+  const ssize_t n = ::readlinkat(pfd->get(), base.c_str(), buf, sizeof buf);
+  if (n < 0) return fail_errno("read symlink " + quote(path), errno);
+  std::string target(buf, static_cast<std::size_t>(n));
+  // A relative target is resolved from the symlink's directory, which is what
+  // resolving "parent/target" from the root does, component by component.
+  if (!target.empty() && target.front() != '/' && !parent.empty()) target = parent + "/" + target;
+  return make_dir_in_root(root_fd, std::move(target), links);
+}
+
 timespec to_timespec(std::int64_t sec, std::int64_t nsec) {
   timespec t{};
   t.tv_sec = static_cast<time_t>(sec);
@@ -53,10 +91,7 @@ result<int> rootfs_writer::parent_fd(const std::string& parent, bool create) {
   auto fd = open_in_root(root_.get(), parent, O_PATH | O_DIRECTORY);
   if (!fd && fd.error().sys_errno() == ENOENT && create) {
     // Implicit parents are created as umoci does: root-owned, mode 0755.
-    auto [grand, base] = split_parent(parent);
-    OCIPIPE_ASSIGN_OR_RETURN(int gfd, parent_fd(grand, true));
-    if (::mkdirat(gfd, base.c_str(), 0755) != 0 && errno != EEXIST)
-      return fail_errno("create parent directory " + quote(parent), errno);
+    OCIPIPE_TRY(make_dir_in_root(root_.get(), parent, 0));
     fd = open_in_root(root_.get(), parent, O_PATH | O_DIRECTORY);
   }
   if (!fd) {

@@ -46,11 +46,21 @@ struct resolved_image {
 [[nodiscard]] result<resolved_image> resolve_image(const image_reference& ref,
                                                    const platform_selector& platform = {});
 
+/// Progress as data: called from the apply stage after each layer is applied,
+/// in manifest order, with (layers done, layer count, the layer's report).
+/// Must be cheap and thread-safe; it never affects the result.
+struct layer_report;
+using layer_progress = std::function<void(std::size_t done, std::size_t total, const layer_report&)>;
+
 struct unpack_options {
   int jobs = 0;                                   ///< worker threads; 0 = all cores
   std::size_t max_bytes_in_flight = 64u << 20;    ///< decoded bytes queued for apply, all layers
   bool force = false;                             ///< empty a non-empty rootfs first
+  /// Largest uncompressed tar stream accepted per layer: past it a decompression
+  /// bomb fails with `resource_exhausted` (DESIGN.md §6; moby CVE-2017-14992).
+  std::uint64_t max_layer_bytes = std::uint64_t{1} << 40;
   platform_selector platform;
+  layer_progress progress;                        ///< optional
 };
 
 /// What happened to one layer.
@@ -125,6 +135,9 @@ struct finding {
 struct validate_options {
   int jobs = 0;        ///< 0 = all cores
   bool all = false;    ///< every manifest of index.json, even without a tag
+  /// Schema mode: rules where the spec's prose says SHOULD but its JSON schema
+  /// says MUST (a manifest with `layers: []`, buglog B52) are errors, not warnings.
+  bool strict = false;
 };
 
 /// The outcome for one reference.

@@ -56,14 +56,10 @@ class batcher {
   apply_batch cur_;
 };
 
-result<layer_digests> decode(const io::image_layout& layout, const descriptor& layer,
-                             const digest* diff_id, layer_channel& out, decode_stats& stats) {
-  OCIPIPE_ASSIGN_OR_RETURN(auto blob, layout.open_blob(layer));
-  const auto diff_alg = diff_id && diff_id->algorithm() == digest_algorithm::sha512
-                            ? digest_algorithm::sha512
-                            : digest_algorithm::sha256;
-  OCIPIPE_ASSIGN_OR_RETURN(auto stream, layer_stream::open(*blob, layer, {}, diff_alg));
-  tar_reader tar(*stream);
+result<layer_digests> decode_stream(layer_stream& stream, const descriptor& layer,
+                                    const digest* diff_id, layer_channel& out,
+                                    decode_stats& stats) {
+  tar_reader tar(stream);
   batcher batches(out);
   for (;;) {
     OCIPIPE_ASSIGN_OR_RETURN(auto entry, tar.next_entry());
@@ -107,16 +103,41 @@ result<layer_digests> decode(const io::image_layout& layout, const descriptor& l
     OCIPIPE_TRY(batches.maybe_flush());
   }
   OCIPIPE_TRY(batches.flush());
-  OCIPIPE_ASSIGN_OR_RETURN(auto digests, stream->finish());
+  OCIPIPE_ASSIGN_OR_RETURN(auto digests, stream.finish());
   OCIPIPE_TRY(check_layer_digests(digests, layer, diff_id));
   return digests;
+}
+
+result<layer_digests> decode(const io::image_layout& layout, const descriptor& layer,
+                             const digest* diff_id, const decompress_limits& limits,
+                             layer_channel& out, decode_stats& stats) {
+  OCIPIPE_ASSIGN_OR_RETURN(auto blob, layout.open_blob(layer));
+  const auto diff_alg = diff_id && diff_id->algorithm() == digest_algorithm::sha512
+                            ? digest_algorithm::sha512
+                            : digest_algorithm::sha256;
+  OCIPIPE_ASSIGN_OR_RETURN(auto stream, layer_stream::open(*blob, layer, limits, diff_alg));
+  auto decoded = decode_stream(*stream, layer, diff_id, out, stats);
+  if (decoded) return decoded;
+  // A corrupt blob usually breaks the inflater or the tar parser before its
+  // digest is known. Finish the digest so the error names the real cause
+  // (image-spec descriptor.md "Verification"), unless reading itself failed or
+  // apply cancelled us, or the digests were already compared.
+  const errc code = decoded.error().code();
+  if (code == errc::digest_mismatch || code == errc::size_mismatch || code == errc::io ||
+      code == errc::cancelled || code == errc::resource_exhausted)
+    return decoded;
+  auto blob_only = stream->finish_compressed_only();
+  if (blob_only)
+    if (auto r = check_layer_digests(*blob_only, layer, nullptr); !r)
+      return tl::unexpected(std::move(r).error());
+  return decoded;
 }
 
 }  // namespace
 
 void decode_layer(const io::image_layout& layout, const descriptor& layer, const digest* diff_id,
-                  layer_channel& out, decode_stats& stats) {
-  out.close(decode(layout, layer, diff_id, out, stats));
+                  const decompress_limits& limits, layer_channel& out, decode_stats& stats) {
+  out.close(decode(layout, layer, diff_id, limits, out, stats));
 }
 
 }  // namespace ocipipe::pipeline

@@ -13,11 +13,13 @@ struct decode_stats {
 };
 
 /// Streams layer `layer` of `layout` into `out`: reads the blob bounded by its
-/// descriptor size, digests it, decompresses, digests the tar stream, parses
-/// it, and turns entries into apply_ops. Closes `out` with the digests, or
-/// with the first error (checked against descriptor.digest and `diff_id`).
-/// Runs on any thread; one call per layer.
+/// descriptor size, digests it, decompresses (within `limits`), digests the
+/// tar stream, parses it, and turns entries into apply_ops. Closes `out` with
+/// the digests, or with the first error (checked against descriptor.digest
+/// and `diff_id`). When decoding fails on a blob whose digest does not match,
+/// the error is the digest mismatch: corrupt bytes, not a broken encoder, are
+/// the cause. Runs on any thread; one call per layer.
 void decode_layer(const io::image_layout& layout, const descriptor& layer, const digest* diff_id,
-                  layer_channel& out, decode_stats& stats);
+                  const decompress_limits& limits, layer_channel& out, decode_stats& stats);
 
 }  // namespace ocipipe::pipeline

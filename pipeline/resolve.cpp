@@ -75,6 +75,15 @@ result<descriptor> select_from_index(const image_index& index, const image_refer
               "index.json lists " + std::to_string(ms.size()) + " manifests; name one: " + tags);
 }
 
+// A document's own mediaType, when set, must be the one its descriptor claims,
+// so one blob never reads as two kinds of document (image-spec
+// GHSA-77vh-xpmg-72qh, buglog B45).
+std::optional<error> check_own_media_type(const std::string& own, const descriptor& d) {
+  if (own.empty() || own == d.media_type) return std::nullopt;
+  return error(errc::malformed, "document " + d.digest.str() + ": mediaType " + quote(own) +
+                                    " differs from its descriptor's " + quote(d.media_type));
+}
+
 }  // namespace
 
 result<platform_selector> parse_platform(std::string_view text) {
@@ -118,6 +127,7 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
     if (!bytes) return where(std::move(bytes).error().context("image index " + d.digest.str()));
     auto nested = parse_image_index(*bytes);
     if (!nested) return where(std::move(nested).error().context("image index " + d.digest.str()));
+    if (auto e = check_own_media_type(nested->media_type, d)) return where(std::move(*e));
     const descriptor* pick = nullptr;
     for (const auto& m : nested->manifests)
       if (platform_matches(m, platform)) {
@@ -141,6 +151,7 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
   if (!mbytes) return where(std::move(mbytes).error().context("manifest " + d.digest.str()));
   auto m = parse_manifest(*mbytes);
   if (!m) return where(std::move(m).error().context("manifest " + d.digest.str()));
+  if (auto e = check_own_media_type(m->media_type, d)) return where(std::move(*e));
   out.manifest = std::move(*m);
   out.config_descriptor = out.manifest.config;
   auto cbytes = pipeline::read_verified_blob(*layout, out.config_descriptor);

@@ -40,6 +40,7 @@ struct unpack_run {
   std::mutex mu;
   std::optional<error> failure;
   std::atomic<bool> failed{false};
+  layer_progress progress;
 
   void fail_with(error e) {
     {
@@ -114,9 +115,11 @@ void apply_layer(unpack_run& run, std::size_t i) {
   rep.compressed_bytes = outcome->compressed_bytes;
   rep.tar_bytes = outcome->tar_bytes;
   rep.entries = run.stats[i].entries;
+  if (run.progress) run.progress(i + 1, run.reports.size(), rep);
 }
 
-result<void> run_graph(unpack_run& run, int threads, std::size_t in_flight_layers) {
+result<void> run_graph(unpack_run& run, int threads, std::size_t in_flight_layers,
+                       const decompress_limits& limits) {
   const std::size_t n = run.image.manifest.layers.size();
   const auto& diff_ids = run.image.config.diff_ids;
   oneapi::tbb::task_arena arena(threads);
@@ -136,8 +139,8 @@ result<void> run_graph(unpack_run& run, int threads, std::size_t in_flight_layer
       std::get<0>(ports).try_put(i);  // apply may start on this layer now
       if (!run.failed) {
         const digest* want = i < diff_ids.size() ? &diff_ids[i] : nullptr;
-        pipeline::decode_layer(run.layout, run.image.manifest.layers[i], want, *run.channels[i],
-                               run.stats[i]);
+        pipeline::decode_layer(run.layout, run.image.manifest.layers[i], want, limits,
+                               *run.channels[i], run.stats[i]);
       } else {
         run.channels[i]->close(fail(errc::cancelled, "cancelled"));
       }
@@ -195,13 +198,15 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   const std::size_t per_channel =
       std::max<std::size_t>(4u << 20, opts.max_bytes_in_flight / std::max<std::size_t>(1, in_flight));
 
-  unpack_run run{*image, *layout, *writer, {}, {}, {}, {}, {}, {}};
+  unpack_run run{*image, *layout, *writer, {}, {}, {}, {}, {}, {}, opts.progress};
   for (std::size_t i = 0; i < layers.size(); ++i)
     run.channels.push_back(std::make_unique<pipeline::layer_channel>(per_channel));
   run.stats.resize(layers.size());
   run.reports.resize(layers.size());
 
-  auto ok = run_graph(run, threads, in_flight);
+  decompress_limits limits;
+  limits.max_output_bytes = opts.max_layer_bytes;
+  auto ok = run_graph(run, threads, in_flight, limits);
   if (ok) ok = writer->finish();
   if (!ok) {
     // Leave nothing half-applied behind: the target was empty before.

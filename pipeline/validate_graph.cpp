@@ -71,17 +71,35 @@ class image_walker {
  public:
   image_walker(std::size_t image_idx, image_validation& out, const io::image_layout& layout,
                std::vector<blob_job>& jobs, std::map<std::string, std::size_t>& job_keys,
-               std::vector<blob_use>& uses)
-      : idx_(image_idx), out_(out), layout_(layout), jobs_(jobs), job_keys_(job_keys), uses_(uses) {}
+               std::vector<blob_use>& uses, bool strict)
+      : idx_(image_idx), out_(out), layout_(layout), jobs_(jobs), job_keys_(job_keys), uses_(uses),
+        strict_(strict) {}
 
   void add(std::string rule, bool error, std::string location, std::string message) {
     out_.findings.push_back({std::move(rule), error, std::move(location), std::move(message)});
   }
 
   void add_document(std::string_view mt, std::string_view bytes, const std::string& location) {
-    for (auto& d : check_document(mt, bytes))
-      add(d.rule, d.level == severity::error,
-          d.json_path.empty() ? location : location + ": " + d.json_path, d.message);
+    for (auto& d : check_document(mt, bytes)) {
+      // manifest.md says layers SHOULD be non-empty; only the schema says MUST.
+      const bool error = d.level == severity::error && (strict_ || d.rule != "manifest.layers.empty");
+      add(d.rule, error, d.json_path.empty() ? location : location + ": " + d.json_path, d.message);
+    }
+  }
+
+  // Docker v2.2 documents are checked by the OCI rules with the media types
+  // renamed, as image-spec's backwards-compatibility tests do.
+  void add_docker_document(std::string_view oci_mt, std::string bytes, const std::string& location) {
+    static const std::pair<std::string_view, std::string_view> renames[] = {
+        {media_type::docker_manifest_list, media_type::image_index},
+        {media_type::docker_manifest, media_type::image_manifest},
+        {media_type::docker_config, media_type::image_config},
+        {media_type::docker_foreign_layer_gzip, media_type::layer_nondistributable_tar_gzip},
+        {media_type::docker_layer_gzip, media_type::layer_tar_gzip}};
+    for (const auto& [from, to] : renames)
+      for (auto pos = bytes.find(from); pos != std::string::npos; pos = bytes.find(from, pos + to.size()))
+        bytes.replace(pos, from.size(), to);
+    add_document(oci_mt, bytes, location);
   }
 
   // Reads a small blob with its size and digest checked; problems become findings.
@@ -118,7 +136,10 @@ class image_walker {
       }
       auto bytes = read_doc(d, loc);
       if (!bytes) return;
-      add_document(media_type::image_index, *bytes, loc);
+      if (d.media_type == media_type::docker_manifest_list)
+        add_docker_document(media_type::image_index, *bytes, loc);
+      else
+        add_document(media_type::image_index, *bytes, loc);
       check_embedded_media_type(*bytes, d, loc);
       auto index = parse_image_index(*bytes);
       if (!index) return;
@@ -141,7 +162,10 @@ class image_walker {
                       const std::optional<platform>& want_platform) {
     auto bytes = read_doc(d, loc);
     if (!bytes) return;
-    add_document(media_type::image_manifest, *bytes, loc);
+    if (d.media_type == media_type::docker_manifest)
+      add_docker_document(media_type::image_manifest, *bytes, loc);
+    else
+      add_document(media_type::image_manifest, *bytes, loc);
     check_embedded_media_type(*bytes, d, loc);
     auto m = parse_manifest(*bytes);
     if (!m) return;
@@ -151,7 +175,10 @@ class image_walker {
     std::optional<image_config_t> cfg;
     if (image_config) {
       if (auto cbytes = read_doc(m->config, cloc)) {
-        add_document(media_type::image_config, *cbytes, cloc);
+        if (m->config.media_type == media_type::docker_config)
+          add_docker_document(media_type::image_config, *cbytes, cloc);
+        else
+          add_document(media_type::image_config, *cbytes, cloc);
         if (auto c = parse_image_config(*cbytes)) cfg = std::move(*c);
       }
     } else {
@@ -199,6 +226,7 @@ class image_walker {
   std::vector<blob_job>& jobs_;
   std::map<std::string, std::size_t>& job_keys_;
   std::vector<blob_use>& uses_;
+  bool strict_;
 };
 
 void problem(blob_job& job, const error& e, bool layer_stage) {
@@ -319,7 +347,7 @@ std::vector<image_validation> validate(const std::vector<image_reference>& refs,
       continue;
     }
     layouts[i] = std::move(*layout);
-    image_walker w(i, res, *layouts[i], jobs, job_keys, uses);
+    image_walker w(i, res, *layouts[i], jobs, job_keys, uses, opts.strict);
     if (auto ol = layouts[i]->read_file("oci-layout"); !ol)
       w.add("layout.oci-layout", true, "oci-layout", ol.error().message());
     else

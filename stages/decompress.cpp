@@ -3,6 +3,7 @@
 #include <isa-l/igzip_lib.h>
 #include <zstd.h>
 
+#include <array>
 #include <vector>
 
 namespace ocipipe {
@@ -10,11 +11,15 @@ namespace {
 
 constexpr std::size_t out_chunk = 1 << 20;
 
+// Plain tar. A blob that starts with gzip or zstd magic is compressed although
+// its media type says it is not (buglog B42): say so, rather than let the tar
+// parser report a bare "unrecognized format".
 class passthrough_source final : public byte_source {
  public:
   passthrough_source(byte_source& up, decompress_limits lim) : up_(up), lim_(lim) {}
   result<byte_view> next() override {
     OCIPIPE_ASSIGN_OR_RETURN(auto chunk, up_.next());
+    if (!sniffed_) OCIPIPE_TRY(sniff(chunk));
     total_ += chunk.size();
     if (total_ > lim_.max_output_bytes)
       return fail(errc::resource_exhausted, "uncompressed layer exceeds " +
@@ -23,9 +28,26 @@ class passthrough_source final : public byte_source {
   }
 
  private:
+  result<void> sniff(byte_view chunk) {
+    for (std::size_t i = 0; i < chunk.size() && head_n_ < head_.size(); ++i)
+      head_[head_n_++] = static_cast<unsigned char>(chunk[i]);
+    if (head_n_ < head_.size() && !chunk.empty()) return {};
+    sniffed_ = true;
+    if (head_n_ >= 2 && head_[0] == 0x1f && head_[1] == 0x8b)
+      return fail(errc::malformed,
+                  "gzip: blob is gzip-compressed but its media type says uncompressed tar");
+    if (head_n_ == 4 && head_[0] == 0x28 && head_[1] == 0xb5 && head_[2] == 0x2f && head_[3] == 0xfd)
+      return fail(errc::malformed,
+                  "zstd: blob is zstd-compressed but its media type says uncompressed tar");
+    return {};
+  }
+
   byte_source& up_;
   decompress_limits lim_;
   std::uint64_t total_ = 0;
+  std::array<unsigned char, 4> head_{};
+  std::size_t head_n_ = 0;
+  bool sniffed_ = false;
 };
 
 // igzip's stateful inflate. ISA-L parses the gzip header and checks the
@@ -68,7 +90,7 @@ class gzip_source final : public byte_source {
                                            std::to_string(members_ + 1) + ")");
       }
       const int rc = isal_inflate(&state_);
-      if (rc != ISAL_DECOMP_OK) return fail(errc::malformed, gzip_error(rc));
+      if (rc != ISAL_DECOMP_OK) return fail(errc::malformed, gzip_error(rc, members_));
     }
     const std::size_t n = out_.size() - state_.avail_out;
     total_ += n;
@@ -87,12 +109,17 @@ class gzip_source final : public byte_source {
     return {};
   }
 
-  static std::string gzip_error(int rc) {
+  static std::string gzip_error(int rc, unsigned members_done) {
     switch (rc) {
       case ISAL_INVALID_BLOCK: return "gzip: invalid deflate block";
       case ISAL_INVALID_SYMBOL: return "gzip: invalid deflate symbol";
       case ISAL_INVALID_LOOKBACK: return "gzip: invalid lookback distance";
-      case ISAL_INVALID_WRAPPER: return "gzip: not a gzip stream (bad header)";
+      case ISAL_INVALID_WRAPPER:
+        // A bad first header means the blob is not gzip at all (buglog B42).
+        if (members_done == 0)
+          return "gzip: blob is not a gzip stream (bad header) but its media type says gzip";
+        return "gzip: bad header of member " + std::to_string(members_done + 1) +
+               " (trailing garbage?)";
       case ISAL_UNSUPPORTED_METHOD: return "gzip: unsupported compression method";
       case ISAL_INCORRECT_CHECKSUM: return "gzip: CRC32 or size trailer mismatch";
       default: return "gzip: inflate failed (" + std::to_string(rc) + ")";

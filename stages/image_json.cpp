@@ -221,8 +221,8 @@ auto with_root(std::string_view json, Fn&& fn) -> decltype(fn(std::declval<eleme
 std::string json_member_path(std::string_view parent, std::string_view key) {
   bool plain = !key.empty() && !(key.front() >= '0' && key.front() <= '9');
   for (char c : key)
-    plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                      (c >= '0' && c <= '9') || c == '_');
+    plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_');
   std::string p(parent);
   if (plain) {
     if (!p.empty()) p.push_back('.');

@@ -130,8 +130,8 @@ bool is_rfc3339(std::string_view s) {
   };
   int year, month, day, hour, minute, second;
   if (!num(0, 4, year) || s.size() < 20 || s[4] != '-' || !num(5, 2, month) || s[7] != '-' ||
-      !num(8, 2, day) || s[10] != 'T' || !num(11, 2, hour) || s[13] != ':' ||
-      !num(14, 2, minute) || s[16] != ':' || !num(17, 2, second))
+      !num(8, 2, day) || s[10] != 'T' || !num(11, 2, hour) || s[13] != ':' || !num(14, 2, minute) ||
+      s[16] != ':' || !num(17, 2, second))
     return false;
   static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (month < 1 || month > 12 || day < 1) return false;
@@ -155,8 +155,7 @@ bool is_rfc3339(std::string_view s) {
 // refuses a newline in the value; we agree with it.
 bool is_env_form(std::string_view s) {
   const auto eq = s.find('=');
-  return eq != 0 && eq != std::string_view::npos &&
-         s.find('\n', eq) == std::string_view::npos;
+  return eq != 0 && eq != std::string_view::npos && s.find('\n', eq) == std::string_view::npos;
 }
 
 // The encoded part of descriptor.md's digest grammar: [a-zA-Z0-9=_-]+.
@@ -188,7 +187,8 @@ constexpr std::array<os_arches, 10> known_os_arches{{
     {"darwin", "386 amd64 arm arm64"},
     {"dragonfly", "amd64"},
     {"freebsd", "386 amd64 arm arm64 riscv64"},
-    {"linux", "386 amd64 arm arm64 ppc64 ppc64le mips mipsle mips64 mips64le s390x riscv64 loong64"},
+    {"linux",
+     "386 amd64 arm arm64 ppc64 ppc64le mips mipsle mips64 mips64le s390x riscv64 loong64"},
     {"netbsd", "386 amd64 arm arm64"},
     {"openbsd", "386 amd64 arm arm64"},
     {"plan9", "386 amd64 arm"},
@@ -201,7 +201,8 @@ struct arch_variants {
 };
 constexpr std::array<arch_variants, 9> known_arch_variants{{
     {"arm", "- v5 v6 v7 v8"},
-    {"arm64", "- v8 v8.0 v8.1 v8.2 v8.3 v8.4 v8.5 v8.6 v8.7 v8.8 v8.9 v9 v9.0 v9.1 v9.2 v9.3 v9.4 v9.5"},
+    {"arm64",
+     "- v8 v8.0 v8.1 v8.2 v8.3 v8.4 v8.5 v8.6 v8.7 v8.8 v8.9 v9 v9.0 v9.1 v9.2 v9.3 v9.4 v9.5"},
     {"386", "-"},
     {"amd64", "- v1 v2 v3 v4"},
     {"ppc64", "-"},
@@ -394,8 +395,8 @@ std::optional<digest> checker::check_digest(element e, const std::string& path,
     // digest::parse checks the grammar for every algorithm and the encoding for
     // the registered ones; tell the two apart for the rule id.
     const bool registered = alg == "sha256" || alg == "sha512";
-    const bool grammar_ok = colon != std::string_view::npos &&
-                            is_encoded_grammar(s.substr(colon + 1));
+    const bool grammar_ok =
+        colon != std::string_view::npos && is_encoded_grammar(s.substr(colon + 1));
     error(registered && grammar_ok ? "digest.encoding" : "digest.format", path,
           d.error().message());
     return std::nullopt;
@@ -407,7 +408,8 @@ std::optional<digest> checker::check_digest(element e, const std::string& path,
     bool ok = enc.size() == 96;
     for (char c : enc) ok = ok && is_lower_hex(c);
     if (!ok) {
-      error("digest.encoding", path, "digest " + quote(s) + ": sha384 needs 96 lowercase hex characters");
+      error("digest.encoding", path,
+            "digest " + quote(s) + ": sha384 needs 96 lowercase hex characters");
       return std::nullopt;
     }
   }
@@ -415,7 +417,8 @@ std::optional<digest> checker::check_digest(element e, const std::string& path,
     // descriptor.md: an unregistered algorithm is allowed; a reader that does
     // not know it cannot verify the content, which is worth saying.
     warning("digest.algorithm", path,
-            "digest algorithm " + quote(alg) + " is not registered (sha256, sha512); content cannot be verified");
+            "digest algorithm " + quote(alg) +
+                " is not registered (sha256, sha512); content cannot be verified");
   return std::move(*d);
 }
 
@@ -465,8 +468,8 @@ void checker::check_data(element e, const std::string& path, std::optional<std::
     return;
   }
   if (!dg || dg->algorithm() == digest_algorithm::unregistered) return;
-  const digest actual = digester::of(std::as_bytes(std::span(bytes->data(), bytes->size())),
-                                     dg->algorithm());
+  const digest actual =
+      digester::of(std::as_bytes(std::span(bytes->data(), bytes->size())), dg->algorithm());
   if (!(actual == *dg))
     error("descriptor.data.digest", path,
           "data hashes to " + actual.str() + ", not to the descriptor's digest");
@@ -486,8 +489,9 @@ void checker::check_platform_combination(std::string_view os, std::string_view a
                                          std::string_view variant, const std::string& path) {
   for (const auto& entry : known_os_arches)
     if (entry.os == os && !in_word_list(entry.arches, arch))
-      warning("platform.combination", path,
-              "os " + quote(os) + " with architecture " + quote(arch) + " is not a known combination");
+      warning(
+          "platform.combination", path,
+          "os " + quote(os) + " with architecture " + quote(arch) + " is not a known combination");
   for (const auto& entry : known_arch_variants)
     if (entry.arch == arch && !in_word_list(entry.variants, variant.empty() ? "-" : variant))
       warning("platform.combination", path,
@@ -572,7 +576,8 @@ void checker::check_document_media_type(const members& m, std::string_view rule_
   auto s = string_field(m, "", "mediaType", rule_base, false);
   if (!s) return;
   if (!is_media_type(*s))
-    error(std::string(rule_base) + ".format", "mediaType", quote(*s) + " is not an RFC 6838 media type");
+    error(std::string(rule_base) + ".format", "mediaType",
+          quote(*s) + " is not an RFC 6838 media type");
   else if (*s != expected)
     error(rule_base, "mediaType", "mediaType " + quote(*s) + " must be " + quote(expected));
 }
@@ -598,8 +603,9 @@ void checker::check_manifest(element root) {
     // manifest.md: artifactType MUST be set when config is the empty descriptor.
     // The reference does not check it, so neither does the verdict.
     if (*mt == media_type::empty_json && m->count("artifactType") == 0)
-      warning("manifest.artifactType.required", "artifactType",
-              "artifactType should be set when config.mediaType is " + quote(media_type::empty_json));
+      warning(
+          "manifest.artifactType.required", "artifactType",
+          "artifactType should be set when config.mediaType is " + quote(media_type::empty_json));
   }
 
   if (auto it = m->find("layers"); it == m->end()) {
@@ -614,8 +620,9 @@ void checker::check_manifest(element root) {
     for (element layer : arr) {
       const std::string path = json_index_path("layers", i++);
       if (auto mt = check_descriptor(layer, path); mt && !is_known_layer_type(*mt))
-        warning("manifest.layers.mediaType.unknown", json_member_path(path, "mediaType"),
-                "layer media type " + quote(*mt) + " is not an OCI layer type; it cannot be applied");
+        warning(
+            "manifest.layers.mediaType.unknown", json_member_path(path, "mediaType"),
+            "layer media type " + quote(*mt) + " is not an OCI layer type; it cannot be applied");
     }
   }
   if (auto it = m->find("subject"); it != m->end()) check_descriptor(it->second, "subject");
@@ -694,12 +701,14 @@ void checker::check_config(element root) {
   } else if (auto r = object_members(it->second, "rootfs", "config.rootfs.type", "rootfs")) {
     if (auto type = string_field(*r, "rootfs", "type", "config.rootfs.type", true);
         type && *type != "layers")
-      error("config.rootfs.type.value", "rootfs.type", "rootfs.type " + quote(*type) + " must be \"layers\"");
+      error("config.rootfs.type.value", "rootfs.type",
+            "rootfs.type " + quote(*type) + " must be \"layers\"");
     if (auto d = r->find("diff_ids"); d == r->end()) {
       error("config.rootfs.diff_ids.required", "rootfs.diff_ids",
             "required property \"diff_ids\" is missing");
     } else if (array arr; d->second.get(arr) != simdjson::SUCCESS) {
-      error("config.rootfs.diff_ids.type", "rootfs.diff_ids", "diff_ids must be an array of digests");
+      error("config.rootfs.diff_ids.type", "rootfs.diff_ids",
+            "diff_ids must be an array of digests");
     } else {
       // config.md: DiffIDs are digests; the schema only says string, but a
       // malformed one can never match a layer.

@@ -66,7 +66,7 @@ enum class severity { error, warning };
 
 /// One finding about a document. Plain value; cheap to copy.
 struct diagnostic {
-  std::string rule;       ///< stable rule id, see the list above
+  std::string rule;  ///< stable rule id, see the list above
   severity level = severity::error;
   std::string json_path;  ///< where: `layers[2].digest`; "" for the root
   std::string message;    ///< lowercase, what is wrong and what the spec wants

@@ -473,7 +473,7 @@ def main(argv):
         tools = check_tools(args, args.tools, layers)
         if not tools:
             raise SetupError("no tool can run this image")
-        base = args.disk or "/dev/shm"
+        base = os.path.abspath(args.disk) if args.disk else "/dev/shm"
         if not os.path.isdir(base):
             raise SetupError("%s is not a directory" % base)
         log(args, "sizing %d layers of %s:%s" % (len(layers), layout, tag))

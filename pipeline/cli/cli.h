@@ -49,6 +49,9 @@ verb add_unpack(CLI::App& root, global_flags& g);
 verb add_create(CLI::App& root, global_flags& g);
 verb add_version(CLI::App& root, global_flags& g);
 
+/// Whether progress lines go to stderr: --progress=always, or auto on a terminal.
+bool progress_enabled(const global_flags& g);
+
 /// Seconds since `start` for reports.
 double seconds_since(std::chrono::steady_clock::time_point start);
 

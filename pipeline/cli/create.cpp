@@ -30,6 +30,7 @@ verb add_create(CLI::App& root, global_flags& g) {
             create_options opts;
             opts.unpack.jobs = g.jobs;
             opts.unpack.force = s.force;
+            opts.unpack.progress = make_progress(g, ref->str());
             opts.terminal = s.tty;
             if (!s.args.empty()) opts.args = s.args;
             if (!s.platform.empty()) {

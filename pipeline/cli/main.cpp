@@ -5,6 +5,8 @@
 #include <exception>
 #include <iostream>
 
+#include <unistd.h>
+
 #include "pipeline/cli/cli.h"
 
 namespace ocipipe::cli {
@@ -40,6 +42,11 @@ void out_json(std::string_view type, nlohmann::ordered_json data) {
 void err_line(const std::string& message) {
   const std::string line = "ocipipe: " + message + "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+bool progress_enabled(const global_flags& g) {
+  if (g.quiet || g.progress == "never") return false;
+  return g.progress == "always" || ::isatty(STDERR_FILENO);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {

@@ -13,6 +13,15 @@ std::string mb(std::uint64_t bytes) {
 
 }  // namespace
 
+layer_progress make_progress(const global_flags& g, const std::string& ref) {
+  if (!progress_enabled(g)) return {};
+  return [ref](std::size_t done, std::size_t total, const layer_report& l) {
+    err_line(ref + ": layer " + std::to_string(done) + "/" + std::to_string(total) + " (" +
+             l.layer.digest.short_str() + ") applied: " + mb(l.tar_bytes) + ", " +
+             std::to_string(l.entries) + " entries");
+  };
+}
+
 std::optional<image_reference> parse_ref_or_report(const std::string& text) {
   auto ref = parse_reference(text);
   if (!ref) {

@@ -14,6 +14,10 @@ int render_image_result(const global_flags& g, const std::string& verb, const st
                         const std::string& target, const result<unpack_report>& r,
                         double seconds);
 
+/// The progress callback the CLI passes to unpack/create: one stderr line per
+/// applied layer when progress is enabled, nothing otherwise.
+layer_progress make_progress(const global_flags& g, const std::string& ref);
+
 /// Parses REF or prints a usage error. Returns nullopt on error.
 std::optional<image_reference> parse_ref_or_report(const std::string& text);
 

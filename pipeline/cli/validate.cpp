@@ -52,12 +52,15 @@ verb add_validate(CLI::App& root, global_flags& g) {
     std::vector<std::string> refs;
     std::string media_type;
     bool all = false;
+    bool strict = false;
   };
   static state s;
   auto* app = root.add_subcommand("validate", "Validate images against the OCI image-spec");
   app->add_option("REF", s.refs, "Images: oci:DIR[:TAG], oci:DIR@DIGEST or DIR[:TAG]; with --media-type, one FILE")
       ->required();
   app->add_flag("--all", s.all, "Validate every manifest of an image layout given without a tag");
+  app->add_flag("--strict", s.strict,
+                "Schema mode: where the spec's prose says SHOULD and its schema MUST (empty layers), fail");
   app->add_option("--media-type", s.media_type,
                   "Check FILE alone as this media type (manifest, index, config, descriptor, layout header)");
   add_global_flags(*app, g);
@@ -88,6 +91,7 @@ verb add_validate(CLI::App& root, global_flags& g) {
             validate_options opts;
             opts.jobs = g.jobs;
             opts.all = s.all;
+            opts.strict = s.strict;
             const auto results = validate(refs, opts);
             int rc = exit_ok;
             std::size_t valid = 0;

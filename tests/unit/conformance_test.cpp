@@ -19,7 +19,8 @@ namespace ocipipe {
 namespace {
 
 const std::string& corpus_dir() {
-  static const std::string dir = std::string(OCIPIPE_SOURCE_DIR) + "/../shared/conformance/image-spec";
+  static const std::string dir =
+      std::string(OCIPIPE_SOURCE_DIR) + "/../shared/conformance/image-spec";
   return dir;
 }
 

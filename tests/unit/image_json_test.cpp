@@ -28,11 +28,11 @@ std::string descriptor_json(const std::string& media_type, const std::string& di
 // A manifest with the given layer descriptors (already JSON) and extra top-level members.
 std::string manifest_json(const std::vector<std::string>& layers, const std::string& extra = "",
                           const std::string& config = "") {
-  std::string s = R"({"schemaVersion": 2, "config": )" +
-                   (config.empty() ? descriptor_json(std::string(media_type::image_config),
-                                                     sha256_a, "1470")
-                                   : config) +
-                   R"(, "layers": [)";
+  std::string s =
+      R"({"schemaVersion": 2, "config": )" +
+      (config.empty() ? descriptor_json(std::string(media_type::image_config), sha256_a, "1470")
+                      : config) +
+      R"(, "layers": [)";
   for (std::size_t i = 0; i < layers.size(); ++i) s += (i ? ", " : "") + layers[i];
   return s + "]" + extra + "}";
 }
@@ -41,8 +41,9 @@ std::string gzip_layer(const std::string& digest = sha256_b, const std::string& 
   return descriptor_json(std::string(media_type::layer_tar_gzip), digest, size);
 }
 
-std::string config_json(const std::string& config_members, const std::string& rootfs =
-    R"({"type": "layers", "diff_ids": [")" + std::string(sha256_a) + R"("]})") {
+std::string config_json(const std::string& config_members,
+                        const std::string& rootfs = R"({"type": "layers", "diff_ids": [")" +
+                                                    std::string(sha256_a) + R"("]})") {
   return R"({"architecture": "amd64", "os": "linux", "config": {)" + config_members +
          R"(}, "rootfs": )" + rootfs + "}";
 }
@@ -114,7 +115,8 @@ INSTANTIATE_TEST_SUITE_P(
             manifest_json({gzip_layer(sha256_b, "18446744073709551615")}),
             "layers[0].size: size out of range"},
         row{"UppercaseSha256Hex", kind::manifest,
-            manifest_json({gzip_layer("sha256:9D3DD9504C685A304985025DF4ED0283E47AC9FFA9BD0326FDDF4D59513F0827")}),
+            manifest_json({gzip_layer(
+                "sha256:9D3DD9504C685A304985025DF4ED0283E47AC9FFA9BD0326FDDF4D59513F0827")}),
             "layers[0].digest: digest "},
         row{"PathTraversalDigest", kind::manifest,
             manifest_json({gzip_layer("sha256:../../../../tmp/x")}), "layers[0].digest: digest "},
@@ -255,9 +257,10 @@ TEST(ImageJson, ConfigNullMeansAbsentButEmptyArrayIsPresent) {
 }
 
 TEST(ImageJson, DescriptorKeepsDataText) {
-  const auto d = parse_descriptor(descriptor_json(std::string(media_type::empty_json),
-      "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", "2",
-      R"(, "data": "e30=", "artifactType": "application/vnd.example")"));
+  const auto d = parse_descriptor(
+      descriptor_json(std::string(media_type::empty_json),
+                      "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+                      "2", R"(, "data": "e30=", "artifactType": "application/vnd.example")"));
   ASSERT_TRUE(d) << d.error().message();
   EXPECT_EQ(d->data, std::optional<std::string>("e30="));
   EXPECT_EQ(d->artifact_type, "application/vnd.example");

@@ -307,8 +307,8 @@ TEST_P(TreeCompareCase, ReportsExactlyTheChangedProperty) {
 }
 
 INSTANTIATE_TEST_SUITE_P(TreeCompare, TreeCompareCase, ::testing::ValuesIn(cases()),
-                         [](const ::testing::TestParamInfo<compare_case>& info) {
-                           return std::string(info.param.name);
+                         [](const ::testing::TestParamInfo<compare_case>& case_info) {
+                           return std::string(case_info.param.name);
                          });
 
 TEST(TreeCompare, HardlinkDifferenceIsReportedOncePerGroup) {
