@@ -53,8 +53,13 @@ result<void> make_dirs_in_root(const std::string& rootfs, const std::string& pat
     prefix = prefix.empty() ? comp : prefix + "/" + comp;
     if (open_in_root(root.get(), prefix, O_PATH | O_DIRECTORY)) continue;
     OCIPIPE_ASSIGN_OR_RETURN(auto pfd, open_in_root(root.get(), parent, O_PATH | O_DIRECTORY));
-    if (::mkdirat(pfd.get(), comp.c_str(), 0755) != 0 && errno != EEXIST)
-      return fail_errno("create " + quote("/" + prefix), errno);
+    if (::mkdirat(pfd.get(), comp.c_str(), 0755) != 0) {
+      if (errno != EEXIST) return fail_errno("create " + quote("/" + prefix), errno);
+      // Not a directory, nor a symlink to one: a file, or a dangling symlink,
+      // is in the way (a WorkingDir that is a file cannot be a cwd: podman#9040).
+      return fail(errc::invalid_argument, quote("/" + prefix) + " exists and is not a directory",
+                  ENOTDIR);
+    }
     if (::geteuid() == 0 && ::fchownat(pfd.get(), comp.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
       return fail_errno("chown " + quote("/" + prefix), errno);
   }

@@ -19,6 +19,8 @@ namespace ocipipe::io {
 /// Creates directory `path` (absolute within the rootfs) and missing parents,
 /// mode 0755, owned by `uid`:`gid` when running as root (the directories made
 /// for WorkingDir belong to the process user, as Docker does: podman#9040).
+/// Errors: `invalid_argument` when a component exists and is not a directory
+/// (or a symlink to one), `io`.
 [[nodiscard]] result<void> make_dirs_in_root(const std::string& rootfs, const std::string& path,
                                              unsigned uid, unsigned gid);
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "pipeline/prefetch_source.h"
 #include "stages/tar_path.h"
 #include "stages/tar_reader.h"
 
@@ -115,7 +116,12 @@ result<layer_digests> decode(const io::image_layout& layout, const descriptor& l
   const auto diff_alg = diff_id && diff_id->algorithm() == digest_algorithm::sha512
                             ? digest_algorithm::sha512
                             : digest_algorithm::sha256;
-  OCIPIPE_ASSIGN_OR_RETURN(auto stream, layer_stream::open(*blob, layer, limits, diff_alg));
+  // Inflate on a thread of its own; parsing and the diff_id digest stay here.
+  const auto on_own_thread = [](std::unique_ptr<byte_source> s) -> std::unique_ptr<byte_source> {
+    return std::make_unique<prefetch_source>(std::move(s));
+  };
+  OCIPIPE_ASSIGN_OR_RETURN(auto stream,
+                           layer_stream::open(*blob, layer, limits, diff_alg, on_own_thread));
   auto decoded = decode_stream(*stream, layer, diff_id, out, stats);
   if (decoded) return decoded;
   // A corrupt blob usually breaks the inflater or the tar parser before its

@@ -33,14 +33,17 @@ void for_each_record(std::string_view text, F&& f) {
 
 enum class id_kind { numeric, name };
 
-// Decimal ids only; 4294967295 is (uid_t)-1, which the kernel reserves.
+// Decimal ids only, at most 2^31 - 1: runc takes ids as signed 32-bit ints, so a
+// larger one would wrap, to 0 among others (containerd CVE-2024-40635).
+constexpr std::uint64_t max_id = 2147483647;
+
 result<std::optional<std::uint32_t>> parse_id(std::string_view s, std::string_view what) {
   if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return std::optional<std::uint32_t>{};
   if (s.size() > 10)
     return fail(errc::invalid_argument, std::string(what) + " " + quote(s) + " is out of range");
   const std::uint64_t v = std::stoull(std::string(s));
-  if (v > 4294967294ull)
+  if (v > max_id)
     return fail(errc::invalid_argument, std::string(what) + " " + quote(s) + " is out of range");
   return std::optional<std::uint32_t>(static_cast<std::uint32_t>(v));
 }
@@ -130,8 +133,10 @@ result<process_user> resolve_user(std::string_view user, const std::optional<std
       return true;
     });
   }
-  // Supplementary groups: every /etc/group record listing the user by name.
-  if (!user_name.empty() && group) {
+  // Supplementary groups: every /etc/group record listing the user by name,
+  // only when no group is given (runc: they make sense in the implicit form
+  // only; an explicit group replaces all of the user's groups).
+  if (group_part.empty() && !user_name.empty() && group) {
     for_each_record(*group, [&](const std::vector<std::string_view>& f) {
       if (f.size() < 4) return false;
       auto g = field_id(f[2], "gid");

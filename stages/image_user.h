@@ -25,9 +25,11 @@ struct process_user {
 /// file is absent). A user given without a group takes the primary gid from
 /// /etc/passwd (0 when the user is numeric and not listed); supplementary
 /// groups are those of /etc/group naming the user (containerd
-/// GHSA-hmfx-3pcx-653p). Errors: `invalid_argument` for a numeric id above
-/// 4294967294 or not a plain decimal (never wrapped to 0 — CVE-2024-40635),
-/// `not_found` for a name missing from its file.
+/// GHSA-hmfx-3pcx-653p), and only when no group is given, as runc does.
+/// Errors: `invalid_argument` for a numeric id above 2147483647 (runc's limit)
+/// or not a plain decimal (never wrapped to 0 — CVE-2024-40635; an all-digit
+/// value is never looked up as a name), `not_found` for a name missing from
+/// its file.
 [[nodiscard]] result<process_user> resolve_user(std::string_view user,
                                                 const std::optional<std::string>& passwd,
                                                 const std::optional<std::string>& group);

@@ -20,7 +20,8 @@ class layer_stream::counting_source final : public byte_source {
 result<std::unique_ptr<layer_stream>> layer_stream::open(byte_source& blob,
                                                          const descriptor& layer,
                                                          decompress_limits limits,
-                                                         digest_algorithm diff_id_algorithm) {
+                                                         digest_algorithm diff_id_algorithm,
+                                                         const decorator& decorate) {
   std::unique_ptr<layer_stream> s(new layer_stream());
   const auto alg = layer.digest.algorithm() == digest_algorithm::sha512 ? digest_algorithm::sha512
                                                                         : digest_algorithm::sha256;
@@ -29,12 +30,14 @@ result<std::unique_ptr<layer_stream>> layer_stream::open(byte_source& blob,
   OCIPIPE_ASSIGN_OR_RETURN(s->decompressed_,
                            make_decompressor(*s->compressed_,
                                              media_type::compression_of(layer.media_type), limits));
+  if (decorate) s->decompressed_ = decorate(std::move(s->decompressed_));
   return s;
 }
 
 layer_stream::~layer_stream() = default;
 
 result<byte_view> layer_stream::next() {
+  if (!decompressed_) return byte_view{};
   OCIPIPE_ASSIGN_OR_RETURN(auto chunk, decompressed_->next());
   diff_id_.update(chunk);
   tar_bytes_ += chunk.size();
@@ -47,7 +50,9 @@ result<layer_digests> layer_stream::finish() {
     if (chunk.empty()) break;
   }
   // Compressed bytes past the end of the compressed stream still belong to
-  // the blob: drain them so the blob digest covers every byte.
+  // the blob: drain them so the blob digest covers every byte. The
+  // decompressor (maybe decorated with a thread) lets go of them first.
+  decompressed_.reset();
   for (;;) {
     OCIPIPE_ASSIGN_OR_RETURN(auto chunk, compressed_->next());
     if (chunk.empty()) break;
@@ -61,6 +66,7 @@ result<layer_digests> layer_stream::finish() {
 }
 
 result<layer_digests> layer_stream::finish_compressed_only() {
+  decompressed_.reset();
   for (;;) {
     OCIPIPE_ASSIGN_OR_RETURN(auto chunk, compressed_->next());
     if (chunk.empty()) break;

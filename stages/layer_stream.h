@@ -4,6 +4,7 @@
 // (the layer's diff_id, image-spec config.md "rootfs"). Both digests are
 // checked when the stream is finished.
 
+#include <functional>
 #include <memory>
 
 #include "stages/decompress.h"
@@ -27,9 +28,13 @@ class layer_stream final : public byte_source {
   /// Errors: `unsupported` for a layer media type with no known compression.
   /// `diff_id_algorithm` is that of the image config's diff_id (sha256 unless
   /// it says otherwise).
+  /// `decorate`, when set, wraps the decompressor before the diff_id digest
+  /// sees its output: pipeline/ uses it to run decompression on a thread of
+  /// its own (stages stay free of threads).
+  using decorator = std::function<std::unique_ptr<byte_source>(std::unique_ptr<byte_source>)>;
   static result<std::unique_ptr<layer_stream>> open(
       byte_source& blob, const descriptor& layer, decompress_limits limits = {},
-      digest_algorithm diff_id_algorithm = digest_algorithm::sha256);
+      digest_algorithm diff_id_algorithm = digest_algorithm::sha256, const decorator& decorate = {});
 
   ~layer_stream() override;
   result<byte_view> next() override;

@@ -3,12 +3,12 @@
 // image config to config.json per image-spec conversion.md). Buglog class 8 cases are named
 // in the comments.
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
-#include <dirent.h>
 #include <fstream>
 #include <optional>
 #include <string>

@@ -3,6 +3,7 @@
 // metadata and compression. Most tests are a case of shared/cases/buglog.md, named in the
 // comment above it; the recipe and the expected result are the buglog's.
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -12,7 +13,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <dirent.h>
 #include <fstream>
 #include <iterator>
 #include <string>

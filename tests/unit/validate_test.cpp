@@ -370,5 +370,20 @@ TEST(ValidateEmptyImage, EmptyTarLayersValidAndUnpackToEmptyRootfs) {
   for (const auto& l : r->layers) EXPECT_EQ(l.entries, 0u);
 }
 
+// The digests every test here relies on are stable: the same spec gives the same bytes.
+TEST(ImageBuilder, SameSpecGivesSameDigests) {
+  temp_dir a;
+  temp_dir b;
+  auto spec = three_layers();
+  spec[0].entries.push_back(char_device("dev/null", 1, 3));
+  spec[0].entries.back().xattrs = {{"user.k", "v"}};
+  const auto one = build_layout(a.sub("layout"), "t", spec);
+  const auto two = build_layout(b.sub("layout"), "t", spec);
+  EXPECT_EQ(one.manifest_digest, two.manifest_digest);
+  EXPECT_EQ(one.config_digest, two.config_digest);
+  ASSERT_EQ(one.layers.size(), two.layers.size());
+  for (std::size_t i = 0; i < one.layers.size(); ++i) EXPECT_EQ(one.layers[i].digest, two.layers[i].digest);
+}
+
 }  // namespace
 }  // namespace ocipipe::testing

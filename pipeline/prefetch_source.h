@@ -1,0 +1,46 @@
+#pragma once
+// Runs a byte_source on a thread of its own, a few chunks ahead of its
+// consumer: within one layer, inflate (and the compressed digest) overlaps
+// with the diff_id digest and tar parsing. The queue is bounded in chunks.
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "stages/oci/byte_source.h"
+
+namespace ocipipe::pipeline {
+
+/// Owns `upstream` and reads it on a std::thread (not a TBB worker: it blocks
+/// when the queue is full, which must never starve the flow graph). next() is
+/// for one consumer thread. Destruction stops and joins the thread, after
+/// which the upstream's own upstreams are free to be read by others.
+class prefetch_source final : public byte_source {
+ public:
+  explicit prefetch_source(std::unique_ptr<byte_source> upstream, std::size_t max_chunks = 8);
+  ~prefetch_source() override;
+  prefetch_source(const prefetch_source&) = delete;
+  prefetch_source& operator=(const prefetch_source&) = delete;
+
+  result<byte_view> next() override;
+
+ private:
+  void run();
+
+  std::unique_ptr<byte_source> upstream_;
+  std::size_t max_chunks_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::vector<std::byte>> queue_;
+  std::vector<std::vector<std::byte>> spare_;  // recycled buffers
+  std::vector<std::byte> current_;             // what next() last handed out
+  std::optional<error> error_;
+  bool eof_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ocipipe::pipeline
