@@ -3,6 +3,7 @@
 // verb, reports as values. Nothing here prints; the CLI renders reports.
 // Per-image failures are reported in the result values.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -61,6 +62,9 @@ struct unpack_options {
   std::uint64_t max_layer_bytes = std::uint64_t{1} << 40;
   platform_selector platform;
   layer_progress progress;                        ///< optional
+  /// Set (from any thread, e.g. a signal handler) to stop: the run ends with
+  /// `cancelled` and the rootfs is emptied as for any failure. Optional.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 /// What happened to one layer.

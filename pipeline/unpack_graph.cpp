@@ -41,6 +41,7 @@ struct unpack_run {
   std::optional<error> failure;
   std::atomic<bool> failed{false};
   layer_progress progress;
+  const std::atomic<bool>* cancel = nullptr;
 
   void fail_with(error e) {
     {
@@ -94,6 +95,10 @@ void apply_layer(unpack_run& run, std::size_t i) {
   if (run.failed) return;
   layer_paths written;
   while (auto batch = ch.pop()) {
+    if (run.cancel && run.cancel->load(std::memory_order_relaxed)) {
+      run.fail_with(error(errc::cancelled, "cancelled"));
+      return;
+    }
     if (auto r = apply_batch(run.writer, *batch, written); !r) {
       run.fail_with(std::move(r).error().context(run.layer_name(i)));
       return;
@@ -198,7 +203,7 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   const std::size_t per_channel =
       std::max<std::size_t>(4u << 20, opts.max_bytes_in_flight / std::max<std::size_t>(1, in_flight));
 
-  unpack_run run{*image, *layout, *writer, {}, {}, {}, {}, {}, {}, opts.progress};
+  unpack_run run{*image, *layout, *writer, {}, {}, {}, {}, {}, {}, opts.progress, opts.cancel};
   for (std::size_t i = 0; i < layers.size(); ++i)
     run.channels.push_back(std::make_unique<pipeline::layer_channel>(per_channel));
   run.stats.resize(layers.size());

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -51,6 +52,12 @@ verb add_version(CLI::App& root, global_flags& g);
 
 /// Whether progress lines go to stderr: --progress=always, or auto on a terminal.
 bool progress_enabled(const global_flags& g);
+
+/// Turns SIGINT, SIGTERM and SIGHUP into a cancel flag for the graph, so a
+/// killed unpack still cleans up; returns the flag.
+const std::atomic<bool>* install_cancel_handlers();
+/// `rc`, or 128+N when signal N cancelled the run (DESIGN.md §4).
+int exit_code_after_signals(int rc);
 
 /// Seconds since `start` for reports.
 double seconds_since(std::chrono::steady_clock::time_point start);

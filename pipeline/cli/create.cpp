@@ -30,6 +30,7 @@ verb add_create(CLI::App& root, global_flags& g) {
             create_options opts;
             opts.unpack.jobs = g.jobs;
             opts.unpack.force = s.force;
+            opts.unpack.cancel = install_cancel_handlers();
             opts.unpack.progress = make_progress(g, ref->str());
             opts.terminal = s.tty;
             if (!s.args.empty()) opts.args = s.args;

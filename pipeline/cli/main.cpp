@@ -49,6 +49,28 @@ bool progress_enabled(const global_flags& g) {
   return g.progress == "always" || ::isatty(STDERR_FILENO);
 }
 
+namespace {
+std::atomic<bool> cancel_flag{false};
+std::atomic<int> cancel_signal{0};
+extern "C" void on_cancel_signal(int sig) {
+  cancel_signal.store(sig);
+  cancel_flag.store(true);
+}
+}  // namespace
+
+const std::atomic<bool>* install_cancel_handlers() {
+  struct sigaction sa{};
+  sa.sa_handler = on_cancel_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+  return &cancel_flag;
+}
+
+int exit_code_after_signals(int rc) {
+  const int sig = cancel_signal.load();
+  return sig ? 128 + sig : rc;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -79,7 +101,7 @@ int main(int argc, char** argv) {
       return e.get_exit_code() == 0 ? exit_ok : exit_failure;
     }
     for (auto& v : verbs)
-      if (v.app->parsed()) return v.run();
+      if (v.app->parsed()) return exit_code_after_signals(v.run());
     return exit_failure;
   } catch (const std::exception& e) {
     err_line(std::string("internal error: ") + e.what());

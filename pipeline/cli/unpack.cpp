@@ -26,6 +26,7 @@ verb add_unpack(CLI::App& root, global_flags& g) {
             unpack_options opts;
             opts.jobs = g.jobs;
             opts.force = s.force;
+            opts.cancel = install_cancel_handlers();
             opts.progress = make_progress(g, ref->str());
             if (!s.platform.empty()) {
               auto p = parse_platform(s.platform);
