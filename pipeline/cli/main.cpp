@@ -16,7 +16,7 @@ void add_global_flags(CLI::App& app, global_flags& flags) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--json", flags.json, "Write results as JSON Lines (the stable format)");
   app.add_flag("-q,--quiet", flags.quiet, "Print errors only");
-  app.add_flag("-v,--verbose", flags.verbose, "More detail on stderr");
+  app.add_flag("-v,--verbose", flags.verbose, "Per-layer and per-image detail on stderr (as --progress=always)");
   app.add_option("--progress", flags.progress, "Progress on stderr: auto (on a terminal), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
 }
@@ -46,7 +46,7 @@ void err_line(const std::string& message) {
 
 bool progress_enabled(const global_flags& g) {
   if (g.quiet || g.progress == "never") return false;
-  return g.progress == "always" || ::isatty(STDERR_FILENO);
+  return g.progress == "always" || g.verbose > 0 || ::isatty(STDERR_FILENO);
 }
 
 namespace {

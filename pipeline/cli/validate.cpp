@@ -105,6 +105,10 @@ verb add_validate(CLI::App& root, global_flags& g) {
                 rc = exit_negative;
               }
               const char* status = r.failure ? "error" : r.valid() ? "valid" : "invalid";
+              if (g.verbose > 0)
+                err_line(r.ref + ": " + status + ", " + std::to_string(r.blobs) + " blobs, " +
+                         std::to_string(r.blob_bytes) + " blob bytes, " + std::to_string(r.tar_bytes) +
+                         " tar bytes digested");
               if (r.valid()) ++valid;
               if (g.json) {
                 nlohmann::ordered_json end = {{"ref", r.ref}, {"status", status}, {"blobs", r.blobs},

@@ -350,7 +350,8 @@ TEST(Create, VolumesWithDotDotCreateNothing) {
   EXPECT_EQ(names_in(s.bundle + "/rootfs"), (std::vector<std::string>{"bin-sh", "data"}));
   EXPECT_FALSE(exists("/secrets"));
   EXPECT_FALSE(exists("/outside-volume"));
-  for (const auto& m : json::parse(rep->config_json).at("mounts")) {
+  const auto config = json::parse(rep->config_json);
+  for (const auto& m : config.at("mounts")) {
     const auto dest = m.at("destination").get<std::string>();
     EXPECT_EQ(dest.find(".."), std::string::npos) << dest;
     EXPECT_NE(dest, "/data/secrets");
