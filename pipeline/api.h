@@ -142,6 +142,9 @@ struct validate_options {
   /// Schema mode: rules where the spec's prose says SHOULD but its JSON schema
   /// says MUST (a manifest with `layers: []`, buglog B52) are errors, not warnings.
   bool strict = false;
+  /// Progress as data: called after each distinct blob is checked, from any
+  /// worker thread, with (blobs done, blob count, the blob's digest).
+  std::function<void(std::size_t, std::size_t, const std::string&)> progress;
 };
 
 /// The outcome for one reference.

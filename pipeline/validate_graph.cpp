@@ -3,6 +3,7 @@
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <thread>
@@ -404,8 +405,10 @@ std::vector<image_validation> validate(const std::vector<image_reference>& refs,
       return next++;
     });
     // Each check holds two 1 MiB buffers: concurrency bounds the memory.
+    std::atomic<std::size_t> done{0};
     flow::function_node<std::size_t> check_blob_node(g, threads, [&](std::size_t j) {
       check_blob(*layouts[job_layout[j]], jobs[j]);
+      if (opts.progress) opts.progress(++done, jobs.size(), jobs[j].desc.digest.str());
     });
     flow::make_edge(blob_job_node, check_blob_node);
     blob_job_node.activate();

@@ -92,6 +92,11 @@ verb add_validate(CLI::App& root, global_flags& g) {
             opts.jobs = g.jobs;
             opts.all = s.all;
             opts.strict = s.strict;
+            if (progress_enabled(g))
+              opts.progress = [](std::size_t done, std::size_t total, const std::string& d) {
+                err_line("validate: blob " + std::to_string(done) + "/" + std::to_string(total) + " " +
+                         d + " checked");
+              };
             const auto results = validate(refs, opts);
             int rc = exit_ok;
             std::size_t valid = 0;
