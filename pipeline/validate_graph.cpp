@@ -3,6 +3,7 @@
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -396,13 +397,18 @@ std::vector<image_validation> validate(const std::vector<image_reference>& refs,
   oneapi::tbb::task_arena arena(threads);
   arena.execute([&] {
     flow::graph g;
+    // Largest blobs first, so one big layer does not start last and run alone.
+    std::vector<std::size_t> order(jobs.size());
+    for (std::size_t j = 0; j < order.size(); ++j) order[j] = j;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return jobs[a].desc.size > jobs[b].desc.size; });
     std::size_t next = 0;
     flow::input_node<std::size_t> blob_job_node(g, [&](oneapi::tbb::flow_control& fc) {
-      if (next == jobs.size()) {
+      if (next == order.size()) {
         fc.stop();
         return std::size_t{0};
       }
-      return next++;
+      return order[next++];
     });
     // Each check holds two 1 MiB buffers: concurrency bounds the memory.
     std::atomic<std::size_t> done{0};
