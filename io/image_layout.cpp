@@ -55,6 +55,9 @@ result<unique_fd> image_layout::open_blob_fd(const ocipipe::digest& d) const {
   unique_fd fd(::openat(dir_.get(), rel.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) {
     if (errno == ENOENT) return fail(errc::not_found, "blob " + d.str() + ": missing", ENOENT);
+    if (errno == ELOOP)
+      return fail(errc::unsafe_path, "blob " + d.str() + ": is a symbolic link; blobs must be regular files",
+                  ELOOP);
     return fail_errno("blob " + d.str(), errno);
   }
   return fd;

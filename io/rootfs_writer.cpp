@@ -23,6 +23,26 @@ std::string join(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
 }
 
+// The writer's paths arrive cleaned (stages/tar_path.h); this is the last line
+// of defence: a "", "." or ".." component would make an *at() call act on the
+// directory itself or its parent, outside the rootfs.
+result<void> check_clean(const std::string& path, bool allow_root) {
+  if (path.empty()) {
+    if (allow_root) return {};
+    return fail(errc::unsafe_path, "empty path");
+  }
+  std::size_t i = 0;
+  while (i <= path.size()) {
+    auto j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    const auto comp = std::string_view(path).substr(i, j - i);
+    if (comp.empty() || comp == "." || comp == "..")
+      return fail(errc::unsafe_path, "path " + quote(path) + " is not a clean path inside the rootfs");
+    i = j + 1;
+  }
+  return {};
+}
+
 // Creates directory `path` and its missing ancestors inside the rootfs, every
 // component resolved as if the rootfs were "/". A symlink on the way whose
 // target is missing gets that target created inside the rootfs, as umoci's
@@ -170,6 +190,7 @@ result<void> rootfs_writer::hide_children(int dirfd, const std::string& dir_path
 }
 
 result<void> rootfs_writer::remove_lower(const std::string& path, const keep_predicate& keep) {
+  OCIPIPE_TRY(check_clean(path, false));
   auto [parent, base] = split_parent(path);
   auto pfd = open_in_root(root_.get(), parent, O_PATH | O_DIRECTORY);
   if (!pfd) {
@@ -193,6 +214,7 @@ result<void> rootfs_writer::remove_lower(const std::string& path, const keep_pre
 }
 
 result<void> rootfs_writer::clear_lower_children(const std::string& dir, const keep_predicate& keep) {
+  OCIPIPE_TRY(check_clean(dir, true));
   auto dfd = open_in_root(root_.get(), dir, O_PATH | O_DIRECTORY);
   if (!dfd) {
     const int e = dfd.error().sys_errno();
@@ -217,6 +239,8 @@ result<void> rootfs_writer::set_xattrs(int fd, const tar_entry& e, const std::st
 }
 
 result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& path) {
+  OCIPIPE_TRY(check_clean(path, true));
+  if (e.type == entry_type::hardlink) OCIPIPE_TRY(check_clean(e.link_target, false));
   if (path.empty()) {
     // The rootfs itself: its type never changes (CVE-2021-29136); metadata applies.
     if (e.type != entry_type::directory)
@@ -315,6 +339,13 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
                     : e.type == entry_type::char_device ? S_IFCHR : S_IFBLK;
       const dev_t dev = e.type == entry_type::fifo ? 0 : makedev(e.dev_major, e.dev_minor);
       if (::mknodat(pfd, base.c_str(), type | 0600, dev) != 0) {
+        if ((errno == EPERM || errno == EACCES) && e.type != entry_type::fifo) {
+          // Unprivileged (rootless, user namespace): device nodes are skipped
+          // with one warning, as layer.md's "where supported" allows (B36).
+          warn_once("device-nodes", "device node " + quote(path) +
+                                        " not created: not permitted here; device nodes are skipped");
+          return {};
+        }
         if (errno != EEXIST) return fail_errno("create node " + quote(path), errno);
         OCIPIPE_TRY(remove_existing(pfd, base, path));
         OCIPIPE_ASSIGN_OR_RETURN(pfd, parent_fd(parent, true));

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <vector>
 
 #include "io/unique_fd.h"
@@ -37,6 +39,15 @@ result<void> remove_children(int dfd, const std::string& what) {
       out = fail_errno("open " + quote(what + "/" + name), errno);
       break;
     }
+    // Never empty another filesystem mounted inside the target (a bind
+    // mount of precious data): --force replaces the target, not the mounts.
+    struct stat parent_st{}, child_st{};
+    if (::fstat(fd, &parent_st) == 0 && ::fstat(child.get(), &child_st) == 0 &&
+        parent_st.st_dev != child_st.st_dev) {
+      out = fail(errc::invalid_argument, "refusing to empty " + quote(what + "/" + name) +
+                                             ": another filesystem is mounted there");
+      break;
+    }
     if (out = remove_children(child.get(), what + "/" + name); !out) break;
     if (::unlinkat(fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
       out = fail_errno("remove " + quote(what + "/" + name), errno);
@@ -51,6 +62,14 @@ result<void> remove_children(int dfd, const std::string& what) {
 
 result<bool> prepare_empty_dir(const std::string& dir, bool force) {
   if (::mkdir(dir.c_str(), 0755) == 0) return true;
+  if (errno == ENOENT) {
+    // Missing parents are created as `mkdir -p` would; only the target itself
+    // counts as created (and is removed again on failure).
+    for (std::size_t i = dir.find('/', 1); i != std::string::npos; i = dir.find('/', i + 1))
+      if (::mkdir(dir.substr(0, i).c_str(), 0755) != 0 && errno != EEXIST)
+        return fail_errno("create " + quote(dir.substr(0, i)), errno);
+    if (::mkdir(dir.c_str(), 0755) == 0) return true;
+  }
   if (errno != EEXIST) return fail_errno("create " + quote(dir), errno);
   unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) {
@@ -72,8 +91,41 @@ result<bool> prepare_empty_dir(const std::string& dir, bool force) {
   if (!force)
     return fail(errc::invalid_argument,
                 quote(dir) + " exists and is not empty (use --force to replace its contents)");
+  struct stat st{}, root_st{};
+  if (::fstat(fd.get(), &st) == 0 && ::stat("/", &root_st) == 0 && st.st_dev == root_st.st_dev &&
+      st.st_ino == root_st.st_ino)
+    return fail(errc::invalid_argument, "refusing to empty " + quote(dir) + ": it is \"/\"");
   OCIPIPE_TRY(remove_children(fd.get(), dir));
   return false;
+}
+
+namespace {
+// realpath() of `p`, or of its deepest existing ancestor with the rest appended.
+std::string resolve_partial(const std::string& p) {
+  std::string head = p, tail;
+  for (;;) {
+    if (char* r = ::realpath(head.empty() ? "." : head.c_str(), nullptr)) {
+      std::string out(r);
+      ::free(r);
+      return tail.empty() ? out : (out == "/" ? "" : out) + "/" + tail;
+    }
+    const auto slash = head.rfind('/');
+    if (slash == std::string::npos) {
+      tail = tail.empty() ? head : head + "/" + tail;
+      head.clear();
+      continue;
+    }
+    tail = tail.empty() ? head.substr(slash + 1) : head.substr(slash + 1) + "/" + tail;
+    head = head.substr(0, slash);
+    if (head.empty()) head = "/";
+  }
+}
+}  // namespace
+
+bool path_within(const std::string& inner, const std::string& outer) {
+  const std::string i = resolve_partial(inner), o = resolve_partial(outer);
+  if (o == "/") return true;
+  return i == o || (i.size() > o.size() && i.compare(0, o.size(), o) == 0 && i[o.size()] == '/');
 }
 
 result<void> remove_dir_contents(const std::string& dir, bool remove_self) {
@@ -86,6 +138,14 @@ result<void> remove_dir_contents(const std::string& dir, bool remove_self) {
   if (remove_self && ::rmdir(dir.c_str()) != 0 && errno != ENOENT)
     return fail_errno("remove " + quote(dir), errno);
   return {};
+}
+
+error discard_target(const std::string& dir, bool remove_self, error cause) {
+  auto cleaned = remove_dir_contents(dir, remove_self);
+  if (cleaned) return cause;
+  return error(cause.code(), cause.message() + " (and removing the partial " + quote(dir) +
+                                 " failed: " + cleaned.error().message() + ")",
+               cause.sys_errno());
 }
 
 result<void> write_file_atomic(const std::string& dir, const std::string& name,

@@ -10,16 +10,16 @@ namespace ocipipe {
 result<create_report> create(const image_reference& ref, const std::string& bundle,
                              const create_options& opts) {
   auto where = [&](error e) { return tl::unexpected(std::move(e).context("create " + ref.str())); };
+  if (io::path_within(ref.path, bundle))
+    return where(error(errc::invalid_argument, "bundle " + quote(bundle) +
+                                                   " holds the image layout being unpacked"));
   auto created = prepare_target_dir(bundle, opts.unpack.force);
   if (!created) return where(std::move(created).error());
-  auto undo = [&] { (void)io::remove_dir_contents(bundle, *created); };
+  auto undo = [&](error e) { return io::discard_target(bundle, *created, std::move(e)); };
 
   const std::string rootfs = bundle + "/rootfs";
   auto unpacked = unpack(ref, rootfs, opts.unpack);
-  if (!unpacked) {
-    undo();
-    return tl::unexpected(std::move(unpacked).error());
-  }
+  if (!unpacked) return tl::unexpected(undo(std::move(unpacked).error()));
   auto build = [&]() -> result<std::string> {
     const auto& cfg = unpacked->image.config;
     OCIPIPE_ASSIGN_OR_RETURN(auto passwd, io::read_file_in_root(rootfs, "/etc/passwd"));
@@ -36,10 +36,7 @@ result<create_report> create(const image_reference& ref, const std::string& bund
     return json;
   };
   auto json = build();
-  if (!json) {
-    undo();
-    return where(std::move(json).error());
-  }
+  if (!json) return where(undo(std::move(json).error()));
   create_report rep;
   rep.unpack = std::move(*unpacked);
   rep.config_json = std::move(*json);

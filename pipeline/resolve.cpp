@@ -31,12 +31,30 @@ std::string host_architecture() {
   return m;  // ppc64le, s390x, riscv64 are already GOARCH names
 }
 
-bool platform_matches(const descriptor& d, const platform_selector& want) {
-  if (!d.platform) return false;
+// The variant an architecture has when none is written, as containerd's
+// platform matching assumes: arm64 is v8, arm is v7.
+std::string normal_variant(const std::string& arch, const std::string& variant) {
+  if (!variant.empty()) return variant;
+  if (arch == "arm64") return "v8";
+  if (arch == "arm") return "v7";
+  return variant;
+}
+
+bool platform_matches(const std::string& os_, const std::string& arch_, const std::string& variant_,
+                      const platform_selector& want) {
   const auto os = want.os.empty() ? std::string("linux") : want.os;
   const auto arch = want.architecture.empty() ? host_architecture() : want.architecture;
-  if (d.platform->os != os || d.platform->architecture != arch) return false;
-  return want.variant.empty() || d.platform->variant == want.variant;
+  if (os_ != os || arch_ != arch) return false;
+  return want.variant.empty() || normal_variant(arch_, variant_) == normal_variant(arch, want.variant);
+}
+
+bool platform_matches(const descriptor& d, const platform_selector& want) {
+  return d.platform &&
+         platform_matches(d.platform->os, d.platform->architecture, d.platform->variant, want);
+}
+
+bool platform_given(const platform_selector& p) {
+  return !p.os.empty() || !p.architecture.empty() || !p.variant.empty();
 }
 
 std::string platform_text(const platform_selector& p) {
@@ -61,7 +79,13 @@ result<descriptor> select_from_index(const image_index& index, const image_refer
         return fail(errc::malformed, "tag " + quote(ref.tag) + " names several manifests in index.json");
       found = &d;
     }
-    if (!found) return fail(errc::not_found, "no tag " + quote(ref.tag) + " in index.json");
+    if (!found) {
+      std::string tags;
+      for (const auto& d : ms)
+        if (!d.ref_name().empty()) tags += (tags.empty() ? "" : ", ") + d.ref_name();
+      return fail(errc::not_found, "no tag " + quote(ref.tag) + " in index.json" +
+                                       (tags.empty() ? " (it has no tags)" : "; tags: " + tags));
+    }
     return *found;
   }
   if (ms.size() == 1) return ms.front();
@@ -108,7 +132,8 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
   if (ref.kind != transport::oci)
     return fail(errc::unsupported, "transport of " + quote(ref.str()) +
                                        " is not supported by this command yet; use oci:DIR[:TAG]");
-  auto where = [&](error e) { return tl::unexpected(std::move(e).context(ref.str())); };
+  // Callers name the reference ("unpack oci:…"); errors here say only what and where inside.
+  auto where = [](error e) { return tl::unexpected(std::move(e)); };
   auto layout = io::image_layout::open(ref.path);
   if (!layout) return where(std::move(layout).error());
   auto index_bytes = layout->read_file("index.json");
@@ -134,10 +159,17 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
         pick = &m;
         break;
       }
-    if (!pick)
+    if (!pick) {
+      std::string have;
+      for (const auto& m : nested->manifests)
+        if (m.platform)
+          have += (have.empty() ? "" : ", ") + m.platform->os + "/" + m.platform->architecture +
+                  (m.platform->variant.empty() ? "" : "/" + m.platform->variant);
       return where(error(errc::not_found, "image index " + d.digest.str() +
                                               " has no manifest for platform " +
-                                              platform_text(platform)));
+                                              platform_text(platform) +
+                                              (have.empty() ? "" : "; it has " + have)));
+    }
     d = *pick;
   }
   if (!is_manifest_type(d.media_type))
@@ -160,6 +192,12 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
   auto cfg = parse_image_config(*cbytes);
   if (!cfg)
     return where(std::move(cfg).error().context("image config " + out.config_descriptor.digest.str()));
+  // A platform asked for explicitly must be the image's, index or not.
+  if (platform_given(platform) &&
+      !platform_matches(cfg->os, cfg->architecture, cfg->variant, platform))
+    return where(error(errc::not_found, "image is " + cfg->os + "/" + cfg->architecture +
+                                            (cfg->variant.empty() ? "" : "/" + cfg->variant) +
+                                            ", not platform " + platform_text(platform)));
   out.config = std::move(*cfg);
   out.config_bytes = std::move(*cbytes);
   return out;

@@ -10,8 +10,6 @@
 // layers decoding, so apply always has a thread and the bytes in flight stay
 // under the budget.
 #include <oneapi/tbb/flow_graph.h>
-#include <oneapi/tbb/global_control.h>
-#include <oneapi/tbb/task_arena.h>
 
 #include <atomic>
 #include <memory>
@@ -22,6 +20,7 @@
 #include "io/rootfs_writer.h"
 #include "io/target_dir.h"
 #include "pipeline/api.h"
+#include "pipeline/graph_arena.h"
 #include "pipeline/layer_decode.h"
 #include "stages/layer_paths.h"
 
@@ -123,11 +122,10 @@ void apply_layer(unpack_run& run, std::size_t i) {
   if (run.progress) run.progress(i + 1, run.reports.size(), rep);
 }
 
-result<void> run_graph(unpack_run& run, int threads, std::size_t in_flight_layers,
+result<void> run_graph(unpack_run& run, pipeline::graph_arena& arena, std::size_t in_flight_layers,
                        const decompress_limits& limits) {
   const std::size_t n = run.image.manifest.layers.size();
   const auto& diff_ids = run.image.config.diff_ids;
-  oneapi::tbb::task_arena arena(threads);
   arena.execute([&] {
     flow::graph g;
     std::size_t next = 0;
@@ -191,15 +189,17 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   auto layout = io::image_layout::open(ref.path);
   if (!layout) return where(std::move(layout).error());
 
+  if (io::path_within(ref.path, rootfs))
+    return where(error(errc::invalid_argument, "rootfs " + quote(rootfs) +
+                                                   " holds the image layout being unpacked"));
   auto created = prepare_target_dir(rootfs, opts.force);
   if (!created) return where(std::move(created).error());
   auto writer = io::rootfs_writer::open(rootfs);
   if (!writer) return where(std::move(writer).error());
 
-  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Apply needs a thread of its own beside the decoders: at least two.
-  const int threads = std::max(2, opts.jobs > 0 ? opts.jobs : hw);
-  const std::size_t in_flight = static_cast<std::size_t>(threads - 1);
+  pipeline::graph_arena arena(opts.jobs, 2);
+  const std::size_t in_flight = static_cast<std::size_t>(arena.threads() - 1);
   const std::size_t per_channel =
       std::max<std::size_t>(4u << 20, opts.max_bytes_in_flight / std::max<std::size_t>(1, in_flight));
 
@@ -211,12 +211,11 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
 
   decompress_limits limits;
   limits.max_output_bytes = opts.max_layer_bytes;
-  auto ok = run_graph(run, threads, in_flight, limits);
+  auto ok = run_graph(run, arena, in_flight, limits);
   if (ok) ok = writer->finish();
   if (!ok) {
     // Leave nothing half-applied behind: the target was empty before.
-    (void)io::remove_dir_contents(rootfs, *created);
-    return where(std::move(ok).error());
+    return where(io::discard_target(rootfs, *created, std::move(ok).error()));
   }
   unpack_report rep;
   rep.layers = std::move(run.reports);

@@ -1,7 +1,6 @@
 // validate: the walk over each image layout (serial, small documents), then
 // one flow graph that checks every distinct blob in parallel.
 #include <oneapi/tbb/flow_graph.h>
-#include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
 #include <atomic>
@@ -11,6 +10,7 @@
 
 #include "io/image_layout.h"
 #include "pipeline/api.h"
+#include "pipeline/graph_arena.h"
 #include "pipeline/verified_blob.h"
 #include "stages/digester.h"
 #include "stages/image_json.h"
@@ -56,7 +56,7 @@ std::string rule_for(const error& e, bool layer_stage) {
     case errc::not_found: return "blob.missing";
     case errc::size_mismatch: return "blob.size";
     case errc::digest_mismatch: return "blob.digest";
-    case errc::unsafe_path: return "layer.tar.path";
+    case errc::unsafe_path: return layer_stage ? "layer.tar.path" : "blob.symlink";
     case errc::resource_exhausted: return "layer.limits";
     default: return layer_stage ? "layer.stream" : "blob.read";
   }
@@ -370,6 +370,10 @@ std::vector<image_validation> validate(const std::vector<image_reference>& refs,
                               : true)
         picked.push_back(m);
     }
+    if (!ref.tag.empty() && picked.size() > 1)
+      w.add("index.ref.name.unique", false, "index.json",
+            "tag " + quote(ref.tag) + " names " + std::to_string(picked.size()) +
+                " manifests; unpack refuses it as ambiguous; all are checked");
     if (picked.empty() && (ref.manifest_digest || !ref.tag.empty())) {
       res.failure = error(errc::not_found, ref.manifest_digest ? "no manifest " + ref.manifest_digest->str() + " in index.json"
                                                                 : "no tag " + quote(ref.tag) + " in index.json");
@@ -392,9 +396,8 @@ std::vector<image_validation> validate(const std::vector<image_reference>& refs,
     job_layout.resize(jobs.size(), i);
   }
 
-  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int threads = opts.jobs > 0 ? opts.jobs : hw;
-  oneapi::tbb::task_arena arena(threads);
+  pipeline::graph_arena arena(opts.jobs, 1);
+  const int threads = arena.threads();
   arena.execute([&] {
     flow::graph g;
     // Largest blobs first, so one big layer does not start last and run alone.

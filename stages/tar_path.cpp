@@ -46,6 +46,11 @@ result<whiteout_name> classify_whiteout(std::string_view cleaned) {
   const auto name = base.substr(prefix.size());
   if (name.empty())
     return fail(errc::unsafe_path, "whiteout " + quote(cleaned) + ": empty name");
+  // ".wh.." and ".wh..." would hide the directory itself or its parent: a
+  // whiteout names one sibling, never a path component.
+  if (name == "." || name == "..")
+    return fail(errc::unsafe_path, "whiteout " + quote(cleaned) + ": names " + quote(name) +
+                                       ", not a file");
   std::string target(parent);
   if (!target.empty()) target.push_back('/');
   target.append(name);

@@ -30,8 +30,9 @@ struct whiteout_name {
   std::string target;
 };
 
-/// Classifies a cleaned path. Error (`unsafe_path`): ".wh." with an empty
-/// name (image-spec#1301: it must not act as an opaque whiteout).
+/// Classifies a cleaned path. Errors (`unsafe_path`): ".wh." with an empty
+/// name (image-spec#1301: it must not act as an opaque whiteout), and ".wh.."
+/// / ".wh...", which would name the directory itself or its parent.
 [[nodiscard]] result<whiteout_name> classify_whiteout(std::string_view cleaned);
 
 /// Splits "a/b/c" into {"a/b", "c"}; "c" into {"", "c"}.

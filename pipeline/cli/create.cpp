@@ -6,14 +6,18 @@ namespace ocipipe::cli {
 verb add_create(CLI::App& root, global_flags& g) {
   struct state {
     std::string ref, bundle, platform;
-    std::vector<std::string> args;
+    std::vector<std::string> args, arg;
     bool force = false, tty = false;
   };
   static state s;
   auto* app = root.add_subcommand("create", "Create an OCI runtime bundle (rootfs + config.json)");
   app->add_option("REF", s.ref, "Image: oci:DIR[:TAG], oci:DIR@DIGEST or DIR[:TAG]")->required();
   app->add_option("BUNDLE", s.bundle, "Bundle directory (created; must be empty)")->required();
-  app->add_option("--args", s.args, "Replace process.args (comma-separated)")->delimiter(',');
+  auto* args = app->add_option("--args", s.args, "Replace process.args (comma-separated)")->delimiter(',');
+  app->add_option("--arg", s.arg,
+                  "Replace process.args, one argument per --arg, taken verbatim (commas kept); "
+                  "write --arg=-c for arguments starting with '-'")
+      ->excludes(args);
   app->add_flag("--tty", s.tty, "Set process.terminal (default false: bundles are run by scripts)");
   app->add_flag("--force", s.force, "Empty a non-empty BUNDLE first");
   app->add_option("--platform", s.platform, "OS/ARCH[/VARIANT] to pick from an image index");
@@ -22,7 +26,8 @@ verb add_create(CLI::App& root, global_flags& g) {
       "config.json follows image-spec conversion.md (args = Entrypoint + Cmd, env, cwd, user\n"
       "resolved from the rootfs's /etc/passwd and /etc/group, annotations) and runc spec's\n"
       "defaults for the rest.\n\n"
-      "Example:\n  ocipipe create --args /bin/echo,ok oci:images/debian:bookworm /tmp/bundle\n"
+      "Examples:\n  ocipipe create --args /bin/echo,ok oci:images/debian:bookworm /tmp/bundle\n"
+      "  ocipipe create --arg /bin/sh --arg=-c --arg 'echo a,b' oci:images/debian:bookworm /tmp/b2\n"
       "  runc run --bundle /tmp/bundle demo");
   return {app, [&g] {
             auto ref = parse_ref_or_report(s.ref);
@@ -34,6 +39,7 @@ verb add_create(CLI::App& root, global_flags& g) {
             opts.unpack.progress = make_progress(g, ref->str());
             opts.terminal = s.tty;
             if (!s.args.empty()) opts.args = s.args;
+            if (!s.arg.empty()) opts.args = s.arg;
             if (!s.platform.empty()) {
               auto p = parse_platform(s.platform);
               if (!p) {

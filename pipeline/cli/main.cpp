@@ -1,10 +1,13 @@
 // ocipipe: the command-line front end. One file per verb in this folder.
+#include <cerrno>
 #include <clocale>
+#include <cstring>
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "pipeline/cli/cli.h"
@@ -22,13 +25,20 @@ void add_global_flags(CLI::App& app, global_flags& flags) {
 }
 
 namespace {
-[[noreturn]] void stdout_closed() { std::_Exit(exit_ok); }
+// A reader that closed the pipe (`| head`) wanted no more: end quietly with 0.
+// Any other write failure (a full disk) loses results: that is exit 2.
+[[noreturn]] void stdout_failed(int err) {
+  if (err == EPIPE) std::_Exit(exit_ok);
+  err_line(std::string("writing results to stdout: ") + std::strerror(err));
+  std::_Exit(exit_failure);
+}
 }  // namespace
 
 void out_line(const std::string& line) {
+  errno = 0;
   if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fputc('\n', stdout) == EOF ||
       std::fflush(stdout) != 0)
-    stdout_closed();
+    stdout_failed(errno ? errno : EIO);
 }
 
 void out_json(std::string_view type, nlohmann::ordered_json data) {
@@ -81,6 +91,11 @@ int main(int argc, char** argv) {
   using namespace ocipipe::cli;
   std::setlocale(LC_ALL, "C.UTF-8");
   std::signal(SIGPIPE, SIG_IGN);  // EPIPE on stdout ends the run quietly instead
+  // Removing a deep tree holds one fd per level: allow what the hard limit allows.
+  if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
   try {
     CLI::App app{"ocipipe: validate, unpack and create OCI images, fast and safely"};
     app.require_subcommand(1);

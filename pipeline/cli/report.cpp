@@ -16,9 +16,9 @@ std::string mb(std::uint64_t bytes) {
 layer_progress make_progress(const global_flags& g, const std::string& ref) {
   if (!progress_enabled(g)) return {};
   return [ref](std::size_t done, std::size_t total, const layer_report& l) {
-    err_line(ref + ": layer " + std::to_string(done) + "/" + std::to_string(total) + " (" +
-             l.layer.digest.short_str() + ") applied: " + mb(l.tar_bytes) + ", " +
-             std::to_string(l.entries) + " entries");
+    err_line(ref + ": layer " + std::to_string(l.index) + " (" + l.layer.digest.short_str() +
+             ") applied, " + std::to_string(done) + " of " + std::to_string(total) + ": " +
+             mb(l.tar_bytes) + ", " + std::to_string(l.entries) + " entries");
   };
 }
 
@@ -45,7 +45,7 @@ int render_image_result(const global_flags& g, const std::string& verb, const st
                            {"tar_bytes", l.tar_bytes},
                            {"entries", l.entries}});
       for (const auto& w : r->warnings)
-        out_json("diagnostic", {{"ref", ref}, {"rule", "rootfs.xattr"}, {"severity", "warning"},
+        out_json("diagnostic", {{"ref", ref}, {"rule", "rootfs.unsupported"}, {"severity", "warning"},
                                 {"location", target}, {"message", w}});
     }
     nlohmann::ordered_json end = {{"ref", ref}, {"target", target}, {"status", r ? "ok" : "error"}};
@@ -67,8 +67,9 @@ int render_image_result(const global_flags& g, const std::string& verb, const st
       char rate[64];
       std::snprintf(rate, sizeof rate, "%.2f s (%.0f MB/s)", seconds,
                     seconds > 0 ? static_cast<double>(r->tar_bytes) / 1e6 / seconds : 0.0);
-      out_line(verb + " " + ref + " into " + target + ": " + std::to_string(r->layers.size()) +
-               " layers, " + mb(r->tar_bytes) + " in " + rate);
+      const auto n = r->layers.size();
+      out_line(verb + " " + ref + " into " + target + ": " + std::to_string(n) +
+               (n == 1 ? " layer, " : " layers, ") + mb(r->tar_bytes) + " in " + rate);
     }
   }
   if (!r) {

@@ -1,9 +1,11 @@
 // ocipipe validate [--all] REF...  |  ocipipe validate --media-type MT FILE
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include "pipeline/api.h"
 #include "pipeline/cli/cli.h"
+#include "stages/oci/media_type.h"
 
 namespace ocipipe::cli {
 namespace {
@@ -24,6 +26,15 @@ void print_finding(const global_flags& g, const std::string& ref, const finding&
 }
 
 int validate_one_document(const global_flags& g, const std::string& mt, const std::string& file) {
+  static const std::string_view known[] = {media_type::image_manifest, media_type::image_index,
+                                           media_type::image_config, media_type::descriptor,
+                                           media_type::oci_layout_header};
+  if (std::find(std::begin(known), std::end(known), mt) == std::end(known)) {
+    std::string list;
+    for (auto k : known) list += std::string(list.empty() ? "" : ", ") + std::string(k);
+    err_line("validate: --media-type " + quote(mt) + " has no rules; use one of: " + list);
+    return exit_failure;
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     err_line("validate: cannot read " + quote(file));
@@ -117,7 +128,8 @@ verb add_validate(CLI::App& root, global_flags& g) {
               if (r.valid()) ++valid;
               if (g.json) {
                 nlohmann::ordered_json end = {{"ref", r.ref}, {"status", status}, {"blobs", r.blobs},
-                                              {"blob_bytes", r.blob_bytes}, {"tar_bytes", r.tar_bytes}};
+                                              {"blob_bytes", r.blob_bytes}, {"tar_bytes", r.tar_bytes},
+                                              {"seconds", r.seconds}};
                 if (r.failure)
                   end["error"] = {{"code", errc_name(r.failure->code())}, {"message", r.failure->message()}};
                 out_json("end", std::move(end));

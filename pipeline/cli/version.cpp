@@ -1,5 +1,7 @@
 // ocipipe version
 #include <archive.h>
+#include <isa-l.h>
+#include <libdeflate.h>
 #include <openssl/opensslv.h>
 #include <oneapi/tbb/version.h>
 #include <simdjson.h>
@@ -11,7 +13,8 @@ namespace ocipipe::cli {
 
 verb add_version(CLI::App& root, global_flags& g) {
   auto* app = root.add_subcommand("version", "Print versions of ocipipe, the specs and libraries");
-  add_global_flags(*app, g);
+  app->add_flag("--json", g.json, "Write the versions as one JSON Lines record");
+  app->footer("Example:\n  ocipipe version --json");
   return {app, [&g] {
             nlohmann::ordered_json v = {
                 {"ocipipe", OCIPIPE_VERSION},
@@ -21,6 +24,9 @@ verb add_version(CLI::App& root, global_flags& g) {
                 {"simdjson", std::to_string(simdjson::SIMDJSON_VERSION_MAJOR) + "." + std::to_string(simdjson::SIMDJSON_VERSION_MINOR) + "." + std::to_string(simdjson::SIMDJSON_VERSION_REVISION)},
                 {"libarchive", ARCHIVE_VERSION_ONLY_STRING},
                 {"zstd", ZSTD_VERSION_STRING},
+                {"isa-l", std::to_string(ISAL_MAJOR_VERSION) + "." + std::to_string(ISAL_MINOR_VERSION) +
+                              "." + std::to_string(ISAL_PATCH_VERSION)},
+                {"libdeflate", LIBDEFLATE_VERSION_STRING},
                 {"openssl", OPENSSL_VERSION_TEXT}};
             if (g.json) {
               out_json("version", v);

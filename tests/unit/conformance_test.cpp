@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+
 #include "stages/image_json.h"
 #include "stages/schema_rules.h"
 
@@ -19,8 +21,13 @@ namespace ocipipe {
 namespace {
 
 const std::string& corpus_dir() {
-  static const std::string dir =
-      std::string(OCIPIPE_SOURCE_DIR) + "/../shared/conformance/image-spec";
+  // Read in place from the shared folder beside the clone; OCIPIPE_SHARED_DIR
+  // (environment) points elsewhere for a clone that has none beside it.
+  static const std::string dir = [] {
+    const char* env = std::getenv("OCIPIPE_SHARED_DIR");
+    return std::string(env && *env ? env : OCIPIPE_SOURCE_DIR "/../shared") +
+           "/conformance/image-spec";
+  }();
   return dir;
 }
 

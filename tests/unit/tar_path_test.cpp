@@ -75,6 +75,16 @@ TEST(ClassifyWhiteout, EmptyWhiteoutNameIsRefused) {
   EXPECT_EQ(w.error().code(), errc::unsafe_path);
 }
 
+// A whiteout of "." or ".." would hide the directory or, at the top of a
+// layer, the rootfs's parent (found by trying to break ocipipe).
+TEST(ClassifyWhiteout, WhiteoutOfDotOrDotDotIsRefused) {
+  for (const char* p : {".wh..", ".wh...", "etc/.wh..", "etc/.wh..."}) {
+    auto w = classify_whiteout(p);
+    ASSERT_FALSE(w) << p;
+    EXPECT_EQ(w.error().code(), errc::unsafe_path) << p;
+  }
+}
+
 TEST(ClassifyWhiteout, AufsMetadataIsReservedNotAWhiteout) {
   auto w = classify_whiteout(".wh..wh.plnk");
   ASSERT_TRUE(w);

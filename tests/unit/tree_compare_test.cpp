@@ -306,6 +306,9 @@ TEST_P(TreeCompareCase, ReportsExactlyTheChangedProperty) {
   }
 }
 
+// Names the case in ctest's output instead of dumping its bytes.
+void PrintTo(const compare_case& c, std::ostream* os) { *os << c.name; }
+
 INSTANTIATE_TEST_SUITE_P(TreeCompare, TreeCompareCase, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<compare_case>& case_info) {
                            return std::string(case_info.param.name);

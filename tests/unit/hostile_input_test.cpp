@@ -1,0 +1,177 @@
+// Faults found by trying to break ocipipe as a user and as an attacker would
+// (a fresh-user trial of issue 2). Each test names what it checks; each fault
+// was fixed for its whole kind (see the comments).
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "pipeline/api.h"
+#include "tests/support/image_builder.h"
+#include "tests/support/test_env.h"
+
+namespace ocipipe::testing {
+namespace {
+
+bool exists(const std::string& p) {
+  struct stat st{};
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+void write_text(const std::string& p, const std::string& text) { std::ofstream(p) << text; }
+
+built_image simple_image(const std::string& dir, const std::string& tag = "t") {
+  return build_layout(dir, tag, {layer_spec{{file("etc/hostname", "box\n")}}});
+}
+
+// A whiteout named ".wh.." or ".wh..." at the top of a layer named the
+// rootfs's parent: remove_lower("..") emptied the directory holding ROOTFS.
+// Fixed in the whiteout name rules (stages/tar_path) and, for every path the
+// writer gets, in the writer itself (io/rootfs_writer check_clean).
+TEST(HostileLayer, WhiteoutOfParentDirectoryIsRefusedAndTouchesNothing) {
+  for (const char* name : {".wh..", ".wh...", "etc/.wh..", "etc/.wh..."}) {
+    temp_dir tmp("ocipipe-hostile");
+    const auto victim = tmp.sub("victim");
+    ::mkdir(victim.c_str(), 0755);
+    write_text(victim + "/precious", "x");
+    auto img = build_layout(tmp.sub("layout"), "t",
+                            {layer_spec{{file("etc/hostname", "box\n")}},
+                             layer_spec{{file(name)}}});
+    auto r = unpack(img.ref(), victim + "/rootfs", {});
+    ASSERT_FALSE(r) << name;
+    EXPECT_EQ(r.error().code(), errc::unsafe_path) << name << ": " << r.error().message();
+    EXPECT_TRUE(exists(victim + "/precious")) << name;
+
+    auto v = validate({img.ref()}, {});
+    ASSERT_EQ(v.size(), 1u);
+    EXPECT_FALSE(v[0].valid()) << name;
+    bool flagged = false;
+    for (const auto& f : v[0].findings) flagged = flagged || f.rule == "layer.tar.path";
+    EXPECT_TRUE(flagged) << name;
+  }
+}
+
+// --force emptied the contents of a filesystem mounted inside the target.
+TEST(ForceTarget, DoesNotEmptyAMountInsideTheTarget) {
+  temp_dir tmp("ocipipe-mount");
+  const auto target = tmp.sub("target");
+  ::mkdir(target.c_str(), 0755);
+  ::mkdir((target + "/m").c_str(), 0755);
+  if (::mount("tmpfs", (target + "/m").c_str(), "tmpfs", 0, "size=1m") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  write_text(target + "/m/precious", "x");
+  auto img = simple_image(tmp.sub("layout"));
+  unpack_options opts;
+  opts.force = true;
+  auto r = unpack(img.ref(), target, opts);
+  const bool kept = exists(target + "/m/precious");
+  ::umount((target + "/m").c_str());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), errc::invalid_argument) << r.error().message();
+  EXPECT_TRUE(kept);
+}
+
+// `unpack --force L:t L` destroyed the layout it was reading.
+TEST(ForceTarget, RefusesATargetThatHoldsTheImageLayout) {
+  temp_dir tmp("ocipipe-self");
+  auto img = simple_image(tmp.sub("layout"));
+  unpack_options opts;
+  opts.force = true;
+  for (const auto& target : {tmp.sub("layout"), tmp.path()}) {
+    auto r = unpack(img.ref(), target, opts);
+    ASSERT_FALSE(r) << target;
+    EXPECT_EQ(r.error().code(), errc::invalid_argument);
+    EXPECT_TRUE(exists(tmp.sub("layout/index.json")));
+  }
+}
+
+// Any failed write to stdout ended the run with 0; only a closed pipe should.
+TEST(CliOutput, FullStdoutIsAFailureNotSuccess) {
+  temp_dir tmp("ocipipe-full");
+  auto img = simple_image(tmp.sub("layout"));
+  auto r = run_command({"sh", "-c", format_command({ocipipe_binary(), "validate", img.ref_text()}) +
+                                        " >/dev/full"});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+}
+
+TEST(CliOutput, ClosedPipeEndsQuietlyWithZero) {
+  temp_dir tmp("ocipipe-pipe");
+  auto img = simple_image(tmp.sub("layout"));
+  auto r = run_command({"bash", "-c",
+                        format_command({ocipipe_binary(), "validate", "--progress=never", img.ref_text(),
+                                        img.ref_text(), img.ref_text()}) +
+                            " | (exec 0<&-; sleep 0.2); exit ${PIPESTATUS[0]}"});
+  EXPECT_TRUE(r.ok()) << r.describe();
+}
+
+// A failed unpack of a deep tree left thousands of entries behind: cleanup ran
+// out of file descriptors (one per level) and said nothing.
+TEST(FailedUnpack, DeepTreeIsRemovedCompletely) {
+  temp_dir tmp("ocipipe-deep");
+  std::string path;
+  for (int i = 0; i < 1500; ++i) path += (i ? "/" : "") + std::string("d");
+  auto img = build_layout(tmp.sub("layout"), "t", {layer_spec{{file(path + "/leaf", "x")}}});
+  set_wrong_diff_id(img, 0);
+  const auto target = tmp.sub("rootfs");
+  auto r = run_command({"sh", "-c", "ulimit -Sn 256; " +
+                                        format_command({ocipipe_binary(), "unpack", img.ref_text(), target})});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_FALSE(exists(target)) << "partial rootfs left behind";
+}
+
+// --platform was ignored for a reference that names a single manifest.
+TEST(Platform, ExplicitPlatformMustMatchASingleManifestImage) {
+  temp_dir tmp("ocipipe-platform");
+  auto img = simple_image(tmp.sub("layout"));
+  unpack_options opts;
+  opts.platform = *parse_platform("linux/arm64");
+  auto r = unpack(img.ref(), tmp.sub("rootfs"), opts);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), errc::not_found);
+  EXPECT_NE(r.error().message().find("linux/amd64"), std::string::npos) << r.error().message();
+  opts.platform = *parse_platform("linux/amd64");
+  EXPECT_TRUE(unpack(img.ref(), tmp.sub("rootfs2"), opts));
+}
+
+// `create --args` cannot carry a comma; --arg takes each argument verbatim.
+TEST(CreateCli, ArgKeepsCommasAndDashes) {
+  temp_dir tmp("ocipipe-arg");
+  auto img = simple_image(tmp.sub("layout"));
+  auto r = run_ocipipe({"create", "--arg", "/bin/sh", "--arg=-c", "--arg", "echo a,b", img.ref_text(),
+                        tmp.sub("bundle")});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  std::ifstream in(tmp.sub("bundle/config.json"));
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto cfg = nlohmann::json::parse(json);
+  EXPECT_EQ(cfg["process"]["args"], nlohmann::json::array({"/bin/sh", "-c", "echo a,b"}));
+}
+
+// An unknown --media-type is a usage error (2), not an invalid document (1).
+TEST(ValidateCli, UnknownMediaTypeIsAUsageError) {
+  temp_dir tmp("ocipipe-mt");
+  write_text(tmp.sub("doc.json"), "{}");
+  auto r = run_ocipipe({"validate", "--media-type", "application/x-foo", tmp.sub("doc.json")});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+}
+
+// A blob that is a symlink is named as such, not as a tar path problem.
+TEST(ValidateBlob, SymlinkBlobHasItsOwnRule) {
+  temp_dir tmp("ocipipe-symblob");
+  auto img = simple_image(tmp.sub("layout"));
+  const auto blob = img.layer_blob_path(0);
+  ::unlink(blob.c_str());
+  ASSERT_EQ(::symlink("/etc/passwd", blob.c_str()), 0);
+  auto v = validate({img.ref()}, {});
+  ASSERT_EQ(v.size(), 1u);
+  bool flagged = false;
+  for (const auto& f : v[0].findings) flagged = flagged || f.rule == "blob.symlink";
+  EXPECT_TRUE(flagged);
+}
+
+}  // namespace
+}  // namespace ocipipe::testing
