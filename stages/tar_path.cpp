@@ -39,6 +39,10 @@ result<whiteout_name> classify_whiteout(std::string_view cleaned) {
   constexpr std::string_view prefix = ".wh.";
   constexpr std::string_view opaque = ".wh..wh..opq";
   const auto [parent, base] = split_parent(cleaned);
+  // AUFS keeps its metadata (".wh..wh.plnk/…", ".wh..wh.aufs") below reserved
+  // names: such entries are no part of the rootfs, wherever they stand.
+  if (cleaned.substr(0, 8) == ".wh..wh." || cleaned.find("/.wh..wh.") < parent.size())
+    return whiteout_name{whiteout_kind::reserved, std::string(cleaned)};
   if (base.substr(0, prefix.size()) != prefix) return whiteout_name{};
   if (base == opaque) return whiteout_name{whiteout_kind::opaque, std::string(parent)};
   if (base.substr(0, 2 * prefix.size()) == ".wh..wh.")

@@ -16,7 +16,7 @@ namespace ocipipe::cli {
 
 void add_global_flags(CLI::App& app, global_flags& flags) {
   app.add_option("-j,--jobs", flags.jobs, "Worker threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 4096));
   app.add_flag("--json", flags.json, "Write results as JSON Lines (the stable format)");
   app.add_flag("-q,--quiet", flags.quiet, "Print errors only");
   app.add_flag("-v,--verbose", flags.verbose, "Per-layer and per-image detail on stderr (as --progress=always)");
@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("ocipipe ") + OCIPIPE_VERSION);
     app.footer("Run 'ocipipe VERB --help' for a verb's flags and an example.");
     global_flags g;
+    add_global_flags(app, g);  // also accepted before the verb: ocipipe -j1 unpack …
     std::vector<verb> verbs = {add_validate(app, g), add_unpack(app, g), add_create(app, g),
                                add_version(app, g)};
     try {
@@ -111,9 +112,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
       return app.exit(e);
     } catch (const CLI::ParseError& e) {
-      // CLI11 prints usage errors itself; keep our exit code for usage errors.
-      app.exit(e);
-      return e.get_exit_code() == 0 ? exit_ok : exit_failure;
+      err_line(std::string(e.what()) + " (see 'ocipipe --help')");
+      return exit_failure;
     }
     for (auto& v : verbs)
       if (v.app->parsed()) return exit_code_after_signals(v.run());

@@ -86,9 +86,11 @@ TEST(ClassifyWhiteout, WhiteoutOfDotOrDotDotIsRefused) {
 }
 
 TEST(ClassifyWhiteout, AufsMetadataIsReservedNotAWhiteout) {
-  auto w = classify_whiteout(".wh..wh.plnk");
-  ASSERT_TRUE(w);
-  EXPECT_EQ(w->kind, whiteout_kind::reserved);
+  for (const char* p : {".wh..wh.plnk", ".wh..wh.plnk/1234.567", "a/.wh..wh.aufs", "a/.wh..wh.plnk/x/y"}) {
+    auto w = classify_whiteout(p);
+    ASSERT_TRUE(w) << p;
+    EXPECT_EQ(w->kind, whiteout_kind::reserved) << p;
+  }
 }
 
 TEST(SplitParent, SplitsAtLastSlash) {
