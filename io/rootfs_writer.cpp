@@ -50,35 +50,67 @@ result<void> check_clean(const std::string& path, bool allow_root) {
 // `pwn/escaped.txt` writes rootfs/tmp/outside/escaped.txt (buglog B21).
 // `path` is relative, or absolute within the rootfs when it comes from a
 // symlink target; ".." in it is clamped at the root by open_in_root.
-result<void> make_dir_in_root(int root_fd, std::string path, int links) {
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  const auto first = path.find_first_not_of('/');
-  path = first == std::string::npos ? std::string() : path.substr(first);
-  if (path.empty()) return {};
-  auto [parent, base] = split_parent(path);
-  auto pfd = open_in_root(root_fd, parent, O_PATH | O_DIRECTORY);
-  if (!pfd && pfd.error().sys_errno() == ENOENT) {
-    OCIPIPE_TRY(make_dir_in_root(root_fd, parent, links));
-    pfd = open_in_root(root_fd, parent, O_PATH | O_DIRECTORY);
+result<void> make_dir_in_root(int root_fd, const std::string& path) {
+  // Iterative, not recursive: a layer may nest thousands of directories, and
+  // this runs on a flow-graph worker with a modest stack.
+  std::vector<std::string> todo;  // components still to walk, last one first
+  auto push_components = [&](const std::string& p) {
+    std::vector<std::string> parts;
+    std::size_t i = 0;
+    while (i <= p.size()) {
+      auto j = p.find('/', i);
+      if (j == std::string::npos) j = p.size();
+      if (j > i) parts.emplace_back(p.substr(i, j - i));
+      i = j + 1;
+    }
+    todo.insert(todo.end(), parts.rbegin(), parts.rend());
+  };
+  push_components(path);
+  std::string done;  // the real directories walked so far, relative to the root
+  unique_fd dfd;     // done, opened
+  auto reopen = [&]() -> result<void> {
+    OCIPIPE_ASSIGN_OR_RETURN(dfd, open_in_root(root_fd, done, O_PATH | O_DIRECTORY));
+    return {};
+  };
+  OCIPIPE_TRY(reopen());
+  int links = 0;
+  char target_buf[4096];
+  while (!todo.empty()) {
+    const std::string comp = std::move(todo.back());
+    todo.pop_back();
+    if (comp == ".") continue;
+    if (comp == "..") {  // clamped at the root, as RESOLVE_IN_ROOT does
+      const auto slash = done.rfind('/');
+      done = slash == std::string::npos ? std::string() : done.substr(0, slash);
+      OCIPIPE_TRY(reopen());
+      continue;
+    }
+    const std::string next = join(done, comp);
+    if (::mkdirat(dfd.get(), comp.c_str(), 0755) != 0 && errno != EEXIST)
+      return fail_errno("create parent directory " + quote(next), errno);
+    struct stat st{};
+    if (::fstatat(dfd.get(), comp.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+      return fail_errno("stat " + quote(next), errno);
+    if (S_ISLNK(st.st_mode)) {
+      if (++links > 40) return fail_errno(quote(path), ELOOP);  // Linux's own limit
+      const ssize_t n = ::readlinkat(dfd.get(), comp.c_str(), target_buf, sizeof target_buf);
+      if (n < 0) return fail_errno("read symlink " + quote(next), errno);
+      const std::string target(target_buf, static_cast<std::size_t>(n));
+      if (!target.empty() && target.front() == '/') {
+        done.clear();
+        OCIPIPE_TRY(reopen());
+      }
+      push_components(target);  // a relative target continues from `done`
+      continue;
+    }
+    if (!S_ISDIR(st.st_mode))
+      return fail(errc::malformed, "parent " + quote(next) + " is not a directory", ENOTDIR);
+    unique_fd child(::openat(dfd.get(), comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!child) return fail_errno("open " + quote(next), errno);
+    dfd = std::move(child);
+    done = next;
   }
-  if (!pfd) return tl::unexpected(std::move(pfd).error());
-  if (::mkdirat(pfd->get(), base.c_str(), 0755) == 0) return {};
-  if (errno != EEXIST) return fail_errno("create parent directory " + quote(path), errno);
-  struct stat st{};
-  if (::fstatat(pfd->get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return fail_errno("stat " + quote(path), errno);
-  if (S_ISDIR(st.st_mode)) return {};
-  if (!S_ISLNK(st.st_mode))
-    return fail(errc::malformed, "parent " + quote(path) + " is not a directory", ENOTDIR);
-  if (++links > 40) return fail_errno(quote(path), ELOOP);  // Linux's own limit
-  char buf[4096];
-  const ssize_t n = ::readlinkat(pfd->get(), base.c_str(), buf, sizeof buf);
-  if (n < 0) return fail_errno("read symlink " + quote(path), errno);
-  std::string target(buf, static_cast<std::size_t>(n));
-  // A relative target is resolved from the symlink's directory, which is what
-  // resolving "parent/target" from the root does, component by component.
-  if (!target.empty() && target.front() != '/' && !parent.empty()) target = parent + "/" + target;
-  return make_dir_in_root(root_fd, std::move(target), links);
+  return {};
 }
 
 timespec to_timespec(std::int64_t sec, std::int64_t nsec) {
@@ -111,7 +143,7 @@ result<int> rootfs_writer::parent_fd(const std::string& parent, bool create) {
   auto fd = open_in_root(root_.get(), parent, O_PATH | O_DIRECTORY);
   if (!fd && fd.error().sys_errno() == ENOENT && create) {
     // Implicit parents are created as umoci does: root-owned, mode 0755.
-    OCIPIPE_TRY(make_dir_in_root(root_.get(), parent, 0));
+    OCIPIPE_TRY(make_dir_in_root(root_.get(), parent));
     fd = open_in_root(root_.get(), parent, O_PATH | O_DIRECTORY);
   }
   if (!fd) {

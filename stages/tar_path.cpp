@@ -41,12 +41,12 @@ result<whiteout_name> classify_whiteout(std::string_view cleaned) {
   const auto [parent, base] = split_parent(cleaned);
   // AUFS keeps its metadata (".wh..wh.plnk/…", ".wh..wh.aufs") below reserved
   // names: such entries are no part of the rootfs, wherever they stand.
-  if (cleaned.substr(0, 8) == ".wh..wh." || cleaned.find("/.wh..wh.") < parent.size())
+  const bool reserved_parent = parent.substr(0, 8) == ".wh..wh." ||
+                              std::string_view(parent).find("/.wh..wh.") != std::string_view::npos;
+  if (reserved_parent || (base.substr(0, 8) == ".wh..wh." && base != opaque))
     return whiteout_name{whiteout_kind::reserved, std::string(cleaned)};
   if (base.substr(0, prefix.size()) != prefix) return whiteout_name{};
   if (base == opaque) return whiteout_name{whiteout_kind::opaque, std::string(parent)};
-  if (base.substr(0, 2 * prefix.size()) == ".wh..wh.")
-    return whiteout_name{whiteout_kind::reserved, std::string(cleaned)};
   const auto name = base.substr(prefix.size());
   if (name.empty())
     return fail(errc::unsafe_path, "whiteout " + quote(cleaned) + ": empty name");

@@ -69,7 +69,8 @@ result<std::optional<tar_entry>> tar_reader::next_entry() {
   if (!path) return fail(errc::malformed, "tar: entry without a path");
   e.path = path;
   if (e.path.size() > m.limits.max_path_bytes)
-    return fail(errc::resource_exhausted, "tar: entry path longer than limit");
+    return fail(errc::resource_exhausted, "tar: entry path longer than " +
+                                              std::to_string(m.limits.max_path_bytes) + " bytes");
   e.mode = archive_entry_perm(ae) & 07777;
   e.uid = archive_entry_uid(ae);
   e.gid = archive_entry_gid(ae);
@@ -94,7 +95,8 @@ result<std::optional<tar_entry>> tar_reader::next_entry() {
     }
   }
   if (e.link_target.size() > m.limits.max_path_bytes)
-    return fail(errc::resource_exhausted, "tar: link target longer than limit");
+    return fail(errc::resource_exhausted, "tar: entry " + quote(e.path) + ": link target longer than " +
+                                              std::to_string(m.limits.max_path_bytes) + " bytes");
   if (e.type == entry_type::regular) {
     const auto size = archive_entry_size(ae);
     if (size < 0) return fail(errc::malformed, "tar: entry " + quote(e.path) + ": negative size");

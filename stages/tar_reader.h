@@ -16,7 +16,9 @@ namespace ocipipe {
 /// Limits that keep hostile headers from exhausting memory (B29).
 struct tar_limits {
   std::uint64_t max_entry_size = std::uint64_t{1} << 40;  ///< bytes of one file
-  std::size_t max_path_bytes = 64 * 1024;                 ///< path or link target
+  /// Path or link target, in bytes: Linux's PATH_MAX. It also bounds the
+  /// depth of a tree (2048 levels), which recursive removal relies on.
+  std::size_t max_path_bytes = 4096;
   std::size_t max_xattr_bytes = 1 << 20;                  ///< all xattrs of one entry
 };
 
