@@ -20,7 +20,7 @@
 
 #include "io/unique_fd.h"
 #include "stages/oci/byte_source.h"
-#include "stages/tar_entry.h"
+#include "stages/oci/tar_entry.h"
 
 namespace ocipipe::io {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "stages/layer_stream.h"
-#include "stages/tar_entry.h"
+#include "stages/oci/tar_entry.h"
 
 namespace ocipipe::pipeline {
 

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/check-layering.sh
 scripts/build.sh
 datasets/build.sh
 cd build

@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "stages/oci/byte_source.h"
-#include "stages/tar_entry.h"
+#include "stages/oci/tar_entry.h"
 
 namespace ocipipe {
 

@@ -26,7 +26,7 @@
 
 #include "stages/oci/digest.h"
 #include "stages/reference.h"
-#include "stages/tar_entry.h"
+#include "stages/oci/tar_entry.h"
 
 namespace ocipipe::testing {
 
