@@ -49,23 +49,16 @@ result<layer_digests> layer_stream::finish() {
     OCIPIPE_ASSIGN_OR_RETURN(auto chunk, next());
     if (chunk.empty()) break;
   }
-  // Compressed bytes past the end of the compressed stream still belong to
-  // the blob: drain them so the blob digest covers every byte. The
-  // decompressor (maybe decorated with a thread) lets go of them first.
-  decompressed_.reset();
-  for (;;) {
-    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, compressed_->next());
-    if (chunk.empty()) break;
-  }
-  layer_digests d;
-  d.digest = compressed_->digester_.finish();
+  OCIPIPE_ASSIGN_OR_RETURN(auto d, finish_compressed_only());
   d.diff_id = diff_id_.finish();
-  d.compressed_bytes = compressed_->bytes_;
   d.tar_bytes = tar_bytes_;
   return d;
 }
 
 result<layer_digests> layer_stream::finish_compressed_only() {
+  // Compressed bytes past the end of the compressed stream still belong to
+  // the blob: drain them so the blob digest covers every byte. The
+  // decompressor (maybe decorated with a thread) lets go of them first.
   decompressed_.reset();
   for (;;) {
     OCIPIPE_ASSIGN_OR_RETURN(auto chunk, compressed_->next());

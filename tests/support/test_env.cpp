@@ -301,4 +301,22 @@ command_result run_ocipipe(const std::vector<std::string>& args, const run_optio
   return run_command(argv, opts);
 }
 
+std::vector<std::string> names_in(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* de = ::readdir(d)) {
+    const std::string n = de->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st{};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
 }  // namespace ocipipe::testing

@@ -39,6 +39,11 @@ class temp_dir {
 /// failure. A missing `path` is success.
 std::string remove_tree(const std::string& path);
 
+/// Names in directory `dir`, sorted, without "." and ".."; empty when it does not exist.
+[[nodiscard]] std::vector<std::string> names_in(const std::string& dir);
+/// True when something (anything, a dangling symlink too) exists at `path`.
+[[nodiscard]] bool path_exists(const std::string& path);
+
 /// The dataset cache: $XDG_CACHE_HOME/ocipipe when XDG_CACHE_HOME is set and non-empty, else
 /// $HOME/.cache/ocipipe (the same rule as datasets/build.sh's `${XDG_CACHE_HOME:-$HOME/.cache}`).
 [[nodiscard]] std::string dataset_cache_dir();

@@ -62,24 +62,6 @@ struct scratch {
   [[nodiscard]] std::string in_rootfs(const std::string& rel) const { return bundle + "/rootfs/" + rel; }
 };
 
-std::vector<std::string> names_in(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* de = ::readdir(d)) {
-    const std::string n = de->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-bool exists(const std::string& path) {
-  struct stat st{};
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
 bool is_dir(const std::string& path) {
   struct stat st{};
   return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -348,8 +330,8 @@ TEST(Create, VolumesWithDotDotCreateNothing) {
   EXPECT_EQ(names_in(s.parent), std::vector<std::string>{"bundle"});
   EXPECT_EQ(names_in(s.bundle), (std::vector<std::string>{"config.json", "rootfs"}));
   EXPECT_EQ(names_in(s.bundle + "/rootfs"), (std::vector<std::string>{"bin-sh", "data"}));
-  EXPECT_FALSE(exists("/secrets"));
-  EXPECT_FALSE(exists("/outside-volume"));
+  EXPECT_FALSE(path_exists("/secrets"));
+  EXPECT_FALSE(path_exists("/outside-volume"));
   const auto config = json::parse(rep->config_json);
   for (const auto& m : config.at("mounts")) {
     const auto dest = m.at("destination").get<std::string>();

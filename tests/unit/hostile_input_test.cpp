@@ -18,11 +18,6 @@
 namespace ocipipe::testing {
 namespace {
 
-bool exists(const std::string& p) {
-  struct stat st{};
-  return ::lstat(p.c_str(), &st) == 0;
-}
-
 void write_text(const std::string& p, const std::string& text) { std::ofstream(p) << text; }
 
 built_image simple_image(const std::string& dir, const std::string& tag = "t") {
@@ -45,7 +40,7 @@ TEST(HostileLayer, WhiteoutOfParentDirectoryIsRefusedAndTouchesNothing) {
     auto r = unpack(img.ref(), victim + "/rootfs", {});
     ASSERT_FALSE(r) << name;
     EXPECT_EQ(r.error().code(), errc::unsafe_path) << name << ": " << r.error().message();
-    EXPECT_TRUE(exists(victim + "/precious")) << name;
+    EXPECT_TRUE(path_exists(victim + "/precious")) << name;
 
     auto v = validate({img.ref()}, {});
     ASSERT_EQ(v.size(), 1u);
@@ -69,7 +64,7 @@ TEST(ForceTarget, DoesNotEmptyAMountInsideTheTarget) {
   unpack_options opts;
   opts.force = true;
   auto r = unpack(img.ref(), target, opts);
-  const bool kept = exists(target + "/m/precious");
+  const bool kept = path_exists(target + "/m/precious");
   ::umount((target + "/m").c_str());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), errc::invalid_argument) << r.error().message();
@@ -86,7 +81,7 @@ TEST(ForceTarget, RefusesATargetThatHoldsTheImageLayout) {
     auto r = unpack(img.ref(), target, opts);
     ASSERT_FALSE(r) << target;
     EXPECT_EQ(r.error().code(), errc::invalid_argument);
-    EXPECT_TRUE(exists(tmp.sub("layout/index.json")));
+    EXPECT_TRUE(path_exists(tmp.sub("layout/index.json")));
   }
 }
 
@@ -121,7 +116,7 @@ TEST(FailedUnpack, DeepTreeIsRemovedCompletely) {
   auto r = run_command({"sh", "-c", "ulimit -Sn 256; " +
                                         format_command({ocipipe_binary(), "unpack", img.ref_text(), target})});
   EXPECT_EQ(r.exit_code, 2) << r.describe();
-  EXPECT_FALSE(exists(target)) << "partial rootfs left behind";
+  EXPECT_FALSE(path_exists(target)) << "partial rootfs left behind";
 }
 
 // --platform was ignored for a reference that names a single manifest.

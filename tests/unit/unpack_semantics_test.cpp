@@ -51,34 +51,15 @@ result<unpack_report> unpack_image(const built_image& img, const std::string& ro
   return unpack(img.ref(), rootfs, opts);
 }
 
-// Names in `dir`, sorted; empty when it does not exist.
-std::vector<std::string> names_in(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* de = ::readdir(d)) {
-    const std::string n = de->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-bool exists(const std::string& path) {
-  struct stat st{};
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
 struct stat lstat_of(const std::string& path) {
   struct stat st{};
   if (::lstat(path.c_str(), &st) != 0) ADD_FAILURE() << "lstat \"" << path << "\": " << std::strerror(errno);
   return st;
 }
 
-bool is_regular(const std::string& path) { return exists(path) && S_ISREG(lstat_of(path).st_mode); }
-bool is_dir(const std::string& path) { return exists(path) && S_ISDIR(lstat_of(path).st_mode); }
-bool is_symlink(const std::string& path) { return exists(path) && S_ISLNK(lstat_of(path).st_mode); }
+bool is_regular(const std::string& path) { return path_exists(path) && S_ISREG(lstat_of(path).st_mode); }
+bool is_dir(const std::string& path) { return path_exists(path) && S_ISDIR(lstat_of(path).st_mode); }
+bool is_symlink(const std::string& path) { return path_exists(path) && S_ISLNK(lstat_of(path).st_mode); }
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -141,7 +122,7 @@ TEST(UnpackWhiteout, OpaqueWhiteoutAfterSameLayerEntriesKeepsThem) {
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(read_text(s.at("app/.git/HEAD")), "ref: main");
   EXPECT_EQ(read_text(s.at("app/new.txt")), "new");
-  EXPECT_FALSE(exists(s.at("app/old.txt")));
+  EXPECT_FALSE(path_exists(s.at("app/old.txt")));
   EXPECT_EQ(whiteout_names_below(s.rootfs), std::vector<std::string>{});
   // Directory times come from L2's entry, set after all children were written.
   EXPECT_EQ(lstat_of(s.at("app")).st_mtim.tv_sec, 1600000000);
@@ -159,7 +140,7 @@ TEST(UnpackWhiteout, WhiteoutAfterSameNameInLayerKeepsNewFile) {
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(read_text(s.at("fileA")), "new");
   EXPECT_EQ(read_text(s.at("fileB")), "new");
-  EXPECT_FALSE(exists(s.at("fileC")));
+  EXPECT_FALSE(path_exists(s.at("fileC")));
   EXPECT_EQ(names_in(s.rootfs), (std::vector<std::string>{"fileA", "fileB"}));
 }
 
@@ -211,7 +192,7 @@ TEST(UnpackWhiteout, EmptyWhiteoutNameFails) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), errc::unsafe_path) << r.error().message();
     EXPECT_NE(r.error().message().find("empty name"), std::string::npos) << r.error().message();
-    EXPECT_FALSE(exists(s.rootfs));
+    EXPECT_FALSE(path_exists(s.rootfs));
   }
 }
 
@@ -245,7 +226,7 @@ TEST(UnpackWhiteout, WhiteoutsKeptWithManyLayersAndParallelJobs) {
 
   const auto diffs = compare_trees(s.tmp.sub("parent/serial"), s.tmp.sub("parent/parallel"));
   EXPECT_TRUE(diffs.empty()) << format_differences(diffs);
-  EXPECT_FALSE(exists(s.tmp.sub("parent/parallel/this-will-be-deleted")));
+  EXPECT_FALSE(path_exists(s.tmp.sub("parent/parallel/this-will-be-deleted")));
   EXPECT_EQ(names_in(s.tmp.sub("parent/parallel/churn")), std::vector<std::string>{"f11"});
   EXPECT_EQ(read_text(s.tmp.sub("parent/parallel/base/keep")), "keep");
 }
@@ -291,7 +272,7 @@ TEST(UnpackHardlink, WhiteoutOfOneNameKeepsOtherName) {
                                  layer({file(".wh.LINK-A")})});
   auto r = unpack_image(img, s.rootfs);
   ASSERT_TRUE(r) << r.error().message();
-  EXPECT_FALSE(exists(s.at("LINK-A")));
+  EXPECT_FALSE(path_exists(s.at("LINK-A")));
   EXPECT_TRUE(is_regular(s.at("LINK-Z")));
   EXPECT_EQ(read_text(s.at("LINK-Z")), "data");
 }
@@ -408,7 +389,7 @@ TEST(UnpackConfinement, AbsoluteEntryNameIsReRooted) {
   auto r = unpack_image(img, s.rootfs);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(read_text(s.at("abs/escaped")), "x");
-  EXPECT_FALSE(exists("/abs/escaped"));
+  EXPECT_FALSE(path_exists("/abs/escaped"));
   EXPECT_EQ(names_in(s.parent), std::vector<std::string>{"rootfs"});
 }
 
@@ -488,7 +469,7 @@ TEST(UnpackTarFormat, HugePaxHeaderFailsCleanly) {
   auto r = unpack_image(img, s.rootfs);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), errc::malformed) << r.error().message();
-  EXPECT_FALSE(exists(s.rootfs));
+  EXPECT_FALSE(path_exists(s.rootfs));
 }
 
 // ---- class 5: metadata ----
@@ -605,7 +586,7 @@ TEST(UnpackCompression, MediaTypeDisagreeingWithBlobFailsClearly) {
     EXPECT_EQ(r.error().code(), errc::malformed) << r.error().message();
     EXPECT_NE(r.error().message().find("media type"), std::string::npos) << r.error().message();
     EXPECT_NE(r.error().message().find("layer 0"), std::string::npos) << r.error().message();
-    EXPECT_FALSE(exists(s.rootfs));
+    EXPECT_FALSE(path_exists(s.rootfs));
   }
 }
 
@@ -619,7 +600,7 @@ TEST(UnpackCompression, DecompressionBombFailsAtLimit) {
   auto r = unpack_image(img, s.rootfs, opts);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), errc::resource_exhausted) << r.error().message();
-  EXPECT_FALSE(exists(s.rootfs));
+  EXPECT_FALSE(path_exists(s.rootfs));
 }
 
 // B44: a gzip layer cut inside its deflate data fails even though digest and size match the
@@ -633,7 +614,7 @@ TEST(UnpackCompression, TruncatedGzipFails) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), errc::malformed) << r.error().message();
   EXPECT_NE(r.error().message().find("truncated"), std::string::npos) << r.error().message();
-  EXPECT_FALSE(exists(s.rootfs));
+  EXPECT_FALSE(path_exists(s.rootfs));
 }
 
 TEST(UnpackCompression, ZstdAndUncompressedLayersUnpack) {
@@ -684,7 +665,7 @@ TEST(UnpackTarget, FailedUnpackLeavesNoRootfs) {
   auto r = unpack_image(img, s.rootfs);
   ASSERT_FALSE(r);
   // Created by the call: removed again.
-  EXPECT_FALSE(exists(s.rootfs));
+  EXPECT_FALSE(path_exists(s.rootfs));
   // Existing and empty before the call: emptied again.
   ::mkdir(s.rootfs.c_str(), 0755);
   r = unpack_image(img, s.rootfs);
@@ -710,7 +691,7 @@ TEST(UnpackDigest, MismatchNamesLayerIndexAndBothDigests) {
     EXPECT_NE(m.find("layer 1"), std::string::npos) << m;
     EXPECT_NE(m.find(img.layers[1].digest.str()), std::string::npos) << m;
     EXPECT_NE(m.find(content_digest.str()), std::string::npos) << m;
-    EXPECT_FALSE(exists(s.rootfs));
+    EXPECT_FALSE(path_exists(s.rootfs));
   }
 }
 
