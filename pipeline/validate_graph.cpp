@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "io/image_layout.h"
@@ -424,12 +425,15 @@ std::vector<image_validation> validate(const std::vector<image_reference>& refs,
     g.wait_for_all();
   });
 
+  std::set<std::pair<std::size_t, std::size_t>> counted;  // (image, job): bytes count once
   for (const auto& u : uses) {
     auto& res = out[u.image];
     const auto& job = jobs[u.job];
-    ++res.blobs;
-    res.blob_bytes += job.compressed_bytes;
-    res.tar_bytes += job.tar_bytes;
+    if (counted.emplace(u.image, u.job).second) {
+      ++res.blobs;
+      res.blob_bytes += job.compressed_bytes;
+      res.tar_bytes += job.tar_bytes;
+    }
     for (const auto& p : job.problems) res.findings.push_back({p.rule, p.error, u.location, p.message});
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
