@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "io/blob_reader.h"
+#include "io/regular_file.h"
 
 namespace ocipipe::io {
 namespace {
@@ -44,22 +45,16 @@ result<image_layout> image_layout::open(const std::string& path) {
 }
 
 result<std::string> image_layout::read_file(const std::string& name, std::size_t max_bytes) const {
-  unique_fd fd(::openat(dir_.get(), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) return fail_errno(quote(name), errno);
+  OCIPIPE_ASSIGN_OR_RETURN(auto fd, open_regular_file(dir_.get(), name, quote(name)));
   return read_all(fd.get(), max_bytes, quote(name));
 }
 
 result<unique_fd> image_layout::open_blob_fd(const ocipipe::digest& d) const {
   // digest::parse admits neither "/" nor "..", so blob_path() stays inside blobs/.
   const std::string rel = d.blob_path();
-  unique_fd fd(::openat(dir_.get(), rel.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) {
-    if (errno == ENOENT) return fail(errc::not_found, "blob " + d.str() + ": missing", ENOENT);
-    if (errno == ELOOP)
-      return fail(errc::unsafe_path, "blob " + d.str() + ": is a symbolic link; blobs must be regular files",
-                  ELOOP);
-    return fail_errno("blob " + d.str(), errno);
-  }
+  auto fd = open_regular_file(dir_.get(), rel, "blob " + d.str());
+  if (!fd && fd.error().code() == errc::not_found)
+    return fail(errc::not_found, "blob " + d.str() + ": missing", ENOENT);
   return fd;
 }
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/regular_file.h"
 #include "io/rootfs_writer.h"
 
 namespace ocipipe::io {
@@ -13,10 +14,11 @@ result<std::optional<std::string>> read_file_in_root(const std::string& rootfs,
                                                      std::size_t max_bytes) {
   unique_fd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return fail_errno("open rootfs " + quote(rootfs), errno);
-  auto fd = open_in_root(root.get(), path.substr(path.find_first_not_of('/') == std::string::npos
-                                                     ? path.size()
-                                                     : path.find_first_not_of('/')),
-                         O_RDONLY);
+  const auto first = path.find_first_not_of('/');
+  const std::string rel = first == std::string::npos ? std::string() : path.substr(first);
+  auto fd = open_checked_regular([&] { return open_in_root(root.get(), rel, O_PATH); },
+                                 [&] { return open_in_root(root.get(), rel, O_RDONLY); },
+                                 "rootfs file " + quote(path));
   if (!fd) {
     if (fd.error().sys_errno() == ENOENT) return std::optional<std::string>{};
     return tl::unexpected(std::move(fd).error());

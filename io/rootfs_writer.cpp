@@ -323,9 +323,12 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
       if (!fd) return fail_errno("open directory " + quote(path), errno);
       if (opts_.set_owner && ::fchown(fd.get(), uid, gid) != 0)
         return fail_errno("chown " + quote(path), errno);
-      if (::fchmod(fd.get(), e.mode) != 0) return fail_errno("chmod " + quote(path), errno);
+      // Without root, the owner needs rwx to fill the directory: its own mode waits for finish().
+      const std::uint32_t mode_now = opts_.set_owner ? e.mode : (e.mode | 0700);
+      if (::fchmod(fd.get(), mode_now) != 0) return fail_errno("chmod " + quote(path), errno);
       OCIPIPE_TRY(set_xattrs(fd.get(), e, path));
-      dir_mtimes_[path] = {e.mtime_sec, e.mtime_nsec};
+      dir_finals_[path] = {e.mtime_sec, e.mtime_nsec,
+                           mode_now == e.mode ? std::nullopt : std::optional<std::uint32_t>(e.mode)};
       return {};
     }
     case entry_type::symlink: {
@@ -434,14 +437,16 @@ result<void> rootfs_writer::end_entry() {
 }
 
 result<void> rootfs_writer::finish() {
-  for (const auto& [path, t] : dir_mtimes_) {
+  for (const auto& [path, t] : dir_finals_) {
     auto [parent, base] = split_parent(path);
     auto pfd = open_in_root(root_.get(), parent, O_PATH | O_DIRECTORY);
     if (!pfd) continue;  // removed by a later layer
     struct stat st{};
     if (::fstatat(pfd->get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
       continue;
-    const auto mtime = to_timespec(t.first, t.second);
+    if (t.mode && ::fchmodat(pfd->get(), base.c_str(), *t.mode, 0) != 0)
+      return fail_errno("chmod " + quote(path), errno);
+    const auto mtime = to_timespec(t.mtime_sec, t.mtime_nsec);
     const timespec times[2] = {mtime, mtime};
     if (::utimensat(pfd->get(), base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
       return fail_errno("set mtime of " + quote(path), errno);

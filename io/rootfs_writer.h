@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,8 +89,13 @@ class rootfs_writer {
   unique_fd file_;
   tar_entry file_entry_;
   std::string file_path_;
-  // Directory mtimes, applied by finish().
-  std::map<std::string, std::pair<std::int64_t, std::int64_t>> dir_mtimes_;
+  // What finish() sets on each directory after its children: the mtime, and,
+  // without root, the mode (a 0555 directory would refuse its own children).
+  struct dir_final {
+    std::int64_t mtime_sec = 0, mtime_nsec = 0;
+    std::optional<std::uint32_t> mode;
+  };
+  std::map<std::string, dir_final> dir_finals_;
   std::vector<std::string> warnings_;
   std::vector<std::string> warned_keys_;
 };

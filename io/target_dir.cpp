@@ -60,15 +60,15 @@ result<void> remove_children(int dfd, const std::string& what) {
 
 }  // namespace
 
-result<bool> prepare_empty_dir(const std::string& dir, bool force) {
-  if (::mkdir(dir.c_str(), 0755) == 0) return true;
+result<bool> prepare_empty_dir(const std::string& dir, bool force, unsigned mode) {
+  if (::mkdir(dir.c_str(), mode) == 0) return true;
   if (errno == ENOENT) {
     // Missing parents are created as `mkdir -p` would; only the target itself
     // counts as created (and is removed again on failure).
     for (std::size_t i = dir.find('/', 1); i != std::string::npos; i = dir.find('/', i + 1))
       if (::mkdir(dir.substr(0, i).c_str(), 0755) != 0 && errno != EEXIST)
         return fail_errno("create " + quote(dir.substr(0, i)), errno);
-    if (::mkdir(dir.c_str(), 0755) == 0) return true;
+    if (::mkdir(dir.c_str(), mode) == 0) return true;
   }
   if (errno != EEXIST) return fail_errno("create " + quote(dir), errno);
   unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

@@ -8,13 +8,14 @@
 
 namespace ocipipe::io {
 
-/// Makes `dir` an empty directory. Creates it (and missing parents) when
+/// Makes `dir` an empty directory. Creates it (with `mode`; missing parents 0755) when
 /// missing and returns true; returns false when it existed and was empty, or
 /// was emptied because `force`. Emptying never descends into another mounted
 /// filesystem and never empties "/". Errors: `invalid_argument` for a
 /// non-empty directory without `force`, a non-directory, "/", a mount point
 /// inside; `io`.
-[[nodiscard]] result<bool> prepare_empty_dir(const std::string& dir, bool force);
+[[nodiscard]] result<bool> prepare_empty_dir(const std::string& dir, bool force,
+                                             unsigned mode = 0755);
 
 /// True when `inner` is `outer` or lies below it, after resolving symlinks
 /// of both (paths that do not exist yet resolve through their parents).

@@ -10,10 +10,12 @@ namespace ocipipe {
 result<create_report> create(const image_reference& ref, const std::string& bundle,
                              const create_options& opts) {
   auto where = [&](error e) { return tl::unexpected(std::move(e).context("create " + ref.str())); };
-  if (io::path_within(ref.path, bundle))
+  if (io::path_within(ref.path, bundle) || io::path_within(bundle, ref.path))
     return where(error(errc::invalid_argument, "bundle " + quote(bundle) +
-                                                   " holds the image layout being unpacked"));
-  auto created = prepare_target_dir(bundle, opts.unpack.force);
+                                                   " and the image layout being unpacked overlap"));
+  // The bundle is private (0700): its rootfs holds the image's setuid files
+  // and device nodes, which no other local user may reach.
+  auto created = io::prepare_empty_dir(bundle, opts.unpack.force, 0700);
   if (!created) return where(std::move(created).error());
   auto undo = [&](error e) { return io::discard_target(bundle, *created, std::move(e)); };
 

@@ -82,7 +82,7 @@ result<descriptor> select_from_index(const image_index& index, const image_refer
     if (!found) {
       std::string tags;
       for (const auto& d : ms)
-        if (!d.ref_name().empty()) tags += (tags.empty() ? "" : ", ") + d.ref_name();
+        if (!d.ref_name().empty()) tags += (tags.empty() ? "" : ", ") + quote(d.ref_name());
       return fail(errc::not_found, "no tag " + quote(ref.tag) + " in index.json" +
                                        (tags.empty() ? " (it has no tags)" : "; tags: " + tags));
     }
@@ -93,7 +93,7 @@ result<descriptor> select_from_index(const image_index& index, const image_refer
   std::string tags;
   for (const auto& d : ms) {
     if (!tags.empty()) tags += ", ";
-    tags += d.ref_name().empty() ? d.digest.str() : d.ref_name();
+    tags += d.ref_name().empty() ? d.digest.str() : quote(d.ref_name());
   }
   return fail(errc::invalid_argument,
               "index.json lists " + std::to_string(ms.size()) + " manifests; name one: " + tags);
@@ -163,8 +163,9 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
       std::string have;
       for (const auto& m : nested->manifests)
         if (m.platform)
-          have += (have.empty() ? "" : ", ") + m.platform->os + "/" + m.platform->architecture +
-                  (m.platform->variant.empty() ? "" : "/" + m.platform->variant);
+          have += (have.empty() ? "" : ", ") +
+                  quote(m.platform->os + "/" + m.platform->architecture +
+                        (m.platform->variant.empty() ? "" : "/" + m.platform->variant));
       return where(error(errc::not_found, "image index " + d.digest.str() +
                                               " has no manifest for platform " +
                                               platform_text(platform) +
@@ -195,9 +196,10 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
   // A platform asked for explicitly must be the image's, index or not.
   if (platform_given(platform) &&
       !platform_matches(cfg->os, cfg->architecture, cfg->variant, platform))
-    return where(error(errc::not_found, "image is " + cfg->os + "/" + cfg->architecture +
-                                            (cfg->variant.empty() ? "" : "/" + cfg->variant) +
-                                            ", not platform " + platform_text(platform)));
+    return where(error(errc::not_found, "image is " +
+                                            quote(cfg->os + "/" + cfg->architecture +
+                                                  (cfg->variant.empty() ? "" : "/" + cfg->variant)) +
+                                            ", not platform " + quote(platform_text(platform))));
   out.config = std::move(*cfg);
   out.config_bytes = std::move(*cbytes);
   return out;

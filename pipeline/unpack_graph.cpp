@@ -181,6 +181,13 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
     return where(error(errc::malformed, "manifest has " + std::to_string(layers.size()) +
                                             " layers but image config rootfs.diff_ids has " +
                                             std::to_string(image->config.diff_ids.size())));
+  // descriptor.md: content is verified before it is used. A digest in an
+  // algorithm we cannot compute would let an unverified layer into the rootfs.
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    for (const digest* d : std::initializer_list<const digest*>{&layers[i].digest, &image->config.diff_ids[i]})
+      if (d->algorithm() == digest_algorithm::unregistered)
+        return where(error(errc::unsupported, "layer " + std::to_string(i) + ": digest " + quote(d->str()) +
+                                                  " uses an algorithm ocipipe cannot verify"));
   for (std::size_t i = 0; i < layers.size(); ++i)
     if (media_type::compression_of(layers[i].media_type) == media_type::layer_compression::unknown)
       return where(error(errc::unsupported, "layer " + std::to_string(i) + " (" +
@@ -189,9 +196,9 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   auto layout = io::image_layout::open(ref.path);
   if (!layout) return where(std::move(layout).error());
 
-  if (io::path_within(ref.path, rootfs))
+  if (io::path_within(ref.path, rootfs) || io::path_within(rootfs, ref.path))
     return where(error(errc::invalid_argument, "rootfs " + quote(rootfs) +
-                                                   " holds the image layout being unpacked"));
+                                                   " and the image layout being unpacked overlap"));
   auto created = prepare_target_dir(rootfs, opts.force);
   if (!created) return where(std::move(created).error());
   auto writer = io::rootfs_writer::open(rootfs);

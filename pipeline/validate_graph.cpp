@@ -132,6 +132,11 @@ class image_walker {
   void visit(const descriptor& d, const std::string& location, int depth,
              const std::optional<platform>& want_platform) {
     const std::string loc = location + " (" + d.digest.short_str() + ")";
+    // Indexes may share children (or name each other): each document is
+    // checked once per reference, or fan-out grows exponentially with depth.
+    if ((is_index_type(d.media_type) || is_manifest_type(d.media_type)) &&
+        !visited_.insert(d.media_type + "|" + d.digest.str()).second)
+      return;
     if (is_index_type(d.media_type)) {
       if (depth == max_index_depth) {
         add("index.depth", true, loc, "image indexes nested too deep");
@@ -191,8 +196,8 @@ class image_walker {
       if (want_platform->os != cfg->os || want_platform->architecture != cfg->architecture ||
           (!want_platform->variant.empty() && want_platform->variant != cfg->variant))
         add("platform.match", true, loc,
-            "index platform " + want_platform->os + "/" + want_platform->architecture +
-                " differs from image config " + cfg->os + "/" + cfg->architecture);
+            "index platform " + quote(want_platform->os + "/" + want_platform->architecture) +
+                " differs from image config " + quote(cfg->os + "/" + cfg->architecture));
     }
     if (cfg && cfg->diff_ids.size() != m->layers.size())
       add("config.rootfs.diff_ids.count", true, cloc,
@@ -230,6 +235,7 @@ class image_walker {
   std::map<std::string, std::size_t>& job_keys_;
   std::vector<blob_use>& uses_;
   bool strict_;
+  std::set<std::string> visited_;
 };
 
 void problem(blob_job& job, const error& e, bool layer_stage) {
@@ -384,7 +390,7 @@ std::vector<image_validation> validate(const std::vector<image_reference>& refs,
       std::string tags;
       for (auto m : picked) {
         const auto& d = index->manifests[m];
-        tags += (tags.empty() ? "" : ", ") + (d.ref_name().empty() ? d.digest.str() : d.ref_name());
+        tags += (tags.empty() ? "" : ", ") + (d.ref_name().empty() ? d.digest.str() : quote(d.ref_name()));
       }
       res.failure = error(errc::invalid_argument, "index.json lists " + std::to_string(picked.size()) +
                                                       " manifests; name one or use --all: " + tags);

@@ -70,6 +70,12 @@ result<std::string> make_runtime_config(const image_config& image, const process
     return fail(errc::invalid_argument,
                 "image config has neither Entrypoint nor Cmd: give the command with --args");
   proc["args"] = args;
+  // runtime-spec process.env: each entry NAME=value (runc refuses others).
+  for (std::size_t i = 0; i < image.config.env.size(); ++i)
+    if (image.config.env[i].find('=') == std::string::npos ||
+        image.config.env[i].front() == '=')
+      return fail(errc::invalid_argument, "image config Env[" + std::to_string(i) + "] " +
+                                              quote(image.config.env[i]) + " is not NAME=value");
   proc["env"] = image.config.env;
   const std::string cwd = image.config.working_dir.empty() ? "/" : image.config.working_dir;
   if (cwd.front() != '/')
@@ -96,7 +102,14 @@ result<std::string> make_runtime_config(const image_config& image, const process
   for (const auto& p : image.config.exposed_ports) ports += (ports.empty() ? "" : ",") + p;
   put("org.opencontainers.image.exposedPorts", ports);
   if (!ann.empty()) rc["annotations"] = std::move(ann);
-  return rc.dump(2) + "\n";
+  // JSON strings are UTF-8: an argument, env entry or label that is not has
+  // no faithful encoding, so it is refused rather than altered.
+  try {
+    return rc.dump(2) + "\n";
+  } catch (const nlohmann::json::exception&) {
+    return fail(errc::invalid_argument,
+                "runtime config: an argument, env entry, path or label is not valid UTF-8");
+  }
 }
 
 }  // namespace ocipipe

@@ -45,6 +45,11 @@ result<whiteout_name> classify_whiteout(std::string_view cleaned) {
                               std::string_view(parent).find("/.wh..wh.") != std::string_view::npos;
   if (reserved_parent || (base.substr(0, 8) == ".wh..wh." && base != opaque))
     return whiteout_name{whiteout_kind::reserved, std::string(cleaned)};
+  // A whiteout is a file: a path below a ".wh." name would create a directory
+  // that is itself a whiteout marker, which readers disagree about.
+  if (parent.substr(0, prefix.size()) == prefix ||
+      std::string_view(parent).find("/.wh.") != std::string_view::npos)
+    return fail(errc::unsafe_path, "entry " + quote(cleaned) + ": a whiteout name is used as a directory");
   if (base.substr(0, prefix.size()) != prefix) return whiteout_name{};
   if (base == opaque) return whiteout_name{whiteout_kind::opaque, std::string(parent)};
   const auto name = base.substr(prefix.size());

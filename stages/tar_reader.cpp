@@ -14,6 +14,7 @@ struct tar_reader::impl {
   bool opened = false;
   bool finished = false;
   std::optional<error> source_error;  // libarchive only sees -1; keep the cause
+  std::uint64_t bytes_read = 0;
 
   impl(byte_source& s, tar_limits l) : source(s), limits(l) {}
 
@@ -25,6 +26,7 @@ struct tar_reader::impl {
       return -1;
     }
     *buf = chunk->data();
+    me->bytes_read += chunk->size();
     return static_cast<la_ssize_t>(chunk->size());
   }
 
@@ -52,12 +54,22 @@ result<std::optional<tar_entry>> tar_reader::next_entry() {
   auto& m = *impl_;
   if (m.finished) return std::optional<tar_entry>{};
   if (!m.opened) {
-    if (archive_read_open(m.ar, &m, nullptr, &impl::read_cb, nullptr) != ARCHIVE_OK)
-      return tl::unexpected(m.archive_failure("open"));
+    const int orc = archive_read_open(m.ar, &m, nullptr, &impl::read_cb, nullptr);
+    // An empty stream is an empty changeset, as Go's archive/tar (Docker,
+    // containerd) reads it; libarchive finds "no format" in zero bytes.
+    if (orc != ARCHIVE_OK && m.bytes_read == 0 && !m.source_error) {
+      m.finished = true;
+      return std::optional<tar_entry>{};
+    }
+    if (orc != ARCHIVE_OK) return tl::unexpected(m.archive_failure("open"));
     m.opened = true;
   }
   archive_entry* ae = nullptr;
   const int rc = archive_read_next_header(m.ar, &ae);
+  if (rc != ARCHIVE_EOF && rc < ARCHIVE_WARN && m.bytes_read == 0 && !m.source_error) {
+    m.finished = true;
+    return std::optional<tar_entry>{};
+  }
   if (rc == ARCHIVE_EOF) {
     m.finished = true;
     return std::optional<tar_entry>{};
@@ -74,6 +86,12 @@ result<std::optional<tar_entry>> tar_reader::next_entry() {
   e.mode = archive_entry_perm(ae) & 07777;
   e.uid = archive_entry_uid(ae);
   e.gid = archive_entry_gid(ae);
+  // Owners wider than 32 bits would be truncated by chown (2^32 becomes root);
+  // 4294967295 is (uid_t)-1, "leave unchanged".
+  for (auto [id, what] : {std::pair{e.uid, "uid"}, std::pair{e.gid, "gid"}})
+    if (id < 0 || id > 4294967294LL)
+      return fail(errc::malformed, "tar: entry " + quote(e.path) + ": " + what + " " +
+                                       std::to_string(id) + " out of range");
   e.mtime_sec = archive_entry_mtime(ae);
   e.mtime_nsec = archive_entry_mtime_nsec(ae);
   if (const char* hl = archive_entry_hardlink(ae)) {

@@ -85,6 +85,15 @@ TEST(ClassifyWhiteout, WhiteoutOfDotOrDotDotIsRefused) {
   }
 }
 
+// "x/.wh.hidden/payload" created a directory named like a whiteout.
+TEST(ClassifyWhiteout, WhiteoutNameUsedAsDirectoryIsRefused) {
+  for (const char* p : {".wh.y/child", "x/.wh.hidden/payload", "a/.wh.b/c/d"}) {
+    auto w = classify_whiteout(p);
+    ASSERT_FALSE(w) << p;
+    EXPECT_EQ(w.error().code(), errc::unsafe_path) << p;
+  }
+}
+
 TEST(ClassifyWhiteout, AufsMetadataIsReservedNotAWhiteout) {
   for (const char* p : {".wh..wh.plnk", ".wh..wh.plnk/1234.567", "a/.wh..wh.aufs", "a/.wh..wh.plnk/x/y"}) {
     auto w = classify_whiteout(p);
