@@ -66,37 +66,27 @@ result<layer_digests> decode_stream(layer_stream& stream, const descriptor& laye
     OCIPIPE_ASSIGN_OR_RETURN(auto entry, tar.next_entry());
     if (!entry) break;
     ++stats.entries;
-    const std::string raw_path = entry->path;
-    auto in_entry = [&](error e) { return tl::unexpected(std::move(e).context("entry " + quote(raw_path))); };
-    auto path = clean_entry_path(entry->path);
-    if (!path) return in_entry(std::move(path).error());
-    // A whiteout is known by its name whatever its type flag (smolvm#401).
-    auto wh = classify_whiteout(*path);
-    if (!wh) return in_entry(std::move(wh).error());
-    switch (wh->kind) {
+    OCIPIPE_ASSIGN_OR_RETURN(auto action, classify_entry(*entry));
+    switch (action.kind) {
       case whiteout_kind::whiteout:
-        batches.add(apply_op::kind::whiteout).path = std::move(wh->target);
+        batches.add(apply_op::kind::whiteout).path = std::move(action.target);
         break;
       case whiteout_kind::opaque:
-        batches.add(apply_op::kind::opaque_whiteout).path = std::move(wh->target);
+        batches.add(apply_op::kind::opaque_whiteout).path = std::move(action.target);
         break;
       case whiteout_kind::reserved:
         break;
       case whiteout_kind::none: {
-        if (entry->type == entry_type::hardlink) {
-          auto target = clean_entry_path(entry->link_target);
-          if (!target) return in_entry(std::move(target).error());
-          entry->link_target = std::move(*target);
-        }
         const bool has_content = entry->type == entry_type::regular && entry->size > 0;
+        const std::string raw_path = entry->path;
         auto& op = batches.add(apply_op::kind::entry);
-        op.path = std::move(*path);
+        op.path = std::move(action.target);
         op.entry = std::move(*entry);
         if (has_content) {
           auto r = tar.read_content([&](std::uint64_t off, byte_view bytes) {
             return batches.add_content(off, bytes);
           });
-          if (!r) return in_entry(std::move(r).error());
+          if (!r) return tl::unexpected(std::move(r).error().context("entry " + quote(raw_path)));
         }
         break;
       }

@@ -51,6 +51,7 @@ std::string rule_for(const error& e, bool layer_stage) {
     if (m.find("gzip: ") != std::string::npos || m.find("zstd: ") != std::string::npos)
       return "layer.compression";
     if (m.find("tar: ") != std::string::npos) return "layer.tar";
+    if (m.find("entry \"") != std::string::npos) return "layer.tar.entry";
   }
   if (m.find("diff_id mismatch") != std::string::npos) return "layer.diff_id";
   switch (e.code()) {
@@ -274,14 +275,7 @@ void check_blob(const io::image_layout& layout, blob_job& job) {
     for (;;) {
       OCIPIPE_ASSIGN_OR_RETURN(auto entry, tar.next_entry());
       if (!entry) return {};
-      auto in_entry = [&](error e) { return tl::unexpected(std::move(e).context("entry " + quote(entry->path))); };
-      auto path = clean_entry_path(entry->path);
-      if (!path) return in_entry(std::move(path).error());
-      if (auto wh = classify_whiteout(*path); !wh) return in_entry(std::move(wh).error());
-      if (entry->type == entry_type::hardlink)
-        if (auto t = clean_entry_path(entry->link_target); !t) return in_entry(std::move(t).error());
-      if (path->empty() && entry->type != entry_type::directory)
-        return in_entry(error(errc::unsafe_path, "entry for the rootfs itself is not a directory"));
+      OCIPIPE_TRY(classify_entry(*entry));
     }
   };
   auto walked = walk_tar();

@@ -66,4 +66,25 @@ result<whiteout_name> classify_whiteout(std::string_view cleaned) {
   return whiteout_name{whiteout_kind::whiteout, std::move(target)};
 }
 
+result<entry_action> classify_entry(tar_entry& entry) {
+  auto in_entry = [&](error e) { return tl::unexpected(std::move(e).context("entry " + quote(entry.path))); };
+  auto path = clean_entry_path(entry.path);
+  if (!path) return in_entry(std::move(path).error());
+  // A whiteout is known by its name whatever its type flag (smolvm#401).
+  auto wh = classify_whiteout(*path);
+  if (!wh) return in_entry(std::move(wh).error());
+  if (wh->kind != whiteout_kind::none) return entry_action{wh->kind, std::move(wh->target)};
+  if (path->empty() && entry.type != entry_type::directory)
+    return in_entry(error(errc::unsafe_path, "entry for the rootfs itself is not a directory"));
+  if (entry.type == entry_type::hardlink) {
+    auto target = clean_entry_path(entry.link_target);
+    if (!target) return in_entry(std::move(target).error());
+    if (target->empty()) return in_entry(error(errc::unsafe_path, "hardlink to the rootfs itself"));
+    entry.link_target = std::move(*target);
+  }
+  if (entry.type == entry_type::symlink && entry.link_target.empty())
+    return in_entry(error(errc::malformed, "symlink with an empty target"));
+  return entry_action{whiteout_kind::none, std::move(*path)};
+}
+
 }  // namespace ocipipe

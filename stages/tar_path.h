@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "stages/oci/error.h"
+#include "stages/oci/tar_entry.h"
 
 namespace ocipipe {
 
@@ -34,6 +35,21 @@ struct whiteout_name {
 /// name (image-spec#1301: it must not act as an opaque whiteout), and ".wh.."
 /// / ".wh...", which would name the directory itself or its parent.
 [[nodiscard]] result<whiteout_name> classify_whiteout(std::string_view cleaned);
+
+/// One tar entry as the apply stage sees it: a whiteout (target = hidden
+/// path), an opaque whiteout (target = directory), an entry to create (target
+/// = cleaned path, link_target of hardlinks cleaned too), or reserved (skip).
+struct entry_action {
+  whiteout_kind kind = whiteout_kind::none;
+  std::string target;
+};
+
+/// Decides what `entry` does, rewriting its hardlink target to the cleaned
+/// form. The rules unpack applies and validate reports are this one function.
+/// Errors (`unsafe_path`, `malformed`), with the raw entry name in context:
+/// paths escaping the rootfs, bad whiteout names, the rootfs itself as a
+/// non-directory, a hardlink to the rootfs, a symlink with an empty target.
+[[nodiscard]] result<entry_action> classify_entry(tar_entry& entry);
 
 /// Splits "a/b/c" into {"a/b", "c"}; "c" into {"", "c"}.
 std::pair<std::string_view, std::string_view> split_parent(std::string_view cleaned);

@@ -339,5 +339,28 @@ TEST(UnpackEmptyLayer, ZeroByteUncompressedLayerIsAnEmptyChangeset) {
   }
 }
 
+// validate passed layers that unpack refused: a hardlink to the rootfs itself
+// and a symlink with an empty target. Both now go through classify_entry,
+// the one function both verbs use.
+TEST(EntryRules, ValidateAndUnpackAgreeOnBadEntries) {
+  struct bad_case {
+    const char* name;
+    tar_spec_entry entry;
+    const char* rule;
+  };
+  for (auto& c : {bad_case{"hardlink to root", hardlink("h", "./"), "layer.tar.path"},
+                  bad_case{"hardlink to ..", hardlink("h", "a/.."), "layer.tar.path"},
+                  bad_case{"empty symlink", symlink("s", ""), "layer.tar.entry"}}) {
+    temp_dir tmp("ocipipe-agree");
+    auto img = build_layout(tmp.sub("layout"), "t", {layer_spec{{file("a/f", "x"), c.entry}}});
+    auto r = unpack(img.ref(), tmp.sub("rootfs"), {});
+    EXPECT_FALSE(r) << c.name;
+    auto v = validate({img.ref()}, {});
+    bool flagged = false;
+    for (const auto& f : v.at(0).findings) flagged = flagged || (f.error && f.rule == c.rule);
+    EXPECT_TRUE(flagged) << c.name;
+  }
+}
+
 }  // namespace
 }  // namespace ocipipe::testing
