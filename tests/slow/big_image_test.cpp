@@ -38,6 +38,7 @@
 #include "stages/digester.h"
 #include "stages/oci/media_type.h"
 #include "tests/support/image_builder.h"
+#include "tests/support/report_text.h"
 #include "tests/support/test_env.h"
 #include "tests/support/tree_compare.h"
 
@@ -107,13 +108,6 @@ std::string sha256_of_file(const std::string& path) {
   return d.finish().str();
 }
 
-std::string describe(const image_validation& v) {
-  std::string s;
-  if (v.failure) s += "failure: " + v.failure->message() + "\n";
-  for (const auto& f : v.findings)
-    s += (f.error ? "error " : "warning ") + f.rule + " at " + f.location + ": " + f.message + "\n";
-  return s.empty() ? "no findings" : s;
-}
 
 void expect_valid(const built_image& img) {
   validate_options opts;

@@ -15,6 +15,7 @@
 #include "pipeline/api.h"
 #include "stages/oci/media_type.h"
 #include "tests/support/image_builder.h"
+#include "tests/support/report_text.h"
 #include "tests/support/test_env.h"
 
 namespace ocipipe::testing {
@@ -41,13 +42,6 @@ image_validation validate_one(const built_image& img, validate_options opts = {}
   return out.empty() ? image_validation{} : out.front();
 }
 
-std::string describe(const image_validation& v) {
-  std::string s;
-  if (v.failure) s += "failure: " + v.failure->message() + "\n";
-  for (const auto& f : v.findings)
-    s += (f.error ? "error " : "warning ") + f.rule + " at " + f.location + ": " + f.message + "\n";
-  return s.empty() ? "no findings" : s;
-}
 
 std::vector<finding> with_rule(const image_validation& v, const std::string& rule) {
   std::vector<finding> out;
