@@ -1,14 +1,15 @@
 // The unpack flow graph (DESIGN.md §2):
 //
 //   layer_index_node ─► decode_limiter ─► decode_node (parallel) ─► layer_sequencer ─► apply_node (serial)
-//                            ▲                  │ (done)
-//                            └──────────────────┘
+//                            ▲                                                            │ (applied)
+//                            └────────────────────────────────────────────────────────────┘
 //
 // decode_node announces each layer to the sequencer as soon as it starts and
 // then streams batches into that layer's bounded channel; apply_node drains
-// the channels in manifest order. The limiter keeps at most `threads - 1`
-// layers decoding, so apply always has a thread and the bytes in flight stay
-// under the budget.
+// the channels in manifest order. A layer leaves the limiter's window only
+// once it is applied, so at most `decoders` channels hold bytes at any time:
+// decoded-but-unapplied layers can never pile up behind a slow disk. The
+// arena has one thread more than there are decoders, so apply always has one.
 #include <oneapi/tbb/flow_graph.h>
 
 #include <atomic>
@@ -137,7 +138,7 @@ result<void> run_graph(unpack_run& run, pipeline::graph_arena& arena, std::size_
       return next++;
     });
     flow::limiter_node<std::size_t> decode_limiter(g, in_flight_layers);
-    using decode_node_t = flow::multifunction_node<std::size_t, std::tuple<std::size_t, flow::continue_msg>>;
+    using decode_node_t = flow::multifunction_node<std::size_t, std::tuple<std::size_t>>;
     decode_node_t decode_node(g, flow::unlimited, [&](std::size_t i, decode_node_t::output_ports_type& ports) {
       std::get<0>(ports).try_put(i);  // apply may start on this layer now
       if (!run.failed) {
@@ -147,17 +148,17 @@ result<void> run_graph(unpack_run& run, pipeline::graph_arena& arena, std::size_
       } else {
         run.channels[i]->close(fail(errc::cancelled, "cancelled"));
       }
-      std::get<1>(ports).try_put(flow::continue_msg());
     });
     flow::sequencer_node<std::size_t> layer_sequencer(g, [](std::size_t i) { return i; });
-    flow::function_node<std::size_t> apply_node(g, flow::serial, [&](std::size_t i) {
+    flow::function_node<std::size_t, flow::continue_msg> apply_node(g, flow::serial, [&](std::size_t i) {
       apply_layer(run, i);
+      return flow::continue_msg();
     });
     flow::make_edge(layer_index_node, decode_limiter);
     flow::make_edge(decode_limiter, decode_node);
     flow::make_edge(flow::output_port<0>(decode_node), layer_sequencer);
-    flow::make_edge(flow::output_port<1>(decode_node), decode_limiter.decrementer());
     flow::make_edge(layer_sequencer, apply_node);
+    flow::make_edge(apply_node, decode_limiter.decrementer());
     layer_index_node.activate();
     g.wait_for_all();
   });
@@ -204,9 +205,12 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   auto writer = io::rootfs_writer::open(rootfs);
   if (!writer) return where(std::move(writer).error());
 
-  // Apply needs a thread of its own beside the decoders: at least two.
-  pipeline::graph_arena arena(opts.jobs, 2);
-  const std::size_t in_flight = static_cast<std::size_t>(arena.threads() - 1);
+  // Decoders, plus one thread for apply: it must never wait for a thread
+  // while decoders block on their full channels.
+  const int decoders = std::max(1, opts.jobs > 0 ? opts.jobs
+                                                 : static_cast<int>(std::thread::hardware_concurrency()));
+  pipeline::graph_arena arena(decoders + 1, 2);
+  const std::size_t in_flight = static_cast<std::size_t>(decoders);
   const std::size_t per_channel =
       std::max<std::size_t>(4u << 20, opts.max_bytes_in_flight / std::max<std::size_t>(1, in_flight));
 
