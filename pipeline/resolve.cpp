@@ -10,15 +10,6 @@
 namespace ocipipe {
 namespace {
 
-constexpr int max_index_depth = 8;  // nested image indexes (containers/image#2076)
-
-bool is_index_type(std::string_view mt) {
-  return mt == media_type::image_index || mt == media_type::docker_manifest_list;
-}
-bool is_manifest_type(std::string_view mt) {
-  return mt == media_type::image_manifest || mt == media_type::docker_manifest;
-}
-
 // GOARCH names, as image-index.md "platform" uses them.
 std::string host_architecture() {
   utsname u{};
@@ -102,11 +93,6 @@ result<descriptor> select_from_index(const image_index& index, const image_refer
 // A document's own mediaType, when set, must be the one its descriptor claims,
 // so one blob never reads as two kinds of document (image-spec
 // GHSA-77vh-xpmg-72qh, buglog B45).
-std::optional<error> check_own_media_type(const std::string& own, const descriptor& d) {
-  if (own.empty() || own == d.media_type) return std::nullopt;
-  return error(errc::malformed, "document " + d.digest.str() + ": mediaType " + quote(own) +
-                                    " differs from its descriptor's " + quote(d.media_type));
-}
 
 }  // namespace
 
@@ -144,15 +130,15 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
   if (!chosen) return where(std::move(chosen).error());
 
   descriptor d = *chosen;
-  for (int depth = 0; is_index_type(d.media_type); ++depth) {
-    if (depth == max_index_depth)
+  for (int depth = 0; media_type::is_image_index(d.media_type); ++depth) {
+    if (depth == media_type::max_index_depth)
       return where(error(errc::malformed, "image indexes nested deeper than " +
-                                              std::to_string(max_index_depth)));
+                                              std::to_string(media_type::max_index_depth)));
     auto bytes = pipeline::read_verified_blob(*layout, d);
     if (!bytes) return where(std::move(bytes).error().context("image index " + d.digest.str()));
     auto nested = parse_image_index(*bytes);
     if (!nested) return where(std::move(nested).error().context("image index " + d.digest.str()));
-    if (auto e = check_own_media_type(nested->media_type, d)) return where(std::move(*e));
+    if (auto ok = check_media_type_matches(nested->media_type, d); !ok) return where(std::move(ok).error());
     const descriptor* pick = nullptr;
     for (const auto& m : nested->manifests)
       if (platform_matches(m, platform)) {
@@ -173,7 +159,7 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
     }
     d = *pick;
   }
-  if (!is_manifest_type(d.media_type))
+  if (!media_type::is_image_manifest(d.media_type))
     return where(error(errc::unsupported, "descriptor " + d.digest.str() + ": media type " +
                                               quote(d.media_type) + " is not an image manifest"));
 
@@ -184,7 +170,7 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
   if (!mbytes) return where(std::move(mbytes).error().context("manifest " + d.digest.str()));
   auto m = parse_manifest(*mbytes);
   if (!m) return where(std::move(m).error().context("manifest " + d.digest.str()));
-  if (auto e = check_own_media_type(m->media_type, d)) return where(std::move(*e));
+  if (auto ok = check_media_type_matches(m->media_type, d); !ok) return where(std::move(ok).error());
   out.manifest = std::move(*m);
   out.config_descriptor = out.manifest.config;
   auto cbytes = pipeline::read_verified_blob(*layout, out.config_descriptor);

@@ -26,8 +26,6 @@ namespace {
 
 namespace flow = oneapi::tbb::flow;
 
-constexpr int max_index_depth = 8;
-
 // One distinct blob to check, and what it found (locations are added later,
 // per reference that names it).
 struct blob_job {
@@ -62,13 +60,6 @@ std::string rule_for(const error& e, bool layer_stage) {
     case errc::resource_exhausted: return "layer.limits";
     default: return layer_stage ? "layer.stream" : "blob.read";
   }
-}
-
-bool is_index_type(std::string_view mt) {
-  return mt == media_type::image_index || mt == media_type::docker_manifest_list;
-}
-bool is_manifest_type(std::string_view mt) {
-  return mt == media_type::image_manifest || mt == media_type::docker_manifest;
 }
 
 class image_walker {
@@ -118,28 +109,23 @@ class image_walker {
     return std::move(*bytes);
   }
 
-  void check_embedded_media_type(std::string_view bytes, const descriptor& d,
-                                 const std::string& location) {
-    // image-spec GHSA-77vh-xpmg-72qh: a document's own mediaType, when set,
-    // must be the one its descriptor claims, so it cannot be read both ways.
-    auto parsed = is_index_type(d.media_type) ? parse_image_index(bytes).map([](auto&& i) { return i.media_type; })
-                                              : parse_manifest(bytes).map([](auto&& m) { return m.media_type; });
-    if (parsed && !parsed->empty() && *parsed != d.media_type)
-      add("descriptor.mediaType.match", true, location,
-          "document mediaType " + quote(*parsed) + " differs from its descriptor's " +
-              quote(d.media_type));
+  // The document's own mediaType against its descriptor's (GHSA-77vh-xpmg-72qh).
+  void check_embedded_media_type(std::string_view own, const descriptor& d, const std::string& location) {
+    if (auto ok = check_media_type_matches(own, d); !ok)
+      add("descriptor.mediaType.match", true, location, ok.error().message());
   }
+
 
   void visit(const descriptor& d, const std::string& location, int depth,
              const std::optional<platform>& want_platform) {
     const std::string loc = location + " (" + d.digest.short_str() + ")";
     // Indexes may share children (or name each other): each document is
     // checked once per reference, or fan-out grows exponentially with depth.
-    if ((is_index_type(d.media_type) || is_manifest_type(d.media_type)) &&
+    if ((media_type::is_image_index(d.media_type) || media_type::is_image_manifest(d.media_type)) &&
         !visited_.insert(d.media_type + "|" + d.digest.str()).second)
       return;
-    if (is_index_type(d.media_type)) {
-      if (depth == max_index_depth) {
+    if (media_type::is_image_index(d.media_type)) {
+      if (depth == media_type::max_index_depth) {
         add("index.depth", true, loc, "image indexes nested too deep");
         return;
       }
@@ -149,16 +135,16 @@ class image_walker {
         add_docker_document(media_type::image_index, *bytes, loc);
       else
         add_document(media_type::image_index, *bytes, loc);
-      check_embedded_media_type(*bytes, d, loc);
       auto index = parse_image_index(*bytes);
       if (!index) return;
+      check_embedded_media_type(index->media_type, d, loc);
       for (std::size_t i = 0; i < index->manifests.size(); ++i) {
         const auto& child = index->manifests[i];
         visit(child, location + ".manifests[" + std::to_string(i) + "]", depth + 1, child.platform);
       }
       return;
     }
-    if (is_manifest_type(d.media_type)) {
+    if (media_type::is_image_manifest(d.media_type)) {
       visit_manifest(d, location, loc, want_platform);
       return;
     }
@@ -175,9 +161,9 @@ class image_walker {
       add_docker_document(media_type::image_manifest, *bytes, loc);
     else
       add_document(media_type::image_manifest, *bytes, loc);
-    check_embedded_media_type(*bytes, d, loc);
     auto m = parse_manifest(*bytes);
     if (!m) return;
+    check_embedded_media_type(m->media_type, d, loc);
     const std::string cloc = location + ".config (" + m->config.digest.short_str() + ")";
     const bool image_config = m->config.media_type == media_type::image_config ||
                               m->config.media_type == media_type::docker_config;

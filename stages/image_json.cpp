@@ -349,4 +349,10 @@ result<descriptor> parse_descriptor(std::string_view json) {
   return with_root(json, [](element root) { return as_descriptor(root, ""); });
 }
 
+result<void> check_media_type_matches(std::string_view own, const descriptor& d) {
+  if (own.empty() || own == d.media_type) return {};
+  return fail(errc::malformed, "document " + d.digest.str() + ": mediaType " + quote(own) +
+                                   " differs from its descriptor's " + quote(d.media_type));
+}
+
 }  // namespace ocipipe

@@ -62,6 +62,13 @@ namespace ocipipe {
 /// print: `layers[2].digest`, `config.Env`; keys that are not plain identifiers
 /// are bracketed and quoted: `annotations["org.opencontainers.image.ref.name"]`.
 /// `parent` "" is the document root.
+/// image-spec GHSA-77vh-xpmg-72qh (manifest.md, image-index.md `mediaType`):
+/// a document's own mediaType, when set, must be the one its descriptor
+/// claims, so one blob cannot be read both as a manifest and as an index.
+/// `own` is the parsed document's mediaType ("" when absent). Errors:
+/// `malformed` naming both media types.
+[[nodiscard]] result<void> check_media_type_matches(std::string_view own, const descriptor& d);
+
 [[nodiscard]] std::string json_member_path(std::string_view parent, std::string_view key);
 
 /// JSON path of array element `index` under `parent`: `layers[2]`.

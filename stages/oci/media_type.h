@@ -31,6 +31,20 @@ inline constexpr std::string_view docker_layer_gzip =
 inline constexpr std::string_view docker_foreign_layer_gzip =
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 
+/// An image index (OCI) or a manifest list (Docker v2.2).
+constexpr bool is_image_index(std::string_view mt) noexcept {
+  return mt == image_index || mt == docker_manifest_list;
+}
+
+/// An image manifest (OCI or Docker v2.2).
+constexpr bool is_image_manifest(std::string_view mt) noexcept {
+  return mt == image_manifest || mt == docker_manifest;
+}
+
+/// How deep image indexes may nest below index.json before a reader gives up
+/// (nesting is legal, containers/image#2076; loops and bombs are not).
+inline constexpr int max_index_depth = 8;
+
 /// How a layer blob is compressed, from its media type.
 enum class layer_compression { none, gzip, zstd, unknown };
 
