@@ -48,11 +48,14 @@ bool platform_given(const platform_selector& p) {
   return !p.os.empty() || !p.architecture.empty() || !p.variant.empty();
 }
 
+// "os/arch[/variant]", the form --platform takes and messages show.
+std::string platform_string(const std::string& os, const std::string& arch, const std::string& variant) {
+  return os + "/" + arch + (variant.empty() ? "" : "/" + variant);
+}
+
 std::string platform_text(const platform_selector& p) {
-  std::string s = (p.os.empty() ? "linux" : p.os) + "/" +
-                  (p.architecture.empty() ? host_architecture() : p.architecture);
-  if (!p.variant.empty()) s += "/" + p.variant;
-  return s;
+  return platform_string(p.os.empty() ? "linux" : p.os,
+                         p.architecture.empty() ? host_architecture() : p.architecture, p.variant);
 }
 
 result<descriptor> select_from_index(const image_index& index, const image_reference& ref) {
@@ -150,8 +153,7 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
       for (const auto& m : nested->manifests)
         if (m.platform)
           have += (have.empty() ? "" : ", ") +
-                  quote(m.platform->os + "/" + m.platform->architecture +
-                        (m.platform->variant.empty() ? "" : "/" + m.platform->variant));
+                  quote(platform_string(m.platform->os, m.platform->architecture, m.platform->variant));
       return where(error(errc::not_found, "image index " + d.digest.str() +
                                               " has no manifest for platform " +
                                               platform_text(platform) +
@@ -183,8 +185,7 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
   if (platform_given(platform) &&
       !platform_matches(cfg->os, cfg->architecture, cfg->variant, platform))
     return where(error(errc::not_found, "image is " +
-                                            quote(cfg->os + "/" + cfg->architecture +
-                                                  (cfg->variant.empty() ? "" : "/" + cfg->variant)) +
+                                            quote(platform_string(cfg->os, cfg->architecture, cfg->variant)) +
                                             ", not platform " + quote(platform_text(platform))));
   out.config = std::move(*cfg);
   out.config_bytes = std::move(*cbytes);
