@@ -6,17 +6,25 @@
 namespace ocipipe::io {
 
 blob_file_source::blob_file_source(unique_fd fd, std::uint64_t expected_size, std::string what,
-                                   std::size_t chunk_bytes)
-    : fd_(std::move(fd)), expected_(expected_size), what_(std::move(what)), buf_(chunk_bytes) {}
+                                   std::size_t chunk_bytes, std::optional<file_region> region)
+    : fd_(std::move(fd)), region_(region), expected_(expected_size), what_(std::move(what)), buf_(chunk_bytes) {}
 
 result<byte_view> blob_file_source::next() {
   if (at_end_) return byte_view{};
   const std::uint64_t left = expected_ - done_;
   // Ask for one byte more than is left, so a longer blob shows itself.
-  const std::size_t want = left + 1 < buf_.size() ? static_cast<std::size_t>(left + 1) : buf_.size();
+  std::size_t want = left + 1 < buf_.size() ? static_cast<std::size_t>(left + 1) : buf_.size();
   ssize_t n;
-  do n = ::read(fd_.get(), buf_.data(), want);
-  while (n < 0 && errno == EINTR);
+  if (region_) {
+    // The region's end is the blob's end, whatever follows it in the file.
+    const std::uint64_t in_region = region_->length > done_ ? region_->length - done_ : 0;
+    if (want > in_region) want = static_cast<std::size_t>(in_region);
+    do n = want ? ::pread(fd_.get(), buf_.data(), want, static_cast<off_t>(region_->offset + done_)) : 0;
+    while (n < 0 && errno == EINTR);
+  } else {
+    do n = ::read(fd_.get(), buf_.data(), want);
+    while (n < 0 && errno == EINTR);
+  }
   if (n < 0) return fail_errno("read " + what_, errno);
   if (static_cast<std::uint64_t>(n) > left)
     return fail(errc::size_mismatch, what_ + ": blob is larger than descriptor size " +

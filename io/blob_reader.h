@@ -3,6 +3,7 @@
 // descriptor.size; a blob shorter or longer than its descriptor says is a
 // `size_mismatch` (image-spec descriptor.md "size"; umoci verified_blob.go).
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,17 +12,25 @@
 
 namespace ocipipe::io {
 
-/// Streams one open blob file in chunks of `chunk_bytes`. Owns the fd.
-/// next() fails with `size_mismatch` when the file ends before
-/// `expected_size` bytes or has bytes beyond it. Not thread-safe.
+/// A byte range of a file that holds a blob: a member of an archive.
+struct file_region {
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
+/// Streams one open blob file (or `region` of it, read with pread) in chunks
+/// of `chunk_bytes`. Owns the fd. next() fails with `size_mismatch` when the
+/// blob ends before `expected_size` bytes or has bytes beyond it. Not
+/// thread-safe.
 class blob_file_source final : public byte_source {
  public:
   blob_file_source(unique_fd fd, std::uint64_t expected_size, std::string what,
-                   std::size_t chunk_bytes = 1 << 20);
+                   std::size_t chunk_bytes = 1 << 20, std::optional<file_region> region = {});
   result<byte_view> next() override;
 
  private:
   unique_fd fd_;
+  std::optional<file_region> region_;
   std::uint64_t expected_;
   std::uint64_t done_ = 0;
   std::string what_;

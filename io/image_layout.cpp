@@ -9,29 +9,22 @@
 namespace ocipipe::io {
 namespace {
 
-result<std::string> read_all(int fd, std::size_t max_bytes, const std::string& what) {
+result<std::string> read_source(byte_source& src, std::size_t reserve) {
   std::string out;
-  struct stat st{};
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-    if (static_cast<std::uint64_t>(st.st_size) > max_bytes)
-      return fail(errc::resource_exhausted, what + ": larger than " + std::to_string(max_bytes) +
-                                                " bytes");
-    out.reserve(static_cast<std::size_t>(st.st_size));
-  }
-  char buf[1 << 16];
+  out.reserve(reserve);
   for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail_errno("read " + what, errno);
-    }
-    if (n == 0) break;
-    if (out.size() + static_cast<std::size_t>(n) > max_bytes)
-      return fail(errc::resource_exhausted, what + ": larger than " + std::to_string(max_bytes) +
-                                                " bytes");
-    out.append(buf, static_cast<std::size_t>(n));
+    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, src.next());
+    if (chunk.empty()) return out;
+    out.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
   }
-  return out;
+}
+
+result<void> check_size(const descriptor& d, std::size_t max_bytes) {
+  if (d.size < 0) return fail(errc::malformed, "blob " + d.digest.str() + ": negative size");
+  if (static_cast<std::uint64_t>(d.size) > max_bytes)
+    return fail(errc::resource_exhausted, "blob " + d.digest.str() + ": size " +
+                                              std::to_string(d.size) + " over limit");
+  return {};
 }
 
 }  // namespace
@@ -44,50 +37,96 @@ result<image_layout> image_layout::open(const std::string& path) {
   return l;
 }
 
-result<std::string> image_layout::read_file(const std::string& name, std::size_t max_bytes) const {
-  OCIPIPE_ASSIGN_OR_RETURN(auto fd, open_regular_file(dir_.get(), name, quote(name)));
-  return read_all(fd.get(), max_bytes, quote(name));
+result<image_layout> image_layout::open_archive(const std::string& path) {
+  image_layout l;
+  l.path_ = path;
+  OCIPIPE_ASSIGN_OR_RETURN(l.archive_, tar_archive::open(path));
+  return l;
 }
 
-result<unique_fd> image_layout::open_blob_fd(const ocipipe::digest& d) const {
-  // digest::parse admits neither "/" nor "..", so blob_path() stays inside blobs/.
-  const std::string rel = d.blob_path();
-  auto fd = open_regular_file(dir_.get(), rel, "blob " + d.str());
-  if (!fd && fd.error().code() == errc::not_found)
-    return fail(errc::not_found, "blob " + d.str() + ": missing", ENOENT);
-  return fd;
+void image_layout::add_blob_alias(const ocipipe::digest& d, std::string member) {
+  aliases_[d.str()] = std::move(member);
+}
+
+result<archive_member> image_layout::find_member(const std::string& name, const std::string& what) const {
+  auto m = archive_->find(name);
+  if (!m) return tl::unexpected(std::move(m).error().context(what));
+  return m;
+}
+
+result<std::string> image_layout::read_file(const std::string& name, std::size_t max_bytes) const {
+  const auto too_big = [&] {
+    return fail(errc::resource_exhausted, quote(name) + ": larger than " + std::to_string(max_bytes) + " bytes");
+  };
+  if (archive_) {
+    OCIPIPE_ASSIGN_OR_RETURN(auto m, find_member(name, quote(name)));
+    if (m.size > max_bytes) return too_big();
+    blob_file_source src(unique_fd(::dup(archive_->fd())), m.size, quote(name), 1 << 20,
+                         file_region{m.offset, m.size});
+    return read_source(src, static_cast<std::size_t>(m.size));
+  }
+  OCIPIPE_ASSIGN_OR_RETURN(auto fd, open_regular_file(dir_.get(), name, quote(name)));
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return fail_errno(quote(name), errno);
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) return too_big();
+  // Regular file: its size is its length (blob_file_source refuses growth).
+  blob_file_source src(std::move(fd), static_cast<std::uint64_t>(st.st_size), quote(name));
+  return read_source(src, static_cast<std::size_t>(st.st_size));
+}
+
+result<std::uint64_t> image_layout::file_size(const std::string& name) const {
+  if (archive_) {
+    OCIPIPE_ASSIGN_OR_RETURN(auto m, find_member(name, quote(name)));
+    return m.size;
+  }
+  OCIPIPE_ASSIGN_OR_RETURN(auto fd, open_regular_file(dir_.get(), name, quote(name)));
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return fail_errno(quote(name), errno);
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+result<image_layout::blob_location> image_layout::locate_blob(const ocipipe::digest& d) const {
+  const std::string what = "blob " + d.str();
+  if (archive_) {
+    const auto alias = aliases_.find(d.str());
+    // digest::parse admits neither "/" nor "..", so blob_path() stays inside blobs/.
+    auto m = archive_->find(alias != aliases_.end() ? alias->second : d.blob_path());
+    if (!m && m.error().code() == errc::not_found)
+      return fail(errc::not_found, what + ": missing from archive " + quote(path_), ENOENT);
+    if (!m) return tl::unexpected(std::move(m).error().context(what));
+    unique_fd fd(::dup(archive_->fd()));
+    if (!fd) return fail_errno(what, errno);
+    return blob_location{std::move(fd), file_region{m->offset, m->size}};
+  }
+  auto fd = open_regular_file(dir_.get(), d.blob_path(), what);
+  if (!fd && fd.error().code() == errc::not_found) return fail(errc::not_found, what + ": missing", ENOENT);
+  if (!fd) return tl::unexpected(std::move(fd).error());
+  return blob_location{std::move(*fd), std::nullopt};
 }
 
 result<std::string> image_layout::read_blob(const descriptor& d, std::size_t max_bytes) const {
-  if (d.size < 0) return fail(errc::malformed, "blob " + d.digest.str() + ": negative size");
-  if (static_cast<std::uint64_t>(d.size) > max_bytes)
-    return fail(errc::resource_exhausted, "blob " + d.digest.str() + ": size " +
-                                              std::to_string(d.size) + " over limit");
-  OCIPIPE_ASSIGN_OR_RETURN(auto fd, open_blob_fd(d.digest));
-  blob_file_source src(std::move(fd), static_cast<std::uint64_t>(d.size), "blob " + d.digest.str());
-  std::string out;
-  out.reserve(static_cast<std::size_t>(d.size));
-  for (;;) {
-    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, src.next());
-    if (chunk.empty()) break;
-    out.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
-  }
-  return out;
+  OCIPIPE_TRY(check_size(d, max_bytes));
+  OCIPIPE_ASSIGN_OR_RETURN(auto src, open_blob(d));
+  return read_source(*src, static_cast<std::size_t>(d.size));
 }
 
 result<std::unique_ptr<byte_source>> image_layout::open_blob(const descriptor& d) const {
-  if (d.size < 0) return fail(errc::malformed, "blob " + d.digest.str() + ": negative size");
-  OCIPIPE_ASSIGN_OR_RETURN(auto fd, open_blob_fd(d.digest));
-  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  OCIPIPE_TRY(check_size(d, UINT64_MAX));
+  OCIPIPE_ASSIGN_OR_RETURN(auto loc, locate_blob(d.digest));
+  const auto start = loc.region ? static_cast<off_t>(loc.region->offset) : 0;
+  const auto len = loc.region ? static_cast<off_t>(loc.region->length) : 0;
+  ::posix_fadvise(loc.fd.get(), start, len, POSIX_FADV_SEQUENTIAL);
   return std::unique_ptr<byte_source>(std::make_unique<blob_file_source>(
-      std::move(fd), static_cast<std::uint64_t>(d.size), "blob " + d.digest.str()));
+      std::move(loc.fd), static_cast<std::uint64_t>(d.size), "blob " + d.digest.str(), 1 << 20, loc.region));
 }
 
-result<std::uint64_t> image_layout::blob_size(const ocipipe::digest& d) const {
-  OCIPIPE_ASSIGN_OR_RETURN(auto fd, open_blob_fd(d));
+result<std::string> image_layout::blob_identity(const ocipipe::digest& d) const {
+  OCIPIPE_ASSIGN_OR_RETURN(auto loc, locate_blob(d));
   struct stat st{};
-  if (::fstat(fd.get(), &st) != 0) return fail_errno("stat blob " + d.str(), errno);
-  return static_cast<std::uint64_t>(st.st_size);
+  if (::fstat(loc.fd.get(), &st) != 0) return fail_errno("stat blob " + d.str(), errno);
+  std::string id = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  if (loc.region) id += "@" + std::to_string(loc.region->offset) + "+" + std::to_string(loc.region->length);
+  return id;
 }
 
 }  // namespace ocipipe::io

@@ -1,13 +1,20 @@
 #pragma once
-// Read access to an OCI image layout directory (image-spec image-layout.md):
-// `oci-layout`, `index.json` and `blobs/<alg>/<encoded>`. Every open is
-// relative to the layout's directory fd and refuses symlinks in blob paths.
-// Digest verification belongs to the caller (pipeline/), which owns the
-// digesters; this class bounds every read by descriptor.size.
+// Read access to an OCI image layout (image-spec image-layout.md):
+// `oci-layout`, `index.json` and `blobs/<alg>/<encoded>`, in a directory or
+// in place inside an uncompressed tar of one (oci-archive). A docker-archive
+// (`docker save`) is read through the same view: its blobs are named by
+// aliases (digest -> member) that the caller registers. Every directory open
+// is relative to the layout's directory fd and refuses symlinks in blob
+// paths; archive members are found by tar_archive. Digest verification
+// belongs to the caller (pipeline/), which owns the digesters; this class
+// bounds every read by descriptor.size.
 
+#include <map>
 #include <memory>
 #include <string>
 
+#include "io/blob_reader.h"
+#include "io/tar_archive.h"
 #include "io/unique_fd.h"
 #include "stages/oci/byte_source.h"
 #include "stages/oci/descriptor.h"
@@ -22,13 +29,25 @@ class image_layout {
   /// `io`/`permission_denied`.
   static result<image_layout> open(const std::string& path);
 
+  /// Opens an archive (an image layout or a `docker save` tar, uncompressed)
+  /// for reading in place. Errors: those of tar_archive::open.
+  static result<image_layout> open_archive(const std::string& path);
+
+  /// Names the member holding blob `d` (docker-archive: "<hex>.tar",
+  /// "<id>/layer.tar"). Archives only; call before sharing the view.
+  void add_blob_alias(const ocipipe::digest& d, std::string member);
+
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
-  [[nodiscard]] int dir_fd() const noexcept { return dir_.get(); }
+  [[nodiscard]] bool is_archive() const noexcept { return archive_ != nullptr; }
 
   /// Reads a small top-level file ("oci-layout", "index.json") whole, at most
   /// `max_bytes`. Errors: `not_found`, `resource_exhausted` when larger.
   [[nodiscard]] result<std::string> read_file(const std::string& name,
                                               std::size_t max_bytes = 64 << 20) const;
+
+  /// Size in bytes of a top-level file or archive member `name` (regular
+  /// files only). Errors: as read_file.
+  [[nodiscard]] result<std::uint64_t> file_size(const std::string& name) const;
 
   /// Reads a blob whole. Errors: `not_found` (blob missing), `size_mismatch`
   /// (length differs from descriptor.size), `resource_exhausted` when
@@ -39,13 +58,23 @@ class image_layout {
   /// Opens a blob for streaming in chunks, bounded by descriptor.size.
   [[nodiscard]] result<std::unique_ptr<byte_source>> open_blob(const descriptor& d) const;
 
-  /// Size of the blob file in bytes. Errors: `not_found`.
-  [[nodiscard]] result<std::uint64_t> blob_size(const ocipipe::digest& d) const;
+  /// Names the stored bytes of blob `d`: "dev:ino" of its file, plus
+  /// "@offset" inside an archive. Equal identities are the same bytes, so a
+  /// blob that layouts share by hardlink is read once (validate's bulk mode).
+  /// Errors: those of opening the blob.
+  [[nodiscard]] result<std::string> blob_identity(const ocipipe::digest& d) const;
 
  private:
-  result<unique_fd> open_blob_fd(const ocipipe::digest& d) const;
+  struct blob_location {
+    unique_fd fd;
+    std::optional<file_region> region;  ///< set inside an archive
+  };
+  result<blob_location> locate_blob(const ocipipe::digest& d) const;
+  result<archive_member> find_member(const std::string& name, const std::string& what) const;
   std::string path_;
   unique_fd dir_;
+  std::shared_ptr<const tar_archive> archive_;
+  std::map<std::string, std::string, std::less<>> aliases_;  ///< digest -> member
 };
 
 }  // namespace ocipipe::io

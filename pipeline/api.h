@@ -126,14 +126,21 @@ struct create_report {
 
 namespace ocipipe {
 
-/// One validation finding: which spec rule, how bad, and where — a location
-/// such as `index.json: manifests[0].layers[2] (sha256:…)` followed, for
-/// document rules, by the JSON path inside that document.
+/// One validation finding: which spec rule (README "Validation rules"), how
+/// bad, and where, both as one human-readable `location` and field by field.
 struct finding {
   std::string rule;
   bool error = true;  ///< false: a warning (exit 0), e.g. an artifact media type
+  /// Everything below in one line: `manifests[0].layers[2] (sha256:0123456789ab):
+  /// entry "etc/x"` or `manifests[0] (sha256:…): layers[1].digest`.
   std::string location;
   std::string message;
+  /// Which document or blob: `manifests[0].layers[2]` (descriptor path from
+  /// index.json), `index.json`, `oci-layout`, `manifest.json`.
+  std::string descriptor_path;
+  std::string digest;     ///< the blob's full digest, when about a blob
+  std::string json_path;  ///< inside the document: `layers[1].digest`; "" for none
+  std::string entry;      ///< the tar entry, when about one
 };
 
 struct validate_options {
@@ -159,16 +166,30 @@ struct image_validation {
   [[nodiscard]] bool valid() const;
 };
 
-/// Validates image layouts against the image-spec: oci-layout and index.json,
-/// every manifest, image index and image config (stages/schema_rules.h), every
-/// blob's existence, size and digest, each layer's diff_id against
-/// rootfs.diff_ids and the counts, platform agreement, and each layer's tar
-/// stream (well-formed headers, safe paths, valid whiteout names). Layer blobs
-/// are checked in parallel, each distinct blob once per run. Never fails as a
-/// whole: per-reference problems are findings, unreadable inputs `failure`.
-/// Thread-safe.
+/// What a whole validate run read: each distinct blob counts once.
+struct validate_totals {
+  std::uint64_t blobs = 0;       ///< distinct blobs checked
+  std::uint64_t blob_bytes = 0;  ///< their bytes, as stored
+  std::uint64_t tar_bytes = 0;   ///< uncompressed layer bytes digested
+  double seconds = 0;            ///< wall time of the run
+};
+
+/// Validates images against the image-spec (README "Validation rules"): image
+/// layouts (oci:), oci-archive: and docker-archive: tars read in place.
+/// oci-layout and index.json, every manifest, image index and image config
+/// (stages/schema_rules.h), a docker-archive's manifest.json; every blob's
+/// existence, size and digest; each layer's compressed stream, diff_id, tar
+/// stream (libarchive's parse plus header checksums, end-of-archive, PAX
+/// consistency, safe paths, whiteout names, duplicate paths) and hardlinks to
+/// paths no lower layer created. Bulk mode: across all references of the run
+/// each distinct blob (same file, or same archive member) is read once, for
+/// its digest and diff_id together; blobs are checked in parallel, largest
+/// first, on `opts.jobs` threads. Never fails as a whole: per-reference
+/// problems are findings, unreadable inputs `failure`. `totals`, when given,
+/// receives the run's distinct counts. Thread-safe.
 [[nodiscard]] std::vector<image_validation> validate(const std::vector<image_reference>& refs,
-                                                     const validate_options& opts);
+                                                     const validate_options& opts,
+                                                     validate_totals* totals = nullptr);
 
 /// Checks one document alone against `media_type`'s rules (what
 /// oci-image-tool's `validate --type` does). Findings carry JSON paths.

@@ -1,8 +1,11 @@
 // Reference resolution against an image layout (DESIGN.md §3).
 #include <sys/utsname.h>
 
+#include "pipeline/resolve.h"
+
 #include "io/image_layout.h"
 #include "pipeline/api.h"
+#include "pipeline/docker_archive.h"
 #include "pipeline/verified_blob.h"
 #include "stages/image_json.h"
 #include "stages/oci/media_type.h"
@@ -117,27 +120,54 @@ result<platform_selector> parse_platform(std::string_view text) {
   return p;
 }
 
-result<resolved_image> resolve_image(const image_reference& ref, const platform_selector& platform) {
-  if (ref.kind != transport::oci)
-    return fail(errc::unsupported, "transport of " + quote(ref.str()) +
-                                       " is not supported by this command yet; use oci:DIR[:TAG]");
-  // Callers name the reference ("unpack oci:…"); errors here say only what and where inside.
+namespace {
+
+// Turns a docker-archive entry into a resolved image; a problem of the entry
+// is an error here (validate reports them all instead).
+result<resolved_image> resolve_docker(io::image_layout& store, const image_reference& ref,
+                                      const platform_selector& platform) {
+  OCIPIPE_ASSIGN_OR_RETURN(auto text, store.read_file("manifest.json"));
+  auto list = parse_docker_manifest(text);
+  if (!list.problems.empty())
+    return fail(errc::malformed, "manifest.json: " + list.problems.front().json_path + ": " +
+                                     list.problems.front().message);
+  OCIPIPE_ASSIGN_OR_RETURN(auto n, pipeline::select_docker_image(list.images, ref));
+  OCIPIPE_ASSIGN_OR_RETURN(auto view, pipeline::load_docker_image(store, list.images[n], json_index_path("", n)));
+  if (!view.problems.empty())
+    return fail(errc::malformed, "manifest.json: " + view.problems.front().json_path + ": " +
+                                     view.problems.front().message);
+  auto cfg = parse_image_config(view.config_bytes);
+  if (!cfg) return tl::unexpected(std::move(cfg).error().context("image config " + view.manifest.config.digest.str()));
+  if (platform_given(platform) && !platform_matches(cfg->os, cfg->architecture, cfg->variant, platform))
+    return fail(errc::not_found, "image is " + quote(platform_string(cfg->os, cfg->architecture, cfg->variant)) +
+                                     ", not platform " + quote(platform_text(platform)));
+  resolved_image out;
+  out.reference = ref;
+  out.manifest_descriptor = view.manifest_descriptor;
+  out.config_descriptor = view.manifest.config;
+  out.manifest = std::move(view.manifest);
+  out.config = std::move(*cfg);
+  out.config_bytes = std::move(view.config_bytes);
+  return out;
+}
+
+result<resolved_image> resolve_in(const io::image_layout& layout, const image_reference& ref,
+                                  const platform_selector& platform) {
   auto where = [](error e) { return tl::unexpected(std::move(e)); };
-  auto layout = io::image_layout::open(ref.path);
-  if (!layout) return where(std::move(layout).error());
-  auto index_bytes = layout->read_file("index.json");
+  auto index_bytes = layout.read_file("index.json");
   if (!index_bytes) return where(std::move(index_bytes).error());
   auto index = parse_image_index(*index_bytes);
   if (!index) return where(std::move(index).error().context("index.json"));
   auto chosen = select_from_index(*index, ref);
   if (!chosen) return where(std::move(chosen).error());
+  const auto* layout_ptr = &layout;
 
   descriptor d = *chosen;
   for (int depth = 0; media_type::is_image_index(d.media_type); ++depth) {
     if (depth == media_type::max_index_depth)
       return where(error(errc::malformed, "image indexes nested deeper than " +
                                               std::to_string(media_type::max_index_depth)));
-    auto bytes = pipeline::read_verified_blob(*layout, d);
+    auto bytes = pipeline::read_verified_blob(*layout_ptr, d);
     if (!bytes) return where(std::move(bytes).error().context("image index " + d.digest.str()));
     auto nested = parse_image_index(*bytes);
     if (!nested) return where(std::move(nested).error().context("image index " + d.digest.str()));
@@ -168,14 +198,14 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
   resolved_image out;
   out.reference = ref;
   out.manifest_descriptor = d;
-  auto mbytes = pipeline::read_verified_blob(*layout, d);
+  auto mbytes = pipeline::read_verified_blob(*layout_ptr, d);
   if (!mbytes) return where(std::move(mbytes).error().context("manifest " + d.digest.str()));
   auto m = parse_manifest(*mbytes);
   if (!m) return where(std::move(m).error().context("manifest " + d.digest.str()));
   if (auto ok = check_media_type_matches(m->media_type, d); !ok) return where(std::move(ok).error());
   out.manifest = std::move(*m);
   out.config_descriptor = out.manifest.config;
-  auto cbytes = pipeline::read_verified_blob(*layout, out.config_descriptor);
+  auto cbytes = pipeline::read_verified_blob(*layout_ptr, out.config_descriptor);
   if (!cbytes)
     return where(std::move(cbytes).error().context("image config " + out.config_descriptor.digest.str()));
   auto cfg = parse_image_config(*cbytes);
@@ -190,6 +220,37 @@ result<resolved_image> resolve_image(const image_reference& ref, const platform_
   out.config = std::move(*cfg);
   out.config_bytes = std::move(*cbytes);
   return out;
+}
+
+}  // namespace
+
+namespace pipeline {
+
+result<io::image_layout> open_store(const image_reference& ref) {
+  switch (ref.kind) {
+    case transport::oci: return io::image_layout::open(ref.path);
+    case transport::oci_archive:
+    case transport::docker_archive: return io::image_layout::open_archive(ref.path);
+    case transport::docker: break;
+  }
+  return fail(errc::unsupported, "transport of " + quote(ref.str()) +
+                                     " is not supported yet; use oci:, oci-archive: or docker-archive:");
+}
+
+result<opened_image> open_image(const image_reference& ref, const platform_selector& platform) {
+  // Callers name the reference ("unpack oci:…"); errors here say only what and where inside.
+  OCIPIPE_ASSIGN_OR_RETURN(auto store, open_store(ref));
+  auto image = ref.kind == transport::docker_archive ? resolve_docker(store, ref, platform)
+                                                     : resolve_in(store, ref, platform);
+  if (!image) return tl::unexpected(std::move(image).error());
+  return opened_image{std::move(*image), std::move(store)};
+}
+
+}  // namespace pipeline
+
+result<resolved_image> resolve_image(const image_reference& ref, const platform_selector& platform) {
+  OCIPIPE_ASSIGN_OR_RETURN(auto opened, pipeline::open_image(ref, platform));
+  return std::move(opened.image);
 }
 
 }  // namespace ocipipe

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "io/image_layout.h"
+#include "pipeline/resolve.h"
 #include "io/rootfs_writer.h"
 #include "io/target_dir.h"
 #include "pipeline/api.h"
@@ -175,8 +176,10 @@ result<bool> prepare_target_dir(const std::string& dir, bool force) {
 result<unpack_report> unpack(const image_reference& ref, const std::string& rootfs,
                              const unpack_options& opts) {
   auto where = [&](error e) { return tl::unexpected(std::move(e).context("unpack " + ref.str())); };
-  auto image = resolve_image(ref, opts.platform);
-  if (!image) return where(std::move(image).error());
+  auto opened = pipeline::open_image(ref, opts.platform);
+  if (!opened) return where(std::move(opened).error());
+  auto* image = &opened->image;
+  const io::image_layout* layout = &opened->store;
   const auto& layers = image->manifest.layers;
   if (layers.size() != image->config.diff_ids.size())
     return where(error(errc::malformed, "manifest has " + std::to_string(layers.size()) +
@@ -194,9 +197,6 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
       return where(error(errc::unsupported, "layer " + std::to_string(i) + " (" +
                                                 layers[i].digest.short_str() + "): media type " +
                                                 quote(layers[i].media_type) + " is not a layer"));
-  auto layout = io::image_layout::open(ref.path);
-  if (!layout) return where(std::move(layout).error());
-
   if (io::path_within(ref.path, rootfs) || io::path_within(rootfs, ref.path))
     return where(error(errc::invalid_argument, "rootfs " + quote(rootfs) +
                                                    " and the image layout being unpacked overlap"));

@@ -1,5 +1,6 @@
-// validate: the walk over each image layout (serial, small documents), then
-// one flow graph that checks every distinct blob in parallel.
+// validate: a walk over each reference's documents (serial, small), then one
+// flow graph that checks every distinct blob of the run in parallel, then the
+// per-use comparisons (diff_ids, hardlinks across layers).
 #include <oneapi/tbb/flow_graph.h>
 
 #include <algorithm>
@@ -7,84 +8,93 @@
 #include <chrono>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "io/image_layout.h"
 #include "pipeline/api.h"
+#include "pipeline/docker_archive.h"
 #include "pipeline/graph_arena.h"
+#include "pipeline/resolve.h"
+#include "pipeline/validate_blob.h"
 #include "pipeline/verified_blob.h"
-#include "stages/digester.h"
 #include "stages/image_json.h"
-#include "stages/layer_stream.h"
 #include "stages/oci/media_type.h"
 #include "stages/schema_rules.h"
-#include "stages/tar_path.h"
-#include "stages/tar_reader.h"
 
 namespace ocipipe {
 namespace {
 
 namespace flow = oneapi::tbb::flow;
+using pipeline::blob_job;
 
-// One distinct blob to check, and what it found (locations are added later,
-// per reference that names it).
-struct blob_job {
-  descriptor desc;
-  bool is_layer = false;
-  std::optional<digest> diff_id;
-  std::vector<finding> problems;  // location filled per reference
-  std::uint64_t compressed_bytes = 0;
-  std::uint64_t tar_bytes = 0;
+// Which document or blob a finding is about.
+struct place {
+  std::string path;  // descriptor path: "manifests[0].layers[2]", "index.json"
+  std::string digest;
 };
 
+place at_descriptor(std::string path, const descriptor& d) { return {std::move(path), d.digest.str()}; }
+
+std::string location_of(const place& at, const std::string& json_path, const std::string& entry) {
+  std::string s = at.path;
+  if (!at.digest.empty()) s += " (" + at.digest.substr(0, at.digest.find(':') + 13) + ")";
+  if (!json_path.empty()) s += (s.empty() ? "" : ": ") + json_path;
+  if (!entry.empty()) s += (s.empty() ? "" : ": ") + std::string("entry ") + quote(entry);
+  return s;
+}
+
+finding make_finding(std::string rule, bool error, const place& at, std::string json_path, std::string entry,
+                     std::string message) {
+  finding f{std::move(rule), error, location_of(at, json_path, entry), std::move(message)};
+  f.descriptor_path = at.path;
+  f.digest = at.digest;
+  f.json_path = std::move(json_path);
+  f.entry = std::move(entry);
+  return f;
+}
+
+// One reference naming one distinct blob.
 struct blob_use {
   std::size_t image;
   std::size_t job;
-  std::string location;
+  place at;
+  std::optional<digest> want_diff_id;  // what the image config claims
 };
 
-std::string rule_for(const error& e, bool layer_stage) {
-  const auto& m = e.message();
-  if (layer_stage && e.code() == errc::malformed) {
-    if (m.find("gzip: ") != std::string::npos || m.find("zstd: ") != std::string::npos)
-      return "layer.compression";
-    if (m.find("tar: ") != std::string::npos) return "layer.tar";
-    if (m.find("entry \"") != std::string::npos) return "layer.tar.entry";
-  }
-  if (m.find("diff_id mismatch") != std::string::npos) return "layer.diff_id";
-  switch (e.code()) {
-    case errc::not_found: return "blob.missing";
-    case errc::size_mismatch: return "blob.size";
-    case errc::digest_mismatch: return "blob.digest";
-    case errc::unsafe_path: return layer_stage ? "layer.tar.path" : "blob.symlink";
-    case errc::resource_exhausted: return "layer.limits";
-    default: return layer_stage ? "layer.stream" : "blob.read";
-  }
-}
+// One image's layers in order, as uses: for the image-wide hardlink rule.
+struct layer_stack {
+  std::vector<std::size_t> uses;
+};
+
+// What the walks of all references collect for the blob graph.
+struct run_state {
+  std::vector<blob_job> jobs;
+  std::vector<const io::image_layout*> job_store;
+  std::map<std::string, std::size_t> job_keys;
+  std::vector<blob_use> uses;
+  std::vector<layer_stack> stacks;
+};
 
 class image_walker {
  public:
-  image_walker(std::size_t image_idx, image_validation& out, const io::image_layout& layout,
-               std::vector<blob_job>& jobs, std::map<std::string, std::size_t>& job_keys,
-               std::vector<blob_use>& uses, bool strict)
-      : idx_(image_idx), out_(out), layout_(layout), jobs_(jobs), job_keys_(job_keys), uses_(uses),
-        strict_(strict) {}
+  image_walker(std::size_t image_idx, image_validation& out, io::image_layout& store, run_state& run,
+               bool strict)
+      : idx_(image_idx), out_(out), store_(store), run_(run), strict_(strict) {}
 
-  void add(std::string rule, bool error, std::string location, std::string message) {
-    out_.findings.push_back({std::move(rule), error, std::move(location), std::move(message)});
+  void add(std::string rule, bool error, const place& at, std::string json_path, std::string message) {
+    out_.findings.push_back(make_finding(std::move(rule), error, at, std::move(json_path), {}, std::move(message)));
   }
 
-  void add_document(std::string_view mt, std::string_view bytes, const std::string& location) {
+  void add_document(std::string_view mt, std::string_view bytes, const place& at) {
     for (auto& d : check_document(mt, bytes)) {
       // manifest.md says layers SHOULD be non-empty; only the schema says MUST.
       const bool error = d.level == severity::error && (strict_ || d.rule != "manifest.layers.empty");
-      add(d.rule, error, d.json_path.empty() ? location : location + ": " + d.json_path, d.message);
+      add(d.rule, error, at, d.json_path, d.message);
     }
   }
 
   // Docker v2.2 documents are checked by the OCI rules with the media types
   // renamed, as image-spec's backwards-compatibility tests do.
-  void add_docker_document(std::string_view oci_mt, std::string bytes, const std::string& location) {
+  void add_docker_document(std::string_view oci_mt, std::string bytes, const place& at) {
     static const std::pair<std::string_view, std::string_view> renames[] = {
         {media_type::docker_manifest_list, media_type::image_index},
         {media_type::docker_manifest, media_type::image_manifest},
@@ -94,31 +104,122 @@ class image_walker {
     for (const auto& [from, to] : renames)
       for (auto pos = bytes.find(from); pos != std::string::npos; pos = bytes.find(from, pos + to.size()))
         bytes.replace(pos, from.size(), to);
-    add_document(oci_mt, bytes, location);
+    add_document(oci_mt, bytes, at);
   }
 
   // Reads a small blob with its size and digest checked; problems become findings.
-  std::optional<std::string> read_doc(const descriptor& d, const std::string& location) {
-    auto bytes = pipeline::read_verified_blob(layout_, d);
+  std::optional<std::string> read_doc(const descriptor& d, const place& at) {
+    auto bytes = pipeline::read_verified_blob(store_, d);
     ++out_.blobs;
     if (!bytes) {
-      add(rule_for(bytes.error(), false), true, location, bytes.error().message());
+      const auto code = bytes.error().code();
+      add(code == errc::not_found         ? "blob.missing"
+          : code == errc::size_mismatch   ? "blob.size"
+          : code == errc::digest_mismatch ? "blob.digest"
+          : code == errc::unsafe_path     ? "blob.symlink"
+                                          : "blob.read",
+          true, at, {}, bytes.error().message());
       return std::nullopt;
     }
     out_.blob_bytes += bytes->size();
     return std::move(*bytes);
   }
 
-  // The document's own mediaType against its descriptor's (GHSA-77vh-xpmg-72qh).
-  void check_embedded_media_type(std::string_view own, const descriptor& d, const std::string& location) {
-    if (auto ok = check_media_type_matches(own, d); !ok)
-      add("descriptor.mediaType.match", true, location, ok.error().message());
+  // oci: and oci-archive: image layouts. Returns an operational failure.
+  std::optional<error> walk_layout(const image_reference& ref, bool all) {
+    if (auto ol = store_.read_file("oci-layout"); !ol)
+      add("layout.oci-layout", true, {"oci-layout", {}}, {}, ol.error().message());
+    else
+      add_document(media_type::oci_layout_header, *ol, {"oci-layout", {}});
+    auto ib = store_.read_file("index.json");
+    if (!ib) {
+      add("layout.index", true, {"index.json", {}}, {}, ib.error().message());
+      return std::nullopt;
+    }
+    add_document(media_type::image_index, *ib, {"index.json", {}});
+    auto index = parse_image_index(*ib);
+    if (!index) return std::nullopt;
+    std::vector<std::size_t> picked;
+    for (std::size_t m = 0; m < index->manifests.size(); ++m) {
+      const auto& d = index->manifests[m];
+      if (ref.manifest_digest ? d.digest == *ref.manifest_digest : ref.tag.empty() || d.ref_name() == ref.tag)
+        picked.push_back(m);
+    }
+    if (!ref.tag.empty() && picked.size() > 1)
+      add("index.ref.name.unique", false, {"index.json", {}}, {},
+          "tag " + quote(ref.tag) + " names " + std::to_string(picked.size()) +
+              " manifests; unpack refuses it as ambiguous; all are checked");
+    if (picked.empty() && (ref.manifest_digest || !ref.tag.empty()))
+      return error(errc::not_found, ref.manifest_digest ? "no manifest " + ref.manifest_digest->str() + " in index.json"
+                                                        : "no tag " + quote(ref.tag) + " in index.json");
+    if (!ref.manifest_digest && ref.tag.empty() && picked.size() > 1 && !all) {
+      std::string tags;
+      for (auto m : picked) {
+        const auto& d = index->manifests[m];
+        tags += (tags.empty() ? "" : ", ") + (d.ref_name().empty() ? d.digest.str() : quote(d.ref_name()));
+      }
+      return error(errc::invalid_argument, "index.json lists " + std::to_string(picked.size()) +
+                                               " manifests; name one or use --all: " + tags);
+    }
+    for (auto m : picked) {
+      const auto& d = index->manifests[m];
+      visit(d, json_index_path("manifests", m), 0, d.platform);
+    }
+    return std::nullopt;
   }
 
+  // docker-archive: manifest.json, each entry's config and layer tars.
+  std::optional<error> walk_docker_archive(const image_reference& ref, bool all) {
+    const place list_at{"manifest.json", {}};
+    auto text = store_.read_file("manifest.json");
+    if (!text) {
+      add("docker.manifest", true, list_at, {}, text.error().message());
+      return std::nullopt;
+    }
+    auto list = parse_docker_manifest(*text);
+    for (auto& p : list.problems) add(p.rule, true, list_at, p.json_path, p.message);
+    std::vector<std::size_t> picked;
+    if (ref.tag.empty() && (all || list.images.size() <= 1)) {
+      for (std::size_t n = 0; n < list.images.size(); ++n) picked.push_back(n);
+    } else {
+      auto n = pipeline::select_docker_image(list.images, ref);
+      if (!n) return std::move(n).error();
+      picked.push_back(*n);
+    }
+    for (auto n : picked) {
+      const auto at = json_index_path("", n);
+      auto view = pipeline::load_docker_image(store_, list.images[n], at);
+      const place config_at{"manifest.json" + json_member_path(at, "Config"), {}};
+      if (!view) {
+        add(view.error().code() == errc::not_found ? "blob.missing" : "blob.read", true, config_at, {},
+            view.error().message());
+        continue;
+      }
+      for (auto& p : view->problems) add(p.rule, true, list_at, p.json_path, p.message);
+      ++out_.blobs;
+      out_.blob_bytes += view->config_bytes.size();
+      add_document(media_type::image_config, view->config_bytes,
+                   {config_at.path, view->manifest.config.digest.str()});
+      layer_stack stack;
+      const auto& layers = view->manifest.layers;
+      for (std::size_t i = 0; i < layers.size(); ++i) {
+        const auto lpath = "manifest.json" + json_index_path(json_member_path(at, "Layers"), view->layer_member[i]);
+        stack.uses.push_back(enqueue(layers[i], true, std::nullopt, at_descriptor(lpath, layers[i]), true));
+      }
+      run_.stacks.push_back(std::move(stack));
+    }
+    return std::nullopt;
+  }
 
-  void visit(const descriptor& d, const std::string& location, int depth,
-             const std::optional<platform>& want_platform) {
-    const std::string loc = location + " (" + d.digest.short_str() + ")";
+ private:
+  // The document's own mediaType against its descriptor's (GHSA-77vh-xpmg-72qh).
+  void check_embedded_media_type(std::string_view own, const descriptor& d, const place& at) {
+    if (auto ok = check_media_type_matches(own, d); !ok)
+      add("descriptor.mediaType.match", true, at, {}, ok.error().message());
+  }
+
+  void visit(const descriptor& d, const std::string& path, int depth, const std::optional<platform>& want_platform) {
+    const place at = at_descriptor(path, d);
     // Indexes may share children (or name each other): each document is
     // checked once per reference, or fan-out grows exponentially with depth.
     if ((media_type::is_image_index(d.media_type) || media_type::is_image_manifest(d.media_type)) &&
@@ -126,174 +227,168 @@ class image_walker {
       return;
     if (media_type::is_image_index(d.media_type)) {
       if (depth == media_type::max_index_depth) {
-        add("index.depth", true, loc, "image indexes nested too deep");
+        add("index.depth", true, at, {}, "image indexes nested too deep");
         return;
       }
-      auto bytes = read_doc(d, loc);
+      auto bytes = read_doc(d, at);
       if (!bytes) return;
       if (d.media_type == media_type::docker_manifest_list)
-        add_docker_document(media_type::image_index, *bytes, loc);
+        add_docker_document(media_type::image_index, *bytes, at);
       else
-        add_document(media_type::image_index, *bytes, loc);
+        add_document(media_type::image_index, *bytes, at);
       auto index = parse_image_index(*bytes);
       if (!index) return;
-      check_embedded_media_type(index->media_type, d, loc);
+      check_embedded_media_type(index->media_type, d, at);
       for (std::size_t i = 0; i < index->manifests.size(); ++i) {
         const auto& child = index->manifests[i];
-        visit(child, location + ".manifests[" + std::to_string(i) + "]", depth + 1, child.platform);
+        visit(child, path + "." + json_index_path("manifests", i), depth + 1, child.platform);
       }
       return;
     }
     if (media_type::is_image_manifest(d.media_type)) {
-      visit_manifest(d, location, loc, want_platform);
+      visit_manifest(d, path, at, want_platform);
       return;
     }
-    add("descriptor.mediaType.unknown", false, loc,
+    add("descriptor.mediaType.unknown", false, at, {},
         "media type " + quote(d.media_type) + " is not an image manifest or index; only its blob is checked");
-    enqueue(d, false, std::nullopt, loc);
+    enqueue(d, false, std::nullopt, at);
   }
 
-  void visit_manifest(const descriptor& d, const std::string& location, const std::string& loc,
+  void visit_manifest(const descriptor& d, const std::string& path, const place& at,
                       const std::optional<platform>& want_platform) {
-    auto bytes = read_doc(d, loc);
+    auto bytes = read_doc(d, at);
     if (!bytes) return;
     if (d.media_type == media_type::docker_manifest)
-      add_docker_document(media_type::image_manifest, *bytes, loc);
+      add_docker_document(media_type::image_manifest, *bytes, at);
     else
-      add_document(media_type::image_manifest, *bytes, loc);
+      add_document(media_type::image_manifest, *bytes, at);
     auto m = parse_manifest(*bytes);
     if (!m) return;
-    check_embedded_media_type(m->media_type, d, loc);
-    const std::string cloc = location + ".config (" + m->config.digest.short_str() + ")";
+    check_embedded_media_type(m->media_type, d, at);
+    const place cat = at_descriptor(path + ".config", m->config);
     const bool image_config = m->config.media_type == media_type::image_config ||
                               m->config.media_type == media_type::docker_config;
     std::optional<image_config_t> cfg;
     if (image_config) {
-      if (auto cbytes = read_doc(m->config, cloc)) {
+      if (auto cbytes = read_doc(m->config, cat)) {
         if (m->config.media_type == media_type::docker_config)
-          add_docker_document(media_type::image_config, *cbytes, cloc);
+          add_docker_document(media_type::image_config, *cbytes, cat);
         else
-          add_document(media_type::image_config, *cbytes, cloc);
+          add_document(media_type::image_config, *cbytes, cat);
         if (auto c = parse_image_config(*cbytes)) cfg = std::move(*c);
       }
     } else {
-      enqueue(m->config, false, std::nullopt, cloc);
+      enqueue(m->config, false, std::nullopt, cat);
     }
-    if (cfg && want_platform) {
-      if (want_platform->os != cfg->os || want_platform->architecture != cfg->architecture ||
-          (!want_platform->variant.empty() && want_platform->variant != cfg->variant))
-        add("platform.match", true, loc,
-            "index platform " + quote(want_platform->os + "/" + want_platform->architecture) +
-                " differs from image config " + quote(cfg->os + "/" + cfg->architecture));
-    }
+    if (cfg && want_platform &&
+        (want_platform->os != cfg->os || want_platform->architecture != cfg->architecture ||
+         (!want_platform->variant.empty() && want_platform->variant != cfg->variant)))
+      add("platform.match", true, at, {},
+          "index platform " + quote(want_platform->os + "/" + want_platform->architecture) +
+              " differs from image config " + quote(cfg->os + "/" + cfg->architecture));
     if (cfg && cfg->diff_ids.size() != m->layers.size())
-      add("config.rootfs.diff_ids.count", true, cloc,
+      add("config.rootfs.diff_ids.count", true, cat, {},
           "rootfs.diff_ids has " + std::to_string(cfg->diff_ids.size()) + " entries but the manifest has " +
               std::to_string(m->layers.size()) + " layers");
+    layer_stack stack;
     for (std::size_t i = 0; i < m->layers.size(); ++i) {
       const auto& l = m->layers[i];
-      const std::string lloc = location + ".layers[" + std::to_string(i) + "] (" + l.digest.short_str() + ")";
       const bool known = media_type::compression_of(l.media_type) != media_type::layer_compression::unknown;
       std::optional<digest> want;
       if (known && cfg && i < cfg->diff_ids.size()) want = cfg->diff_ids[i];
-      enqueue(l, known && image_config, want, lloc);
+      const auto use = enqueue(l, known && image_config, want, at_descriptor(path + "." + json_index_path("layers", i), l));
+      if (known && image_config) stack.uses.push_back(use);
     }
+    run_.stacks.push_back(std::move(stack));
   }
 
-  void enqueue(const descriptor& d, bool is_layer, std::optional<digest> diff_id,
-               const std::string& location) {
+  std::size_t enqueue(const descriptor& d, bool is_layer, std::optional<digest> want_diff_id, const place& at,
+                      bool digest_is_diff_id = false) {
     if (d.digest.algorithm() == digest_algorithm::unregistered)
-      add("digest.algorithm.unregistered", false, location,
+      add("digest.algorithm.unregistered", false, at, {},
           "digest algorithm " + quote(d.digest.algorithm_name()) + " is not registered; content not verified");
-    // Blobs of different layouts are different files: the key names the layout.
-    std::string key = layout_.path() + "|" + d.digest.str() + "|" + std::to_string(d.size) + "|" + d.media_type + "|" +
-                      (is_layer ? "L" : "B") + "|" + (diff_id ? diff_id->str() : "");
-    auto [it, fresh] = job_keys_.emplace(key, jobs_.size());
-    if (fresh) jobs_.push_back(blob_job{d, is_layer, std::move(diff_id), {}, 0, 0});
-    uses_.push_back({idx_, it->second, location});
+    // Bulk mode: the same stored bytes (a file, hardlinked or not, or an
+    // archive member) read the same way are one job, whoever names them.
+    auto identity = store_.blob_identity(d.digest);
+    const auto diff_alg = want_diff_id && want_diff_id->algorithm() == digest_algorithm::sha512
+                              ? digest_algorithm::sha512
+                              : digest_algorithm::sha256;
+    std::string key = (identity ? *identity : "unreadable:" + store_.path()) + "|" + d.digest.str() + "|" +
+                      std::to_string(d.size) + "|" + d.media_type + "|" + (is_layer ? "L" : "B") +
+                      (diff_alg == digest_algorithm::sha512 ? "512" : "") + (digest_is_diff_id ? "D" : "");
+    auto [it, fresh] = run_.job_keys.emplace(std::move(key), run_.jobs.size());
+    if (fresh) {
+      blob_job job;
+      job.desc = d;
+      job.is_layer = is_layer;
+      job.digest_is_diff_id = digest_is_diff_id;
+      job.diff_id_algorithm = diff_alg;
+      run_.jobs.push_back(std::move(job));
+      run_.job_store.push_back(&store_);
+    }
+    run_.uses.push_back({idx_, it->second, at, std::move(want_diff_id)});
+    return run_.uses.size() - 1;
   }
 
- private:
   using image_config_t = ocipipe::image_config;
   std::size_t idx_;
   image_validation& out_;
-  const io::image_layout& layout_;
-  std::vector<blob_job>& jobs_;
-  std::map<std::string, std::size_t>& job_keys_;
-  std::vector<blob_use>& uses_;
+  io::image_layout& store_;
+  run_state& run_;
   bool strict_;
   std::set<std::string> visited_;
 };
 
-void problem(blob_job& job, const error& e, bool layer_stage) {
-  job.problems.push_back({rule_for(e, layer_stage), true, {}, e.message()});
+void run_blob_graph(run_state& run, const validate_options& opts) {
+  pipeline::graph_arena arena(opts.jobs, 1);
+  const int threads = arena.threads();
+  arena.execute([&] {
+    flow::graph g;
+    // Largest blobs first, so one big layer does not start last and run alone.
+    std::vector<std::size_t> order(run.jobs.size());
+    for (std::size_t j = 0; j < order.size(); ++j) order[j] = j;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return run.jobs[a].desc.size > run.jobs[b].desc.size; });
+    std::size_t next = 0;
+    flow::input_node<std::size_t> blob_job_node(g, [&](oneapi::tbb::flow_control& fc) {
+      if (next == order.size()) {
+        fc.stop();
+        return std::size_t{0};
+      }
+      return order[next++];
+    });
+    // Each check holds two 1 MiB buffers: concurrency bounds the memory.
+    std::atomic<std::size_t> done{0};
+    flow::function_node<std::size_t> check_blob_node(g, threads, [&](std::size_t j) {
+      pipeline::check_blob(*run.job_store[j], run.jobs[j]);
+      if (opts.progress) opts.progress(++done, run.jobs.size(), run.jobs[j].desc.digest.str());
+    });
+    flow::make_edge(blob_job_node, check_blob_node);
+    blob_job_node.activate();
+    g.wait_for_all();
+  });
 }
 
-// Checks one distinct blob: size and digest always; for layers also the
-// compressed stream, the tar stream, entry paths and whiteout names, diff_id.
-void check_blob(const io::image_layout& layout, blob_job& job) {
-  auto blob = layout.open_blob(job.desc);
-  if (!blob) return problem(job, blob.error(), false);
-  if (!job.is_layer) {
-    digester dg(job.desc.digest.algorithm() == digest_algorithm::sha512 ? digest_algorithm::sha512
-                                                                         : digest_algorithm::sha256);
-    for (;;) {
-      auto chunk = (*blob)->next();
-      if (!chunk) return problem(job, chunk.error(), false);
-      if (chunk->empty()) break;
-      dg.update(*chunk);
-      job.compressed_bytes += chunk->size();
+// image-spec layer.md "Hardlinks": a hardlink names a path created before it,
+// in its own layer or a lower one of the same image.
+void check_hardlinks(const run_state& run, std::vector<image_validation>& out) {
+  for (const auto& stack : run.stacks) {
+    for (std::size_t k = 0; k < stack.uses.size(); ++k) {
+      const auto& use = run.uses[stack.uses[k]];
+      for (const auto& [entry, target] : run.jobs[use.job].open_hardlinks) {
+        const auto h = pipeline::path_hash(target);
+        bool seen = false;
+        for (std::size_t j = 0; j < k && !seen; ++j) {
+          const auto& lower = run.jobs[run.uses[stack.uses[j]].job].path_hashes;
+          seen = std::binary_search(lower.begin(), lower.end(), h);
+        }
+        if (!seen)
+          out[use.image].findings.push_back(make_finding(
+              "layer.tar.hardlink", true, use.at, {}, entry,
+              "hardlink to " + quote(target) + ", which neither this layer (before it) nor a lower layer creates"));
+      }
     }
-    const auto got = dg.finish();
-    if (job.desc.digest.algorithm() != digest_algorithm::unregistered && !(got == job.desc.digest))
-      job.problems.push_back({"blob.digest", true, {},
-                              "blob digest mismatch: descriptor says " + job.desc.digest.str() +
-                                  ", content is " + got.str()});
-    return;
   }
-  const auto diff_alg = job.diff_id && job.diff_id->algorithm() == digest_algorithm::sha512
-                            ? digest_algorithm::sha512
-                            : digest_algorithm::sha256;
-  auto stream = layer_stream::open(**blob, job.desc, {}, diff_alg);
-  if (!stream) return problem(job, stream.error(), true);
-  auto walk_tar = [&]() -> result<void> {
-    tar_reader tar(**stream);
-    for (;;) {
-      OCIPIPE_ASSIGN_OR_RETURN(auto entry, tar.next_entry());
-      if (!entry) return {};
-      OCIPIPE_TRY(classify_entry(*entry));
-    }
-  };
-  auto walked = walk_tar();
-  if (!walked) {
-    problem(job, walked.error(), true);
-    if (walked.error().code() == errc::size_mismatch || walked.error().code() == errc::io) return;
-    if (auto d = (*stream)->finish_compressed_only()) {
-      job.compressed_bytes = d->compressed_bytes;
-      if (auto r = check_layer_digests(*d, job.desc, nullptr); !r) problem(job, r.error(), true);
-    } else {
-      problem(job, d.error(), true);
-    }
-    return;
-  }
-  // Past the end-of-archive blocks only zero padding belongs to a tar stream.
-  bool trailing = false;
-  for (;;) {
-    auto chunk = (*stream)->next();
-    if (!chunk) return problem(job, chunk.error(), true);
-    if (chunk->empty()) break;
-    for (std::byte b : *chunk)
-      if (b != std::byte{0}) trailing = true;
-  }
-  if (trailing)
-    job.problems.push_back({"layer.tar.trailing_data", false, {},
-                            "non-zero bytes after the tar end-of-archive marker"});
-  auto d = (*stream)->finish();
-  if (!d) return problem(job, d.error(), true);
-  job.compressed_bytes = d->compressed_bytes;
-  job.tar_bytes = d->tar_bytes;
-  if (auto r = check_layer_digests(*d, job.desc, job.diff_id ? &*job.diff_id : nullptr); !r)
-    problem(job, r.error(), true);
 }
 
 }  // namespace
@@ -307,123 +402,66 @@ bool image_validation::valid() const {
 
 std::vector<finding> validate_document(std::string_view mt, std::string_view json) {
   std::vector<finding> out;
-  for (auto& d : check_document(mt, json))
-    out.push_back({d.rule, d.level == severity::error, d.json_path, d.message});
+  for (auto& d : check_document(mt, json)) {
+    finding f{d.rule, d.level == severity::error, d.json_path, d.message};
+    f.json_path = d.json_path;
+    out.push_back(std::move(f));
+  }
   return out;
 }
 
-std::vector<image_validation> validate(const std::vector<image_reference>& refs,
-                                       const validate_options& opts) {
+std::vector<image_validation> validate(const std::vector<image_reference>& refs, const validate_options& opts,
+                                       validate_totals* totals) {
   std::vector<image_validation> out(refs.size());
-  std::vector<std::optional<io::image_layout>> layouts(refs.size());
-  std::vector<blob_job> jobs;
-  std::vector<std::size_t> job_layout;  // which layout reads each job's blob
-  std::map<std::string, std::size_t> job_keys;
-  std::vector<blob_use> uses;
+  std::vector<std::optional<io::image_layout>> stores(refs.size());
+  run_state run;
   const auto start = std::chrono::steady_clock::now();
 
   for (std::size_t i = 0; i < refs.size(); ++i) {
     const auto& ref = refs[i];
     auto& res = out[i];
     res.ref = ref.str();
-    if (ref.kind != transport::oci) {
-      res.failure = error(errc::unsupported, "transport not supported by validate yet; use oci:DIR[:TAG]");
+    auto store = pipeline::open_store(ref);
+    if (!store) {
+      res.failure = std::move(store).error();
       continue;
     }
-    auto layout = io::image_layout::open(ref.path);
-    if (!layout) {
-      res.failure = std::move(layout).error();
-      continue;
-    }
-    layouts[i] = std::move(*layout);
-    image_walker w(i, res, *layouts[i], jobs, job_keys, uses, opts.strict);
-    if (auto ol = layouts[i]->read_file("oci-layout"); !ol)
-      w.add("layout.oci-layout", true, "oci-layout", ol.error().message());
-    else
-      w.add_document(media_type::oci_layout_header, *ol, "oci-layout");
-    auto ib = layouts[i]->read_file("index.json");
-    if (!ib) {
-      w.add("layout.index", true, "index.json", ib.error().message());
-      continue;
-    }
-    w.add_document(media_type::image_index, *ib, "index.json");
-    auto index = parse_image_index(*ib);
-    if (!index) continue;
-    std::vector<std::size_t> picked;
-    for (std::size_t m = 0; m < index->manifests.size(); ++m) {
-      const auto& d = index->manifests[m];
-      if (ref.manifest_digest ? d.digest == *ref.manifest_digest
-          : !ref.tag.empty()  ? d.ref_name() == ref.tag
-                              : true)
-        picked.push_back(m);
-    }
-    if (!ref.tag.empty() && picked.size() > 1)
-      w.add("index.ref.name.unique", false, "index.json",
-            "tag " + quote(ref.tag) + " names " + std::to_string(picked.size()) +
-                " manifests; unpack refuses it as ambiguous; all are checked");
-    if (picked.empty() && (ref.manifest_digest || !ref.tag.empty())) {
-      res.failure = error(errc::not_found, ref.manifest_digest ? "no manifest " + ref.manifest_digest->str() + " in index.json"
-                                                                : "no tag " + quote(ref.tag) + " in index.json");
-      continue;
-    }
-    if (!ref.manifest_digest && ref.tag.empty() && picked.size() > 1 && !opts.all) {
-      std::string tags;
-      for (auto m : picked) {
-        const auto& d = index->manifests[m];
-        tags += (tags.empty() ? "" : ", ") + (d.ref_name().empty() ? d.digest.str() : quote(d.ref_name()));
-      }
-      res.failure = error(errc::invalid_argument, "index.json lists " + std::to_string(picked.size()) +
-                                                      " manifests; name one or use --all: " + tags);
-      continue;
-    }
-    for (auto m : picked) {
-      const auto& d = index->manifests[m];
-      w.visit(d, "manifests[" + std::to_string(m) + "]", 0, d.platform);
-    }
-    job_layout.resize(jobs.size(), i);
+    stores[i] = std::move(*store);
+    image_walker w(i, res, *stores[i], run, opts.strict);
+    res.failure = ref.kind == transport::docker_archive ? w.walk_docker_archive(ref, opts.all)
+                                                        : w.walk_layout(ref, opts.all);
   }
 
-  pipeline::graph_arena arena(opts.jobs, 1);
-  const int threads = arena.threads();
-  arena.execute([&] {
-    flow::graph g;
-    // Largest blobs first, so one big layer does not start last and run alone.
-    std::vector<std::size_t> order(jobs.size());
-    for (std::size_t j = 0; j < order.size(); ++j) order[j] = j;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](std::size_t a, std::size_t b) { return jobs[a].desc.size > jobs[b].desc.size; });
-    std::size_t next = 0;
-    flow::input_node<std::size_t> blob_job_node(g, [&](oneapi::tbb::flow_control& fc) {
-      if (next == order.size()) {
-        fc.stop();
-        return std::size_t{0};
-      }
-      return order[next++];
-    });
-    // Each check holds two 1 MiB buffers: concurrency bounds the memory.
-    std::atomic<std::size_t> done{0};
-    flow::function_node<std::size_t> check_blob_node(g, threads, [&](std::size_t j) {
-      check_blob(*layouts[job_layout[j]], jobs[j]);
-      if (opts.progress) opts.progress(++done, jobs.size(), jobs[j].desc.digest.str());
-    });
-    flow::make_edge(blob_job_node, check_blob_node);
-    blob_job_node.activate();
-    g.wait_for_all();
-  });
+  run_blob_graph(run, opts);
 
   std::set<std::pair<std::size_t, std::size_t>> counted;  // (image, job): bytes count once
-  for (const auto& u : uses) {
+  for (const auto& u : run.uses) {
     auto& res = out[u.image];
-    const auto& job = jobs[u.job];
+    const auto& job = run.jobs[u.job];
     if (counted.emplace(u.image, u.job).second) {
       ++res.blobs;
       res.blob_bytes += job.compressed_bytes;
       res.tar_bytes += job.tar_bytes;
     }
-    for (const auto& p : job.problems) res.findings.push_back({p.rule, p.error, u.location, p.message});
+    for (const auto& p : job.problems) res.findings.push_back(make_finding(p.rule, p.error, u.at, {}, p.entry, p.message));
+    if (job.diff_id && u.want_diff_id && u.want_diff_id->algorithm() != digest_algorithm::unregistered &&
+        !(*job.diff_id == *u.want_diff_id))
+      res.findings.push_back(make_finding("layer.diff_id", true, u.at, {}, {},
+                                          "diff_id mismatch: image config says " + u.want_diff_id->str() +
+                                              ", uncompressed content is " + job.diff_id->str()));
   }
+  check_hardlinks(run, out);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (auto& r : out) r.seconds = secs;
+  if (totals) {
+    *totals = {};
+    totals->blobs = run.jobs.size();
+    for (const auto& j : run.jobs) {
+      totals->blob_bytes += j.compressed_bytes;
+      totals->tar_bytes += j.tar_bytes;
+    }
+    totals->seconds = secs;
+  }
   return out;
 }
 

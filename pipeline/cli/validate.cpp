@@ -15,6 +15,10 @@ nlohmann::ordered_json finding_json(const std::string& ref, const finding& f) {
           {"rule", f.rule},
           {"severity", f.error ? "error" : "warning"},
           {"location", f.location},
+          {"descriptor_path", f.descriptor_path},
+          {"json_path", f.json_path},
+          {"digest", f.digest},
+          {"entry", f.entry},
           {"message", f.message}};
 }
 
@@ -67,9 +71,11 @@ verb add_validate(CLI::App& root, global_flags& g) {
   };
   static state s;
   auto* app = root.add_subcommand("validate", "Validate images against the OCI image-spec");
-  app->add_option("REF", s.refs, "Images: oci:DIR[:TAG], oci:DIR@DIGEST or DIR[:TAG]; with --media-type, one FILE")
+  app->add_option("REF", s.refs,
+                  "Images: oci:DIR[:TAG], oci:DIR@DIGEST, DIR[:TAG], oci-archive:FILE[:TAG], "
+                  "docker-archive:FILE[:NAME:TAG|:@N]; with --media-type, one FILE")
       ->required();
-  app->add_flag("--all", s.all, "Validate every manifest of an image layout given without a tag");
+  app->add_flag("--all", s.all, "Validate every manifest of a layout or archive given without a tag");
   app->add_flag("--strict", s.strict,
                 "Schema mode: where the spec's prose says SHOULD and its schema MUST (empty layers), fail");
   app->add_option("--media-type", s.media_type,
@@ -80,7 +86,10 @@ verb add_validate(CLI::App& root, global_flags& g) {
       "image-spec's schemas and rules, every blob's size and digest, every layer's diff_id and tar\n"
       "stream. Reports every problem with its location and rule id. Exit 0 valid (warnings\n"
       "allowed), 1 invalid, 2 could not check. Human output may change; --json is stable.\n\n"
+      "Each distinct blob is read once per run, however many of the images name it.\n\n"
       "Examples:\n  ocipipe validate oci:images/debian:bookworm\n"
+      "  ocipipe validate --all mirror/*            # bulk: every image of every layout\n"
+      "  ocipipe validate docker-archive:saved.tar oci-archive:image.tar\n"
       "  ocipipe validate --media-type application/vnd.oci.image.manifest.v1+json manifest.json");
   return {app, [&g] {
             if (!s.media_type.empty()) {
@@ -108,7 +117,8 @@ verb add_validate(CLI::App& root, global_flags& g) {
                 err_line("validate: blob " + std::to_string(done) + "/" + std::to_string(total) + " " +
                          d + " checked");
               };
-            const auto results = validate(refs, opts);
+            validate_totals totals;
+            const auto results = validate(refs, opts, &totals);
             int rc = exit_ok;
             std::size_t valid = 0;
             for (const auto& r : results) {
@@ -126,8 +136,11 @@ verb add_validate(CLI::App& root, global_flags& g) {
                          std::to_string(r.blob_bytes) + " blob bytes, " + std::to_string(r.tar_bytes) +
                          " tar bytes digested");
               if (r.valid()) ++valid;
+              std::size_t errors = 0;
+              for (const auto& f : r.findings) errors += f.error ? 1 : 0;
               if (g.json) {
-                nlohmann::ordered_json end = {{"ref", r.ref}, {"status", status}, {"blobs", r.blobs},
+                nlohmann::ordered_json end = {{"ref", r.ref}, {"status", status}, {"errors", errors},
+                                              {"warnings", r.findings.size() - errors}, {"blobs", r.blobs},
                                               {"blob_bytes", r.blob_bytes}, {"tar_bytes", r.tar_bytes},
                                               {"seconds", r.seconds}};
                 if (r.failure)
@@ -136,19 +149,20 @@ verb add_validate(CLI::App& root, global_flags& g) {
               } else if (r.valid() && !g.quiet) {
                 out_line("PASS: " + r.ref);
               } else if (!r.failure && !g.quiet) {
-                std::size_t errors = 0;
-                for (const auto& f : r.findings) errors += f.error ? 1 : 0;
                 out_line("FAIL: " + r.ref + ": " + std::to_string(errors) + " problem(s)");
               }
             }
-            if (g.json) {
-              double secs = results.empty() ? 0 : results.front().seconds;
-              std::uint64_t bytes = 0;
-              for (const auto& r : results) bytes += r.blob_bytes;
+            std::size_t failed = 0;
+            for (const auto& r : results) failed += r.failure ? 1 : 0;
+            if (g.json)
               out_json("summary", {{"images", results.size()}, {"valid", valid},
-                                   {"invalid", results.size() - valid}, {"blob_bytes", bytes},
-                                   {"seconds", secs}});
-            }
+                                   {"invalid", results.size() - valid - failed}, {"failed", failed},
+                                   {"blobs", totals.blobs}, {"blob_bytes", totals.blob_bytes},
+                                   {"tar_bytes", totals.tar_bytes}, {"seconds", totals.seconds}});
+            else if (g.verbose > 0)
+              err_line("validate: " + std::to_string(results.size()) + " images, " + std::to_string(totals.blobs) +
+                       " distinct blobs, " + std::to_string(totals.blob_bytes) + " blob bytes, " +
+                       std::to_string(totals.tar_bytes) + " tar bytes in " + std::to_string(totals.seconds) + " s");
             return rc;
           }};
 }
