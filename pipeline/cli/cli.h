@@ -14,6 +14,11 @@
 
 namespace ocipipe::cli {
 
+/// What a REF argument may be (DESIGN.md §3), for every verb's --help.
+inline constexpr const char* image_ref_help =
+    "Image: oci:DIR[:TAG], oci:DIR@DIGEST, DIR[:TAG], oci-archive:FILE[:TAG], "
+    "docker-archive:FILE[:NAME:TAG|:@N]";
+
 /// Exit codes (DESIGN.md §4).
 inline constexpr int exit_ok = 0;
 inline constexpr int exit_negative = 1;

@@ -12,7 +12,7 @@ verb add_create(CLI::App& root, global_flags& g) {
   };
   static state s;
   auto* app = root.add_subcommand("create", "Create an OCI runtime bundle (rootfs + config.json)");
-  app->add_option("REF", s.ref, "Image: oci:DIR[:TAG], oci:DIR@DIGEST or DIR[:TAG]")->required();
+  app->add_option("REF", s.ref, image_ref_help)->required();
   app->add_option("BUNDLE", s.bundle, "Bundle directory (created; must be empty)")->required();
   auto* args = app->add_option("--args", s.args, "Replace process.args (comma-separated)")->delimiter(',');
   app->add_option("--arg", s.arg,

@@ -11,7 +11,7 @@ verb add_unpack(CLI::App& root, global_flags& g) {
   };
   static state s;
   auto* app = root.add_subcommand("unpack", "Unpack an image's layers into a rootfs directory");
-  app->add_option("REF", s.ref, "Image: oci:DIR[:TAG], oci:DIR@DIGEST or DIR[:TAG]")->required();
+  app->add_option("REF", s.ref, image_ref_help)->required();
   app->add_option("ROOTFS", s.rootfs, "Target directory (created; must be empty)")->required();
   app->add_flag("--force", s.force, "Empty a non-empty ROOTFS first");
   app->add_option("--platform", s.platform, "OS/ARCH[/VARIANT] to pick from an image index");

@@ -71,9 +71,7 @@ verb add_validate(CLI::App& root, global_flags& g) {
   };
   static state s;
   auto* app = root.add_subcommand("validate", "Validate images against the OCI image-spec");
-  app->add_option("REF", s.refs,
-                  "Images: oci:DIR[:TAG], oci:DIR@DIGEST, DIR[:TAG], oci-archive:FILE[:TAG], "
-                  "docker-archive:FILE[:NAME:TAG|:@N]; with --media-type, one FILE")
+  app->add_option("REF", s.refs, std::string(image_ref_help) + " (several); with --media-type, one FILE")
       ->required();
   app->add_flag("--all", s.all, "Validate every manifest of a layout or archive given without a tag");
   app->add_flag("--strict", s.strict,
