@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "pipeline/prefetch_source.h"
 #include "stages/digester.h"
 #include "stages/layer_stream.h"
 #include "stages/tar_header_check.h"
@@ -14,6 +15,8 @@ namespace {
 
 // At most this many duplicate-path warnings per layer; then one count.
 constexpr std::size_t max_duplicate_reports = 8;
+// Layers at least this big (compressed) inflate on their own thread.
+constexpr std::int64_t prefetch_min_bytes = 4 << 20;
 
 std::string rule_for(const error& e, bool layer_stage) {
   const auto& m = e.message();
@@ -133,8 +136,12 @@ void check_blob(const io::image_layout& store, blob_job& job) {
   if (!job.is_layer) return check_plain_blob(**blob, job);
 
   tar_header_check headers;
+  // A big layer inflates (and digests its compressed bytes) on a thread of its
+  // own, so one large layer still uses two cores, as `igzip -dc | openssl` does.
+  const bool overlap = job.desc.size >= prefetch_min_bytes;
   auto stream = layer_stream::open(**blob, job.desc, {}, job.diff_id_algorithm,
                                    [&](std::unique_ptr<byte_source> inner) -> std::unique_ptr<byte_source> {
+                                     if (overlap) inner = std::make_unique<prefetch_source>(std::move(inner));
                                      return std::make_unique<header_check_tap>(std::move(inner), headers);
                                    });
   if (!stream) return problem(job, stream.error(), true);
