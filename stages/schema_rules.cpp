@@ -166,6 +166,34 @@ bool is_encoded_grammar(std::string_view enc) {
   return true;
 }
 
+// config.md "ExposedPorts": keys are `port/tcp`, `port/udp` or `port` (tcp
+// implied); `port/sctp` too, which Docker writes and runtimes accept. A port
+// is a decimal number 1..65535; ranges are expanded by builders, never stored.
+bool is_exposed_port(std::string_view key) {
+  const auto slash = key.find('/');
+  const std::string_view port = key.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    const std::string_view proto = key.substr(slash + 1);
+    if (proto != "tcp" && proto != "udp" && proto != "sctp") return false;
+  }
+  if (port.empty() || port.size() > 5) return false;
+  unsigned value = 0;
+  for (char c : port) {
+    if (!is_digit(c)) return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  return value >= 1 && value <= 65535;
+}
+
+// config.md "Volumes": directories in the container, so absolute paths: `/…`,
+// or on Windows also `C:\…` / `C:/…`. A relative path has no directory to be
+// relative to.
+bool is_volume_path(std::string_view key, bool windows) {
+  if (!key.empty() && key.front() == '/') return true;
+  return windows && key.size() >= 3 && is_alpha(key[0]) && key[1] == ':' &&
+         (key[2] == '\\' || key[2] == '/');
+}
+
 bool is_known_layer_type(std::string_view mt) {
   return mt == media_type::layer_tar || mt == media_type::layer_tar_gzip ||
          mt == media_type::layer_tar_zstd || mt == media_type::layer_nondistributable_tar ||
@@ -259,8 +287,10 @@ class checker {
                   std::string_view rule_base);
   void date_time_field(const members& m, const std::string& parent, std::string_view key,
                        std::string_view rule_base);
-  void map_field(const members& m, const std::string& parent, std::string_view key,
-                 std::string_view rule_base, bool values_are_objects, bool nullable);
+  /// The map's members when it is an object, for checks of its keys.
+  std::optional<members> map_field(const members& m, const std::string& parent,
+                                   std::string_view key, std::string_view rule_base,
+                                   bool values_are_objects, bool nullable);
   void media_type_field(const members& m, const std::string& parent, std::string_view key,
                         std::string_view rule_base, bool required);
   std::optional<digest> check_digest(element e, const std::string& path,
@@ -269,6 +299,8 @@ class checker {
   void check_data(element e, const std::string& path, std::optional<std::int64_t> size,
                   const std::optional<digest>& dg);
   void check_annotations(element e, const std::string& path);
+  void check_empty_descriptor(const members& m, const std::string& path,
+                              std::optional<std::int64_t> size, const std::optional<digest>& dg);
   void check_platform(element e, const std::string& path);
   void check_platform_combination(std::string_view os, std::string_view arch,
                                   std::string_view variant, const std::string& path);
@@ -359,19 +391,21 @@ void checker::date_time_field(const members& m, const std::string& parent, std::
 
 // defs.json mapStringString / mapStringObject, optionally `null` (config-schema's
 // oneOf for Labels and Volumes).
-void checker::map_field(const members& m, const std::string& parent, std::string_view key,
-                        std::string_view rule_base, bool values_are_objects, bool nullable) {
+std::optional<members> checker::map_field(const members& m, const std::string& parent,
+                                          std::string_view key, std::string_view rule_base,
+                                          bool values_are_objects, bool nullable) {
   auto it = m.find(key);
-  if (it == m.end() || (nullable && it->second.is_null())) return;
+  if (it == m.end() || (nullable && it->second.is_null())) return std::nullopt;
   const std::string path = json_member_path(parent, key);
   const std::string rule = std::string(rule_base) + ".type";
   auto mm = object_members(it->second, path, rule, quote(key));
-  if (!mm) return;
+  if (!mm) return std::nullopt;
   for (const auto& [k, v] : *mm) {
     if (values_are_objects ? !v.is_object() : !v.is_string())
       error(rule, json_member_path(path, k),
             values_are_objects ? "must be an object" : "must be a string");
   }
+  return mm;
 }
 
 void checker::media_type_field(const members& m, const std::string& parent, std::string_view key,
@@ -475,6 +509,35 @@ void checker::check_data(element e, const std::string& path, std::optional<std::
           "data hashes to " + actual.str() + ", not to the descriptor's digest");
 }
 
+// manifest.md "Guidance for an Empty Descriptor": the empty media type names
+// the blob `{}`, so its descriptor has size 2, the digest of `{}`
+// (sha256:44136fa3…) and, when embedded, data "e30=". Otherwise the type lies
+// about the content, or the content is not there. Checked per field; a field
+// already reported malformed is not reported again.
+void checker::check_empty_descriptor(const members& m, const std::string& path,
+                                     std::optional<std::int64_t> size,
+                                     const std::optional<digest>& dg) {
+  constexpr std::string_view empty_blob = "{}";
+  const std::string mt = quote(media_type::empty_json);
+  if (size && *size != 2)
+    error("descriptor.empty.value", json_member_path(path, "size"),
+          "size " + std::to_string(*size) + " of an " + mt +
+              " descriptor must be 2, the length of {}");
+  if (dg && dg->algorithm() != digest_algorithm::unregistered) {
+    const digest want = digester::of(
+        std::as_bytes(std::span(empty_blob.data(), empty_blob.size())), dg->algorithm());
+    if (!(*dg == want))
+      error("descriptor.empty.value", json_member_path(path, "digest"),
+            "digest " + dg->str() + " of an " + mt + " descriptor must be " + want.str() +
+                ", the digest of {}");
+  }
+  std::string_view data;
+  if (auto it = m.find("data"); it != m.end() && it->second.get(data) == simdjson::SUCCESS &&
+                                 data != "e30=")
+    error("descriptor.empty.value", json_member_path(path, "data"),
+          "data of an " + mt + " descriptor must be \"e30=\", the base64 of {}");
+}
+
 void checker::check_annotations(element e, const std::string& path) {
   // annotations.md: keys and values MUST be strings.
   auto m = object_members(e, path, "annotations.type", "annotations");
@@ -545,6 +608,7 @@ std::optional<std::string_view> checker::check_descriptor(element e, const std::
                  });
   if (auto it = m->find("data"); it != m->end())
     check_data(it->second, json_member_path(path, "data"), size, dg);
+  if (media == media_type::empty_json) check_empty_descriptor(*m, path, size, dg);
   media_type_field(*m, path, "artifactType", "descriptor.artifactType", false);
   if (auto it = m->find("annotations"); it != m->end())
     check_annotations(it->second, json_member_path(path, "annotations"));
@@ -670,15 +734,28 @@ void checker::check_config(element root) {
   string_field(*m, "", "author", "config.author", false);
   auto arch = string_field(*m, "", "architecture", "config.architecture", true);
   auto os = string_field(*m, "", "os", "config.os", true);
+  // config.md: architecture and os are REQUIRED and name a GOARCH / GOOS
+  // value; an empty string names no platform, so no reader can pick it.
+  if (arch && arch->empty())
+    error("config.architecture.value", "architecture",
+          "architecture is empty; config.md wants a GOARCH value such as \"amd64\"");
+  if (os && os->empty())
+    error("config.os.value", "os", "os is empty; config.md wants a GOOS value such as \"linux\"");
   string_field(*m, "", "os.version", "config.osVersion", false);
   string_array_field(*m, "", "os.features", "config.osFeatures", false);
   auto variant = string_field(*m, "", "variant", "config.variant", false);
-  if (arch && os) check_platform_combination(*os, *arch, variant.value_or(""), "");
+  if (arch && os && !arch->empty() && !os->empty())
+    check_platform_combination(*os, *arch, variant.value_or(""), "");
 
   if (auto it = m->find("config"); it != m->end()) {
     if (auto c = object_members(it->second, "config", "config.config.type", "config")) {
       string_field(*c, "config", "User", "config.user", false);
-      map_field(*c, "config", "ExposedPorts", "config.exposedPorts", true, false);
+      if (auto ports = map_field(*c, "config", "ExposedPorts", "config.exposedPorts", true, false))
+        for (const auto& [key, value] : *ports)
+          if (!is_exposed_port(key))
+            error("config.exposedPorts.format", json_member_path("config.ExposedPorts", key),
+                  "exposed port " + quote(key) +
+                      " is not port, port/tcp, port/udp or port/sctp with a port 1-65535");
       if (auto env = c->find("Env"); env != c->end())
         string_array(env->second, "config.Env", "config.env",
                      [&](std::string_view entry, const std::string& entry_path) {
@@ -688,7 +765,12 @@ void checker::check_config(element root) {
                      });
       string_array_field(*c, "config", "Entrypoint", "config.entrypoint", true);
       string_array_field(*c, "config", "Cmd", "config.cmd", true);
-      map_field(*c, "config", "Volumes", "config.volumes", true, true);
+      if (auto volumes = map_field(*c, "config", "Volumes", "config.volumes", true, true))
+        for (const auto& [key, value] : *volumes)
+          if (!is_volume_path(key, os && *os == "windows"))
+            error("config.volumes.format", json_member_path("config.Volumes", key),
+                  "volume " + quote(key) + " is not an absolute path; a volume is a directory " +
+                      "of the container's filesystem");
       string_field(*c, "config", "WorkingDir", "config.workingDir", false);
       map_field(*c, "config", "Labels", "config.labels", false, true);
       string_field(*c, "config", "StopSignal", "config.stopSignal", false);
@@ -696,6 +778,7 @@ void checker::check_config(element root) {
     }
   }
 
+  std::optional<std::size_t> diff_ids;  // entries, when rootfs.diff_ids is an array
   if (auto it = m->find("rootfs"); it == m->end()) {
     error("config.rootfs.required", "rootfs", "required property \"rootfs\" is missing");
   } else if (auto r = object_members(it->second, "rootfs", "config.rootfs.type", "rootfs")) {
@@ -715,6 +798,7 @@ void checker::check_config(element root) {
       std::size_t i = 0;
       for (element e : arr)
         check_digest(e, json_index_path("rootfs.diff_ids", i++), "config.rootfs.diff_ids");
+      diff_ids = i;
     }
   }
 
@@ -724,16 +808,33 @@ void checker::check_config(element root) {
       error("config.history.type", "history", "history must be an array");
     } else {
       std::size_t i = 0;
+      std::size_t layers = 0;  // entries that made a filesystem diff
+      bool all_objects = true;
       for (element e : arr) {
         const std::string path = json_index_path("history", i++);
         auto h = object_members(e, path, "config.history.type", "history entry");
-        if (!h) continue;
+        if (!h) {
+          all_objects = false;
+          continue;
+        }
         date_time_field(*h, path, "created", "config.history.created");
         string_field(*h, path, "author", "config.history.author", false);
         string_field(*h, path, "created_by", "config.history.createdBy", false);
         string_field(*h, path, "comment", "config.history.comment", false);
         bool_field(*h, path, "empty_layer", "config.history.emptyLayer");
+        const auto el = h->find("empty_layer");
+        if (el == h->end() || !el->second.is_bool() || !el->second.get_bool().value_unsafe())
+          ++layers;
       }
+      // config.md "history": empty_layer marks entries that made no filesystem
+      // diff, so the others stand one each for rootfs.diff_ids. A warning: the
+      // reference does not check it and config.md's own example (two diff_ids,
+      // one non-empty entry) would fail.
+      if (all_objects && diff_ids && layers != *diff_ids)
+        warning("config.history.layers.count", "history",
+                "history has " + std::to_string(layers) +
+                    " entries without \"empty_layer\": true but rootfs.diff_ids has " +
+                    std::to_string(*diff_ids) + "; each such entry should stand for one layer");
     }
   }
 }
