@@ -565,3 +565,41 @@ TEST(RuleCatalogConformance, EveryEmittedIdIsCatalogued) {
 
 }  // namespace
 }  // namespace ocipipe
+
+namespace ocipipe {
+namespace {
+
+// The other direction: every rule id the validate pipeline writes in its
+// source is catalogued, so a new rule cannot ship without its README row.
+TEST(RuleCatalogSources, EveryRuleIdWrittenByValidateIsCatalogued) {
+  static const char* const sources[] = {
+      "pipeline/validate_graph.cpp", "pipeline/validate_blob.cpp", "pipeline/docker_archive.cpp",
+      "stages/docker_manifest.cpp",  "stages/tar_header_check.cpp", "stages/tar_header_check.h"};
+  static const char* const scopes[] = {"blob.",   "layer.", "docker.", "index.", "descriptor.",
+                                       "digest.", "platform.", "config.", "layout.", "manifest."};
+  std::size_t seen = 0;
+  for (const char* rel : sources) {
+    std::ifstream in(std::string(OCIPIPE_SOURCE_DIR) + "/" + rel);
+    ASSERT_TRUE(in) << rel;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    for (std::size_t q = text.find('"'); q != std::string::npos; q = text.find('"', q + 1)) {
+      const auto end = text.find('"', q + 1);
+      if (end == std::string::npos) break;
+      const std::string lit = text.substr(q + 1, end - q - 1);
+      q = end;
+      const bool rule_like =
+          std::any_of(std::begin(scopes), std::end(scopes), [&](const char* s) { return lit.starts_with(s); }) &&
+          std::all_of(lit.begin(), lit.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'; });
+      // File names ("index.json", "manifest.json") are places, not rules.
+      if (!rule_like || lit.back() == '.' || lit.ends_with(".json")) continue;
+      ++seen;
+      EXPECT_NE(find_rule(lit), nullptr) << rel << " writes rule id " << lit << ", which the catalog lacks";
+    }
+  }
+  EXPECT_GT(seen, 20u) << "the scan found too few rule ids; did the sources move?";
+}
+
+}  // namespace
+}  // namespace ocipipe
