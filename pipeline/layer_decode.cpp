@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "pipeline/header_check_tap.h"
 #include "pipeline/prefetch_source.h"
 #include "stages/tar_path.h"
 #include "stages/tar_reader.h"
@@ -107,8 +108,11 @@ result<layer_digests> decode(const io::image_layout& layout, const descriptor& l
                             ? digest_algorithm::sha512
                             : digest_algorithm::sha256;
   // Inflate on a thread of its own; parsing and the diff_id digest stay here.
-  const auto on_own_thread = [](std::unique_ptr<byte_source> s) -> std::unique_ptr<byte_source> {
-    return std::make_unique<prefetch_source>(std::move(s));
+  // The header check only guards libarchive here (sparse maps, B29): its
+  // findings are validate's to report.
+  tar_header_check headers;
+  const auto on_own_thread = [&](std::unique_ptr<byte_source> s) -> std::unique_ptr<byte_source> {
+    return std::make_unique<header_check_tap>(std::make_unique<prefetch_source>(std::move(s)), headers);
   };
   OCIPIPE_ASSIGN_OR_RETURN(auto stream,
                            layer_stream::open(*blob, layer, limits, diff_alg, on_own_thread));

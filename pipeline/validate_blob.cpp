@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "pipeline/header_check_tap.h"
 #include "pipeline/prefetch_source.h"
 #include "stages/digester.h"
 #include "stages/layer_stream.h"
@@ -40,23 +41,6 @@ void problem(blob_job& job, const error& e, bool layer_stage, std::string entry 
   job.problems.push_back({rule_for(e, layer_stage), true, std::move(entry), e.message()});
 }
 
-// Lets tar_header_check see every byte of the tar stream libarchive parses,
-// including what follows the end-of-archive marker (drained by finish()).
-class header_check_tap final : public byte_source {
- public:
-  header_check_tap(std::unique_ptr<byte_source> inner, tar_header_check& check)
-      : inner_(std::move(inner)), check_(check) {}
-  result<byte_view> next() override {
-    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, inner_->next());
-    check_.feed(chunk);
-    return chunk;
-  }
-
- private:
-  std::unique_ptr<byte_source> inner_;
-  tar_header_check& check_;
-};
-
 void check_plain_blob(byte_source& blob, blob_job& job) {
   digester dg(job.desc.digest.algorithm() == digest_algorithm::sha512 ? digest_algorithm::sha512
                                                                        : digest_algorithm::sha256);
@@ -87,11 +71,13 @@ class entry_walker {
       if (!entry) return tl::unexpected(std::move(entry).error());
       if (!*entry) return {};
       last_ = (*entry)->path;
+      const std::string raw_link = (*entry)->type == entry_type::hardlink ? (*entry)->link_target : std::string();
       auto action = classify_entry(**entry);
       if (!action) {
         problem(job_, action.error(), true, (*entry)->path);
         continue;  // one bad name does not hide the rest of the layer
       }
+      check_raw_names((*entry)->path, raw_link);
       if (action->kind != whiteout_kind::none || action->target.empty()) continue;
       if (!paths_.insert(action->target).second && ++duplicates_ <= max_duplicate_reports)
         job_.problems.push_back({"layer.tar.duplicate", false, (*entry)->path,
@@ -115,31 +101,44 @@ class entry_walker {
   [[nodiscard]] const std::string& last_entry() const noexcept { return last_; }
 
  private:
+  // Unpack cleans "/etc/x" and "a/../b" into the rootfs, but readers differ on
+  // them (and on a hardlink target written so), so a validator flags them.
+  void check_raw_names(const std::string& path, const std::string& link) {
+    auto dotdot = [](std::string_view p) {
+      for (std::size_t i = 0; i <= p.size();) {
+        auto j = p.find('/', i);
+        if (j == std::string_view::npos) j = p.size();
+        if (p.substr(i, j - i) == "..") return true;
+        i = j + 1;
+      }
+      return false;
+    };
+    for (std::string_view name : {std::string_view(path), std::string_view(link)}) {
+      if (name.starts_with('/'))
+        job_.problems.push_back(
+            {"layer.tar.path", true, path, "path " + quote(name) + " is absolute; layer paths are relative to the rootfs"});
+      else if (dotdot(name))
+        job_.problems.push_back({"layer.tar.path", true, path, "path " + quote(name) + " has a \"..\" component"});
+    }
+  }
+
   blob_job& job_;
   std::unordered_set<std::string> paths_;
   std::size_t duplicates_ = 0;
   std::string last_;
 };
 
-}  // namespace
 
-std::uint64_t path_hash(std::string_view cleaned) noexcept {
-  // FNV-1a: stable, and collisions only ever hide a finding, never invent one.
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : cleaned) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-void check_blob(const io::image_layout& store, blob_job& job) {
-  auto blob = store.open_blob(job.desc);
+// The layer checks, reading the blob as `desc` says (its media type may be
+// corrected from job.desc's, B42).
+void check_layer(const io::image_layout& store, blob_job& job, const descriptor& desc) {
+  auto blob = store.open_blob(desc);
   if (!blob) return problem(job, blob.error(), false);
-  if (!job.is_layer) return check_plain_blob(**blob, job);
-
   tar_header_check headers;
   // A big layer inflates (and digests its compressed bytes) on a thread of its
   // own, so one large layer still uses two cores, as `igzip -dc | openssl` does.
-  const bool overlap = job.desc.size >= prefetch_min_bytes;
-  auto stream = layer_stream::open(**blob, job.desc, {}, job.diff_id_algorithm,
+  const bool overlap = desc.size >= prefetch_min_bytes;
+  auto stream = layer_stream::open(**blob, desc, {}, job.diff_id_algorithm,
                                    [&](std::unique_ptr<byte_source> inner) -> std::unique_ptr<byte_source> {
                                      if (overlap) inner = std::make_unique<prefetch_source>(std::move(inner));
                                      return std::make_unique<header_check_tap>(std::move(inner), headers);
@@ -159,7 +158,7 @@ void check_blob(const io::image_layout& store, blob_job& job) {
     // The stream broke: the compressed digest can still be checked.
     if (auto d = (*stream)->finish_compressed_only()) {
       job.compressed_bytes = d->compressed_bytes;
-      if (auto r = check_layer_digests(*d, job.desc, nullptr); !r) problem(job, r.error(), true);
+      if (auto r = check_layer_digests(*d, desc, nullptr); !r) problem(job, r.error(), true);
     } else {
       problem(job, d.error(), true);
     }
@@ -174,14 +173,76 @@ void check_blob(const io::image_layout& store, blob_job& job) {
   job.compressed_bytes = d->compressed_bytes;
   job.tar_bytes = d->tar_bytes;
   job.diff_id = d->diff_id;
-  if (auto r = check_layer_digests(*d, job.desc, nullptr); !r) {
+  if (auto r = check_layer_digests(*d, desc, nullptr); !r) {
     if (job.digest_is_diff_id)
       job.problems.push_back({"layer.diff_id", true, {},
-                              "diff_id mismatch: the image config says " + job.desc.digest.str() +
+                              "diff_id mismatch: the image config says " + desc.digest.str() +
                                   ", the uncompressed content is " + d->diff_id.str()});
     else
       problem(job, r.error(), true);
   }
+}
+
+
+// What the blob's first bytes say it is, when that is not what `desc` says.
+std::optional<media_type::layer_compression> mislabelled(const io::image_layout& store, const descriptor& desc) {
+  auto blob = store.open_blob(desc);
+  if (!blob) return std::nullopt;
+  auto head = (*blob)->next();
+  if (!head) return std::nullopt;
+  const auto sniffed = sniff_compression(*head);
+  if (sniffed == media_type::layer_compression::unknown || sniffed == media_type::compression_of(desc.media_type))
+    return std::nullopt;
+  return sniffed;
+}
+
+std::string_view oci_layer_type(media_type::layer_compression c) {
+  switch (c) {
+    case media_type::layer_compression::gzip: return media_type::layer_tar_gzip;
+    case media_type::layer_compression::zstd: return media_type::layer_tar_zstd;
+    default: return media_type::layer_tar;
+  }
+}
+
+}  // namespace
+
+std::uint64_t path_hash(std::string_view cleaned) noexcept {
+  // FNV-1a: stable, and collisions only ever hide a finding, never invent one.
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : cleaned) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+void check_blob(const io::image_layout& store, blob_job& job) {
+  if (!job.is_layer) {
+    auto blob = store.open_blob(job.desc);
+    if (!blob) return problem(job, blob.error(), false);
+    return check_plain_blob(**blob, job);
+  }
+  check_layer(store, job, job.desc);
+  const bool compression_problem = std::any_of(job.problems.begin(), job.problems.end(),
+                                               [](const blob_problem& p) { return p.rule == "layer.compression"; });
+  if (!compression_problem) return;
+  // B42: the media type names another compression than the bytes have. Say
+  // so, and still check the layer as what it is, diff_id included.
+  const auto actual = mislabelled(store, job.desc);
+  if (!actual) return;
+  blob_job again;
+  again.desc = job.desc;
+  again.is_layer = true;
+  again.digest_is_diff_id = job.digest_is_diff_id;
+  again.diff_id_algorithm = job.diff_id_algorithm;
+  descriptor as_is = job.desc;
+  as_is.media_type = std::string(oci_layer_type(*actual));
+  check_layer(store, again, as_is);
+  again.problems.insert(again.problems.begin(),
+                        {"layer.compression", true, {},
+                         "media type " + quote(job.desc.media_type) + " does not match the blob, which is " +
+                             (*actual == media_type::layer_compression::none ? std::string("an uncompressed tar")
+                                                                              : std::string(*actual == media_type::layer_compression::gzip ? "gzip" : "zstd") +
+                                                                                    "-compressed") +
+                             "; checked as " + quote(as_is.media_type)});
+  job = std::move(again);
 }
 
 }  // namespace ocipipe::pipeline

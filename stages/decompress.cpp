@@ -201,4 +201,18 @@ result<std::unique_ptr<byte_source>> make_decompressor(byte_source& upstream,
   return fail(errc::unsupported, "layer media type has no known compression");
 }
 
+media_type::layer_compression sniff_compression(byte_view head) noexcept {
+  const auto at = [&](std::size_t i) { return static_cast<unsigned char>(head[i]); };
+  if (head.size() >= 2 && at(0) == 0x1f && at(1) == 0x8b) return media_type::layer_compression::gzip;
+  if (head.size() >= 4 && at(0) == 0x28 && at(1) == 0xb5 && at(2) == 0x2f && at(3) == 0xfd)
+    return media_type::layer_compression::zstd;
+  static constexpr char ustar[] = {'u', 's', 't', 'a', 'r'};
+  if (head.size() >= 262) {
+    bool tar = true;
+    for (std::size_t i = 0; i < 5; ++i) tar = tar && at(257 + i) == static_cast<unsigned char>(ustar[i]);
+    if (tar) return media_type::layer_compression::none;
+  }
+  return media_type::layer_compression::unknown;
+}
+
 }  // namespace ocipipe

@@ -27,4 +27,10 @@ struct decompress_limits {
     byte_source& upstream, media_type::layer_compression compression,
     decompress_limits limits = {});
 
+/// What a layer blob's first bytes say it is: gzip (1f 8b), zstd (28 b5 2f fd)
+/// or a tar stream ("ustar" magic at offset 257, so `head` needs 262 bytes);
+/// `unknown` otherwise. For naming a media type that disagrees with the bytes
+/// (buglog B42). Pure.
+[[nodiscard]] media_type::layer_compression sniff_compression(byte_view head) noexcept;
+
 }  // namespace ocipipe

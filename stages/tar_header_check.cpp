@@ -149,6 +149,24 @@ void tar_header_check::feed(std::span<const std::byte> chunk) {
         continue;
       }
       case state::skip: {
+        if (counting_map_) {
+          // GNU sparse 1.0: the data starts with the region count, one decimal line.
+          const auto c = static_cast<char>(chunk.front());
+          if (c >= '0' && c <= '9' && map_digits_ < 20) {
+            map_regions_ = map_regions_ * 10 + static_cast<unsigned>(c - '0');
+            ++map_digits_;
+          } else {
+            counting_map_ = false;
+            if (map_regions_ > max_sparse_regions) {
+              sparse_over_limit(map_regions_, "gnu sparse 1.0 map");
+              continue;
+            }
+          }
+          if (--skip_left_ == 0) state_ = state::header;
+          ++pos_;
+          chunk = chunk.subspan(1);
+          continue;
+        }
         n = static_cast<std::size_t>(std::min<std::uint64_t>(skip_left_, chunk.size()));
         skip_left_ -= n;
         if (skip_left_ == 0) state_ = state::header;
@@ -332,7 +350,10 @@ void tar_header_check::on_entry_header(char typeflag, std::uint64_t ustar_size,
   cur_offset_ = at;
   cur_name_ = name;
 
+  const bool sparse10 = sparse10_pending_;
+  sparse10_pending_ = false;
   if (typeflag == 'S' && block_[off_gnu_isextended] != std::byte{0}) {
+    sparse_ext_blocks_ = 0;
     // Old GNU sparse: extended sparse headers follow, each with its own
     // isextended flag; then the stored data (the size field counts only that).
     sparse_data_ = size;
@@ -343,9 +364,26 @@ void tar_header_check::on_entry_header(char typeflag, std::uint64_t ustar_size,
     return;
   }
   skip_data(size);
+  if (sparse10 && (typeflag == '0' || typeflag == '\0') && state_ == state::skip) {
+    counting_map_ = true;
+    map_regions_ = 0;
+    map_digits_ = 0;
+  }
+}
+
+void tar_header_check::sparse_over_limit(std::uint64_t regions, const char* form) {
+  report("layer.limits", true, cur_offset_, cur_name_,
+         std::string(form) + " lists " + std::to_string(regions) + " regions, over the limit of " +
+             std::to_string(max_sparse_regions) +
+             " (a reader allocates per region: buglog b29); the layer is not read further");
+  limit_exceeded_ = true;
+  stop();
 }
 
 void tar_header_check::on_sparse_block() {
+  // The header holds 4 regions, each extension header 21 more.
+  if (4 + 21 * ++sparse_ext_blocks_ > max_sparse_regions)
+    return sparse_over_limit(4 + 21 * sparse_ext_blocks_, "gnu sparse map");
   if (block_[off_sparse_isextended] != std::byte{0}) return;  // another one follows
   skip_data(sparse_data_);
 }
@@ -419,6 +457,13 @@ void tar_header_check::parse_pax(const std::string& body) {
           return malformed(p, "size " + quote(value) + " is not a non-negative decimal number");
         pax_size_ = v;
       }
+    } else if (key == "GNU.sparse.major") {
+      sparse10_pending_ = value == "1";
+    } else if (key == "GNU.sparse.numblocks") {
+      std::uint64_t v = 0;
+      for (std::size_t i = 0; i < value.size() && i < 20 && value[i] >= '0' && value[i] <= '9'; ++i)
+        v = v * 10 + static_cast<unsigned>(value[i] - '0');
+      if (v > max_sparse_regions) return sparse_over_limit(v, "gnu sparse 0.x map");
     } else if (key == "path") {
       if (value.empty())
         pax_path_.reset();

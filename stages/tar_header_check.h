@@ -28,6 +28,13 @@
 // header positions unknown (bad checksum or size field, malformed or over-cap
 // PAX body) the walk stops and says so, because every later "header" would be
 // a guess.
+//
+// It also guards the parser beside it: a sparse entry whose map lists more than
+// `max_sparse_regions` regions (GNU sparse 1.0 map in the data, 0.x
+// `GNU.sparse.numblocks`, old GNU `S` extension headers) makes libarchive
+// allocate per region (buglog B29). Such a map is a `layer.limits` problem and
+// `limit_exceeded()` turns true as soon as the count is seen, before the map's
+// bytes are handed on, so the caller can stop the stream first.
 
 #include <cstddef>
 #include <cstdint>
@@ -66,6 +73,8 @@ class tar_header_check {
   static constexpr std::size_t max_extension_body = std::size_t{1} << 20;
   /// Problems kept per rule; further ones are counted in one "and N more".
   static constexpr std::size_t max_problems_per_rule = 8;
+  /// Regions a sparse entry may list (Go caps the map at 1 MiB of text).
+  static constexpr std::uint64_t max_sparse_regions = 1u << 16;
 
   /// The next bytes of the stream (any size, including empty).
   void feed(std::span<const std::byte> chunk);
@@ -74,6 +83,9 @@ class tar_header_check {
   [[nodiscard]] std::vector<tar_header_problem> finish();
   /// Header blocks seen, extension headers (x, g, L, K) included.
   [[nodiscard]] std::uint64_t headers() const noexcept { return headers_; }
+  /// True once a sparse map over max_sparse_regions was seen; the walk has
+  /// stopped and the stream should not be parsed further.
+  [[nodiscard]] bool limit_exceeded() const noexcept { return limit_exceeded_; }
 
  private:
   enum class state : std::uint8_t {
@@ -142,6 +154,15 @@ class tar_header_check {
   };
   std::vector<overflow> overflow_;
   bool finished_ = false;
+
+  // Sparse maps (B29).
+  void sparse_over_limit(std::uint64_t regions, const char* form);
+  bool sparse10_pending_ = false;   // GNU.sparse.major=1: the map leads the data
+  bool counting_map_ = false;       // reading the data's first line (region count)
+  std::uint64_t map_regions_ = 0;
+  std::uint64_t map_digits_ = 0;
+  std::uint64_t sparse_ext_blocks_ = 0;
+  bool limit_exceeded_ = false;
 };
 
 }  // namespace ocipipe
