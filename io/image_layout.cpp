@@ -44,10 +44,6 @@ result<image_layout> image_layout::open_archive(const std::string& path) {
   return l;
 }
 
-void image_layout::add_blob_alias(const ocipipe::digest& d, std::string member) {
-  aliases_[d.str()] = std::move(member);
-}
-
 result<archive_member> image_layout::find_member(const std::string& name, const std::string& what) const {
   auto m = archive_->find(name);
   if (!m) return tl::unexpected(std::move(m).error().context(what));
@@ -85,12 +81,14 @@ result<std::uint64_t> image_layout::file_size(const std::string& name) const {
   return static_cast<std::uint64_t>(st.st_size);
 }
 
-result<image_layout::blob_location> image_layout::locate_blob(const ocipipe::digest& d) const {
+result<image_layout::blob_location> image_layout::locate_blob(const descriptor& desc) const {
+  const auto& d = desc.digest;
   const std::string what = "blob " + d.str();
   if (archive_) {
-    const auto alias = aliases_.find(d.str());
-    // digest::parse admits neither "/" nor "..", so blob_path() stays inside blobs/.
-    auto m = archive_->find(alias != aliases_.end() ? alias->second : d.blob_path());
+    // digest::parse admits neither "/" nor "..", so blob_path() stays inside blobs/;
+    // a member name is found inside the archive only (tar_archive::find).
+    const auto member = desc.annotations.find(std::string(member_annotation));
+    auto m = archive_->find(member != desc.annotations.end() ? member->second : d.blob_path());
     if (!m && m.error().code() == errc::not_found)
       return fail(errc::not_found, what + ": missing from archive " + quote(path_), ENOENT);
     if (!m) return tl::unexpected(std::move(m).error().context(what));
@@ -112,7 +110,7 @@ result<std::string> image_layout::read_blob(const descriptor& d, std::size_t max
 
 result<std::unique_ptr<byte_source>> image_layout::open_blob(const descriptor& d) const {
   OCIPIPE_TRY(check_size(d, UINT64_MAX));
-  OCIPIPE_ASSIGN_OR_RETURN(auto loc, locate_blob(d.digest));
+  OCIPIPE_ASSIGN_OR_RETURN(auto loc, locate_blob(d));
   const auto start = loc.region ? static_cast<off_t>(loc.region->offset) : 0;
   const auto len = loc.region ? static_cast<off_t>(loc.region->length) : 0;
   ::posix_fadvise(loc.fd.get(), start, len, POSIX_FADV_SEQUENTIAL);
@@ -120,8 +118,9 @@ result<std::unique_ptr<byte_source>> image_layout::open_blob(const descriptor& d
       std::move(loc.fd), static_cast<std::uint64_t>(d.size), "blob " + d.digest.str(), 1 << 20, loc.region));
 }
 
-result<std::string> image_layout::blob_identity(const ocipipe::digest& d) const {
-  OCIPIPE_ASSIGN_OR_RETURN(auto loc, locate_blob(d));
+result<std::string> image_layout::blob_identity(const descriptor& desc) const {
+  const auto& d = desc.digest;
+  OCIPIPE_ASSIGN_OR_RETURN(auto loc, locate_blob(desc));
   struct stat st{};
   if (::fstat(loc.fd.get(), &st) != 0) return fail_errno("stat blob " + d.str(), errno);
   std::string id = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);

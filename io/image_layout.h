@@ -2,14 +2,13 @@
 // Read access to an OCI image layout (image-spec image-layout.md):
 // `oci-layout`, `index.json` and `blobs/<alg>/<encoded>`, in a directory or
 // in place inside an uncompressed tar of one (oci-archive). A docker-archive
-// (`docker save`) is read through the same view: its blobs are named by
-// aliases (digest -> member) that the caller registers. Every directory open
+// (`docker save`) is read through the same view: a descriptor may name the
+// archive member that holds its blob (member_annotation). Every directory open
 // is relative to the layout's directory fd and refuses symlinks in blob
 // paths; archive members are found by tar_archive. Digest verification
 // belongs to the caller (pipeline/), which owns the digesters; this class
 // bounds every read by descriptor.size.
 
-#include <map>
 #include <memory>
 #include <string>
 
@@ -33,9 +32,11 @@ class image_layout {
   /// for reading in place. Errors: those of tar_archive::open.
   static result<image_layout> open_archive(const std::string& path);
 
-  /// Names the member holding blob `d` (docker-archive: "<hex>.tar",
-  /// "<id>/layer.tar"). Archives only; call before sharing the view.
-  void add_blob_alias(const ocipipe::digest& d, std::string member);
+  /// Annotation naming the archive member that holds a descriptor's blob
+  /// (docker-archive layers: "<hex>.tar", "<id>/layer.tar"), where the blob
+  /// is not at blobs/<alg>/<hex>. Set by pipeline/ on descriptors it builds;
+  /// never read from an image's own documents' meaning.
+  static constexpr std::string_view member_annotation = "dev.ocipipe.archive.member";
 
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
   [[nodiscard]] bool is_archive() const noexcept { return archive_ != nullptr; }
@@ -62,19 +63,18 @@ class image_layout {
   /// "@offset" inside an archive. Equal identities are the same bytes, so a
   /// blob that layouts share by hardlink is read once (validate's bulk mode).
   /// Errors: those of opening the blob.
-  [[nodiscard]] result<std::string> blob_identity(const ocipipe::digest& d) const;
+  [[nodiscard]] result<std::string> blob_identity(const descriptor& d) const;
 
  private:
   struct blob_location {
     unique_fd fd;
     std::optional<file_region> region;  ///< set inside an archive
   };
-  result<blob_location> locate_blob(const ocipipe::digest& d) const;
+  result<blob_location> locate_blob(const descriptor& d) const;
   result<archive_member> find_member(const std::string& name, const std::string& what) const;
   std::string path_;
   unique_fd dir_;
   std::shared_ptr<const tar_archive> archive_;
-  std::map<std::string, std::string, std::less<>> aliases_;  ///< digest -> member
 };
 
 }  // namespace ocipipe::io

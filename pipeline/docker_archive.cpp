@@ -10,7 +10,7 @@
 
 namespace ocipipe::pipeline {
 
-result<docker_image_view> load_docker_image(io::image_layout& store, const docker_archive_image& img,
+result<docker_image_view> load_docker_image(const io::image_layout& store, const docker_archive_image& img,
                                             const std::string& at) {
   docker_image_view v;
   auto problem = [&](std::string rule, std::string path, std::string message) {
@@ -25,7 +25,6 @@ result<docker_image_view> load_docker_image(io::image_layout& store, const docke
     problem("docker.config.digest", json_member_path(at, "Config"),
             "config member " + quote(img.config) + " is named for " + named->str() + " but its content is " +
                 config_digest.str());
-  store.add_blob_alias(config_digest, img.config);
   v.manifest.media_type = std::string(media_type::image_manifest);
   v.manifest.config = {std::string(media_type::image_config), config_digest,
                        static_cast<std::int64_t>(v.config_bytes.size())};
@@ -46,8 +45,9 @@ result<docker_image_view> load_docker_image(io::image_layout& store, const docke
     }
     std::optional<digest> d = i < diff_ids.size() ? std::optional(diff_ids[i]) : digest_from_member_name(member);
     if (!d) continue;  // no digest to check it against; the count problem says why
-    store.add_blob_alias(*d, member);
-    v.manifest.layers.push_back({std::string(media_type::layer_tar), *d, static_cast<std::int64_t>(*size)});
+    descriptor layer{std::string(media_type::layer_tar), *d, static_cast<std::int64_t>(*size)};
+    layer.annotations[std::string(io::image_layout::member_annotation)] = member;
+    v.manifest.layers.push_back(std::move(layer));
     v.layer_member.push_back(i);
   }
 

@@ -2,8 +2,9 @@
 // A docker-archive (`docker save`) read as an OCI image: the config member is
 // the image config, and each Layers[i] member is an uncompressed tar layer
 // whose digest is rootfs.diff_ids[i] (Docker image/spec v1.2). The view's
-// manifest names the layers by those digests, and the store resolves them to
-// their members through aliases.
+// manifest names the layers by those digests, each descriptor carrying its
+// member's name (io::image_layout::member_annotation), so two entries that
+// claim one diff_id for different members are each read from their own.
 
 #include <string>
 #include <vector>
@@ -26,11 +27,10 @@ struct docker_image_view {
 };
 
 /// Reads entry `img` (at JSON path `at` of manifest.json, e.g. "[0]") from
-/// `store` (an archive view) and registers its config and layers as blob
-/// aliases. Layers it cannot name or find are left out and reported in
+/// `store` (an archive view). Layers it cannot name or find are left out and reported in
 /// `problems`. Errors: the config member unreadable (`not_found`, `io`,
 /// `resource_exhausted` over 64 MiB).
-[[nodiscard]] result<docker_image_view> load_docker_image(io::image_layout& store,
+[[nodiscard]] result<docker_image_view> load_docker_image(const io::image_layout& store,
                                                           const docker_archive_image& img,
                                                           const std::string& at);
 

@@ -124,7 +124,7 @@ namespace {
 
 // Turns a docker-archive entry into a resolved image; a problem of the entry
 // is an error here (validate reports them all instead).
-result<resolved_image> resolve_docker(io::image_layout& store, const image_reference& ref,
+result<resolved_image> resolve_docker(const io::image_layout& store, const image_reference& ref,
                                       const platform_selector& platform) {
   OCIPIPE_ASSIGN_OR_RETURN(auto text, store.read_file("manifest.json"));
   auto list = parse_docker_manifest(text);

@@ -76,7 +76,7 @@ struct run_state {
 
 class image_walker {
  public:
-  image_walker(std::size_t image_idx, image_validation& out, io::image_layout& store, run_state& run,
+  image_walker(std::size_t image_idx, image_validation& out, const io::image_layout& store, run_state& run,
                bool strict)
       : idx_(image_idx), out_(out), store_(store), run_(run), strict_(strict) {}
 
@@ -309,7 +309,7 @@ class image_walker {
           "digest algorithm " + quote(d.digest.algorithm_name()) + " is not registered; content not verified");
     // Bulk mode: the same stored bytes (a file, hardlinked or not, or an
     // archive member) read the same way are one job, whoever names them.
-    auto identity = store_.blob_identity(d.digest);
+    auto identity = store_.blob_identity(d);
     const auto diff_alg = want_diff_id && want_diff_id->algorithm() == digest_algorithm::sha512
                               ? digest_algorithm::sha512
                               : digest_algorithm::sha256;
@@ -333,7 +333,7 @@ class image_walker {
   using image_config_t = ocipipe::image_config;
   std::size_t idx_;
   image_validation& out_;
-  io::image_layout& store_;
+  const io::image_layout& store_;
   run_state& run_;
   bool strict_;
   std::set<std::string> visited_;
