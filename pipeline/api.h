@@ -168,7 +168,9 @@ struct image_validation {
 
 /// What a whole validate run read: each distinct blob counts once.
 struct validate_totals {
-  std::uint64_t blobs = 0;       ///< distinct blobs checked
+  /// Blobs checked: each distinct layer (or other) blob once per run, plus the
+  /// documents (manifests, indexes, configs), read per reference.
+  std::uint64_t blobs = 0;
   std::uint64_t blob_bytes = 0;  ///< their bytes, as stored
   std::uint64_t tar_bytes = 0;   ///< uncompressed layer bytes digested
   double seconds = 0;            ///< wall time of the run

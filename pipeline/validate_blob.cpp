@@ -78,6 +78,8 @@ class entry_walker {
         continue;  // one bad name does not hide the rest of the layer
       }
       check_raw_names((*entry)->path, raw_link);
+      if (action->kind == whiteout_kind::whiteout) job_.whiteout_hashes.push_back(path_hash(action->target));
+      if (action->kind == whiteout_kind::opaque) job_.opaque_hashes.push_back(path_hash(action->target));
       if (action->kind != whiteout_kind::none || action->target.empty()) continue;
       if (!paths_.insert(action->target).second && ++duplicates_ <= max_duplicate_reports)
         job_.problems.push_back({"layer.tar.duplicate", false, (*entry)->path,
@@ -96,6 +98,8 @@ class entry_walker {
     job_.path_hashes.reserve(paths_.size());
     for (const auto& p : paths_) job_.path_hashes.push_back(path_hash(p));
     std::sort(job_.path_hashes.begin(), job_.path_hashes.end());
+    std::sort(job_.whiteout_hashes.begin(), job_.whiteout_hashes.end());
+    std::sort(job_.opaque_hashes.begin(), job_.opaque_hashes.end());
   }
 
   [[nodiscard]] const std::string& last_entry() const noexcept { return last_; }

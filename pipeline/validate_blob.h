@@ -41,6 +41,10 @@ struct blob_job {
   /// image-wide hardlink rule.
   std::vector<std::uint64_t> path_hashes;
   std::vector<std::pair<std::string, std::string>> open_hardlinks;
+  /// Hashes (sorted) of the paths the layer's whiteouts hide, and of the
+  /// directories its opaque whiteouts empty ("" for the rootfs).
+  std::vector<std::uint64_t> whiteout_hashes;
+  std::vector<std::uint64_t> opaque_hashes;
 };
 
 /// Checks one blob: size and digest always; for layers also the compressed

@@ -72,6 +72,8 @@ struct run_state {
   std::map<std::string, std::size_t> job_keys;
   std::vector<blob_use> uses;
   std::vector<layer_stack> stacks;
+  std::uint64_t documents = 0;  // manifests, indexes, configs read by the walks
+  std::uint64_t document_bytes = 0;
 };
 
 class image_walker {
@@ -122,6 +124,8 @@ class image_walker {
       return std::nullopt;
     }
     out_.blob_bytes += bytes->size();
+    ++run_.documents;
+    run_.document_bytes += bytes->size();
     return std::move(*bytes);
   }
 
@@ -198,6 +202,8 @@ class image_walker {
       for (auto& p : view->problems) add(p.rule, true, list_at, p.json_path, p.message);
       ++out_.blobs;
       out_.blob_bytes += view->config_bytes.size();
+      ++run_.documents;
+      run_.document_bytes += view->config_bytes.size();
       add_document(media_type::image_config, view->config_bytes,
                    {config_at.path, view->manifest.config.digest.str()});
       layer_stack stack;
@@ -369,23 +375,49 @@ void run_blob_graph(run_state& run, const validate_options& opts) {
   });
 }
 
-// image-spec layer.md "Hardlinks": a hardlink names a path created before it,
-// in its own layer or a lower one of the same image.
+bool has(const std::vector<std::uint64_t>& sorted, std::uint64_t h) {
+  return std::binary_search(sorted.begin(), sorted.end(), h);
+}
+
+// Whether layer `job`'s whiteouts hide lower `path`: a whiteout of the path or
+// of a directory above it, or an opaque whiteout of a directory above it.
+bool hidden_by(const blob_job& job, const std::string& path) {
+  if (job.whiteout_hashes.empty() && job.opaque_hashes.empty()) return false;
+  if (has(job.whiteout_hashes, pipeline::path_hash(path))) return true;
+  for (std::size_t slash = path.size(); slash != std::string::npos && slash > 0;) {
+    slash = path.rfind('/', slash - 1);
+    const std::string_view parent = slash == std::string::npos ? std::string_view{} : std::string_view(path).substr(0, slash);
+    const auto h = pipeline::path_hash(parent);
+    if (has(job.opaque_hashes, h) || (!parent.empty() && has(job.whiteout_hashes, h))) return true;
+  }
+  return false;
+}
+
+// image-spec layer.md "Hardlinks": a hardlink names a path that exists when it
+// is applied: created before it in its own layer, or in a lower layer and not
+// hidden since by a whiteout (its own layer's whiteouts hide lower paths too).
 void check_hardlinks(const run_state& run, std::vector<image_validation>& out) {
   for (const auto& stack : run.stacks) {
     for (std::size_t k = 0; k < stack.uses.size(); ++k) {
       const auto& use = run.uses[stack.uses[k]];
-      for (const auto& [entry, target] : run.jobs[use.job].open_hardlinks) {
+      const auto& layer = run.jobs[use.job];
+      for (const auto& [entry, target] : layer.open_hardlinks) {
         const auto h = pipeline::path_hash(target);
-        bool seen = false;
-        for (std::size_t j = 0; j < k && !seen; ++j) {
-          const auto& lower = run.jobs[run.uses[stack.uses[j]].job].path_hashes;
-          seen = std::binary_search(lower.begin(), lower.end(), h);
-        }
-        if (!seen)
+        bool exists = false;
+        if (!hidden_by(layer, target))
+          for (std::size_t j = k; j-- > 0;) {
+            const auto& lower = run.jobs[run.uses[stack.uses[j]].job];
+            if (has(lower.path_hashes, h)) {
+              exists = true;
+              break;
+            }
+            if (hidden_by(lower, target)) break;
+          }
+        if (!exists)
           out[use.image].findings.push_back(make_finding(
               "layer.tar.hardlink", true, use.at, {}, entry,
-              "hardlink to " + quote(target) + ", which neither this layer (before it) nor a lower layer creates"));
+              "hardlink to " + quote(target) + ", which does not exist when it is applied: neither created before it "
+              "in this layer nor in a lower layer without a whiteout hiding it since"));
       }
     }
   }
@@ -455,7 +487,9 @@ std::vector<image_validation> validate(const std::vector<image_reference>& refs,
   for (auto& r : out) r.seconds = secs;
   if (totals) {
     *totals = {};
-    totals->blobs = run.jobs.size();
+    // Documents are read per reference, and counted so; blobs once per run.
+    totals->blobs = run.jobs.size() + run.documents;
+    totals->blob_bytes = run.document_bytes;
     for (const auto& j : run.jobs) {
       totals->blob_bytes += j.compressed_bytes;
       totals->tar_bytes += j.tar_bytes;
