@@ -44,18 +44,13 @@ result<image_layout> image_layout::open_archive(const std::string& path) {
   return l;
 }
 
-result<archive_member> image_layout::find_member(const std::string& name, const std::string& what) const {
-  auto m = archive_->find(name);
-  if (!m) return tl::unexpected(std::move(m).error().context(what));
-  return m;
-}
 
 result<std::string> image_layout::read_file(const std::string& name, std::size_t max_bytes) const {
   const auto too_big = [&] {
     return fail(errc::resource_exhausted, quote(name) + ": larger than " + std::to_string(max_bytes) + " bytes");
   };
   if (archive_) {
-    OCIPIPE_ASSIGN_OR_RETURN(auto m, find_member(name, quote(name)));
+    OCIPIPE_ASSIGN_OR_RETURN(auto m, archive_->find(name));
     if (m.size > max_bytes) return too_big();
     blob_file_source src(unique_fd(::dup(archive_->fd())), m.size, quote(name), 1 << 20,
                          file_region{m.offset, m.size});
@@ -72,7 +67,7 @@ result<std::string> image_layout::read_file(const std::string& name, std::size_t
 
 result<std::uint64_t> image_layout::file_size(const std::string& name) const {
   if (archive_) {
-    OCIPIPE_ASSIGN_OR_RETURN(auto m, find_member(name, quote(name)));
+    OCIPIPE_ASSIGN_OR_RETURN(auto m, archive_->find(name));
     return m.size;
   }
   OCIPIPE_ASSIGN_OR_RETURN(auto fd, open_regular_file(dir_.get(), name, quote(name)));

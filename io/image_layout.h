@@ -71,7 +71,6 @@ class image_layout {
     std::optional<file_region> region;  ///< set inside an archive
   };
   result<blob_location> locate_blob(const descriptor& d) const;
-  result<archive_member> find_member(const std::string& name, const std::string& what) const;
   std::string path_;
   unique_fd dir_;
   std::shared_ptr<const tar_archive> archive_;

@@ -40,7 +40,9 @@ result<docker_image_view> load_docker_image(const io::image_layout& store, const
     const auto path = json_index_path(json_member_path(at, "Layers"), i);
     auto size = store.file_size(member);
     if (!size) {
-      problem("docker.layer.missing", path, size.error().message());
+      // A member that is a link out of the archive is refused like a symlinked blob.
+      problem(size.error().code() == errc::unsafe_path ? "blob.symlink" : "docker.layer.missing", path,
+              size.error().message());
       continue;
     }
     std::optional<digest> d = i < diff_ids.size() ? std::optional(diff_ids[i]) : digest_from_member_name(member);

@@ -152,12 +152,16 @@ void check_layer(const io::image_layout& store, blob_job& job, const descriptor&
   auto walked = entries.walk(**stream);
   entries.done();
   if (!walked) {
-    problem(job, walked.error(), true, entries.last_entry());
-    // A damaged header stops libarchive; the light check says which and why.
+    // A damaged header stops libarchive with a vague message about the entry
+    // before it; the light check says which header and why.
+    bool named = false;
     for (auto& p : headers.finish())
-      if (p.rule == "layer.tar.checksum")
+      if (p.rule == "layer.tar.checksum") {
+        named = true;
         job.problems.push_back({std::move(p.rule), p.error, std::move(p.entry),
                                 std::move(p.message) + " (tar offset " + std::to_string(p.offset) + ")"});
+      }
+    if (!named) problem(job, walked.error(), true, entries.last_entry());
     if (walked.error().code() == errc::size_mismatch || walked.error().code() == errc::io) return;
     // The stream broke: the compressed digest can still be checked.
     if (auto d = (*stream)->finish_compressed_only()) {

@@ -28,7 +28,7 @@ constexpr auto catalog = std::to_array<rule_info>({
     {"blob.size", err, "descriptor.md \"size\"",
      "a blob's length equals its descriptor's size"},
     {"blob.symlink", err, "image-layout.md \"Blobs\"",
-     "a blob is a regular file inside the layout, not a symlink"},
+     "a blob is a regular file inside the layout, not a symlink (in an archive: no link out of it)"},
     {"config.architecture.required", err, "config.md \"architecture\"",
      "architecture is present"},
     {"config.architecture.type", err, "config.md \"architecture\"",

@@ -9,7 +9,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <set>
+#include <unistd.h>
 #include <iterator>
 #include <memory>
 #include <stdexcept>
@@ -549,5 +552,261 @@ digest nest_in_index(built_image& img) {
   write_file(img.dir + "/index.json", index.dump());
   return nested_digest;
 }
+
+// ---- archives ----
+
+namespace {
+
+// One member of an archive to write.
+struct archive_member_spec {
+  std::string name;
+  enum class kind { file, dir, symlink } type = kind::file;
+  std::string content;  // files
+  std::string target;   // symlinks
+};
+
+void write_archive_file(const std::string& path, const std::vector<archive_member_spec>& members) {
+  std::unique_ptr<archive, int (*)(archive*)> a(archive_write_new(), archive_write_free);
+  archive* ar = a.get();
+  check_archive(ar, archive_write_set_format_pax_restricted(ar), "pax_restricted");
+  check_archive(ar, archive_write_add_filter_none(ar), "filter none");
+  check_archive(ar, archive_write_open_filename(ar, path.c_str()), "open " + path);
+  for (const auto& m : members) {
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(), archive_entry_free);
+    archive_entry* ae = e.get();
+    archive_entry_copy_pathname(ae, m.name.c_str());
+    archive_entry_set_uid(ae, 0);
+    archive_entry_set_gid(ae, 0);
+    archive_entry_set_mtime(ae, default_mtime, 0);
+    switch (m.type) {
+      case archive_member_spec::kind::file:
+        archive_entry_set_filetype(ae, AE_IFREG);
+        archive_entry_set_perm(ae, 0644);
+        archive_entry_set_size(ae, static_cast<la_int64_t>(m.content.size()));
+        break;
+      case archive_member_spec::kind::dir:
+        archive_entry_set_filetype(ae, AE_IFDIR);
+        archive_entry_set_perm(ae, 0755);
+        break;
+      case archive_member_spec::kind::symlink:
+        archive_entry_set_filetype(ae, AE_IFLNK);
+        archive_entry_set_perm(ae, 0777);
+        archive_entry_copy_symlink(ae, m.target.c_str());
+        break;
+    }
+    check_archive(ar, archive_write_header(ar, ae), "write header of " + m.name);
+    if (m.type == archive_member_spec::kind::file) {
+      std::size_t done = 0;
+      while (done < m.content.size()) {
+        const la_ssize_t n = archive_write_data(ar, m.content.data() + done, m.content.size() - done);
+        if (n <= 0) check_archive(ar, ARCHIVE_FATAL, "write data of " + m.name);
+        done += static_cast<std::size_t>(n);
+      }
+    }
+  }
+  check_archive(ar, archive_write_close(ar), "close " + path);
+}
+
+std::string hex_of(const digest& d) { return std::string(d.encoded()); }
+
+}  // namespace
+
+void write_oci_archive(const built_image& img, const std::string& path) {
+  namespace fs = std::filesystem;
+  std::vector<archive_member_spec> members;
+  members.push_back({"oci-layout", archive_member_spec::kind::file, read_file(img.dir + "/oci-layout"), {}});
+  members.push_back({"index.json", archive_member_spec::kind::file, read_file(img.dir + "/index.json"), {}});
+  members.push_back({"blobs/", archive_member_spec::kind::dir, {}, {}});
+  std::set<std::string> algs;
+  for (const auto& a : fs::directory_iterator(img.dir + "/blobs")) algs.insert(a.path().filename().string());
+  for (const auto& alg : algs) {
+    members.push_back({"blobs/" + alg + "/", archive_member_spec::kind::dir, {}, {}});
+    std::set<std::string> names;
+    for (const auto& f : fs::directory_iterator(img.dir + "/blobs/" + alg))
+      if (f.is_regular_file()) names.insert(f.path().filename().string());
+    for (const auto& n : names)
+      members.push_back({"blobs/" + alg + "/" + n, archive_member_spec::kind::file,
+                         read_file(img.dir + "/blobs/" + alg + "/" + n), {}});
+  }
+  write_archive_file(path, members);
+}
+
+void write_docker_archive(const built_image& img, const std::string& path,
+                          const docker_archive_options& options) {
+  std::vector<archive_member_spec> members;
+  std::set<std::string> written;
+  auto add_file = [&](const std::string& name, const std::string& bytes) {
+    if (written.insert(name).second) members.push_back({name, archive_member_spec::kind::file, bytes, {}});
+  };
+  auto add_link = [&](const std::string& name, const std::string& target) {
+    if (written.insert(name).second) members.push_back({name, archive_member_spec::kind::symlink, {}, target});
+  };
+  ordered_json manifest = ordered_json::array();
+
+  auto add_image = [&](const built_image& im, const std::vector<std::string>& tags, bool first) {
+    const std::string config_bytes = im.config.dump();
+    const std::string config_name =
+        first && !options.config_name.empty() ? options.config_name : hex_of(im.config_digest) + ".json";
+    add_file(config_name, config_bytes);
+    ordered_json layers = ordered_json::array();
+    std::size_t count = im.layers.size();
+    if (first && options.drop_last_layer && count > 0) --count;
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto& l = im.layers[i];
+      const std::string hex = hex_of(l.diff_id);
+      std::string bytes = l.tar;
+      if (first)
+        for (const auto& [n, repl] : options.replace_layer)
+          if (n == i) bytes = repl;
+      if (first && options.escaping_layer == i) {
+        const std::string name = "evil" + std::to_string(i) + "/layer.tar";
+        add_link(name, options.escape_target);
+        layers.push_back(name);
+        continue;
+      }
+      std::string name = hex + ".tar";
+      if (!(first && options.absent_layer == i)) add_file(name, bytes);
+      if (options.layer_symlinks) {
+        // skopeo names the directory by a digest of the chain; any distinct hex will do.
+        const std::string id = hex_of(sha256_of("layer-id:" + std::to_string(i) + ":" + l.diff_id.str()));
+        add_file(id + "/VERSION", "1.0");
+        add_file(id + "/json", ordered_json{{"id", id}, {"created", "1970-01-01T00:00:00Z"}}.dump());
+        if (!(first && options.absent_layer == i)) add_link(id + "/layer.tar", "../" + name);
+        name = id + "/layer.tar";
+      }
+      layers.push_back(name);
+    }
+    if (first)
+      for (std::size_t k = 0; k < options.extra_layers; ++k) {
+        const std::string tar = make_tar({file("extra" + std::to_string(k), "extra")});
+        const std::string name = hex_of(sha256_of(tar)) + ".tar";
+        add_file(name, tar);
+        layers.push_back(name);
+      }
+    manifest.push_back(ordered_json{{"Config", config_name}, {"RepoTags", tags}, {"Layers", layers}});
+  };
+
+  add_image(img, options.repo_tags, true);
+  for (const auto& [other, tags] : options.more_images) add_image(*other, tags, false);
+  members.push_back({"manifest.json", archive_member_spec::kind::file,
+                     options.manifest_json ? *options.manifest_json : manifest.dump(), {}});
+  write_archive_file(path, members);
+}
+
+namespace {
+
+struct read_archive_deleter {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+
+std::unique_ptr<archive, read_archive_deleter> open_tar_for_reading(const std::string& path) {
+  std::unique_ptr<archive, read_archive_deleter> a(archive_read_new());
+  archive_read_support_format_tar(a.get());
+  archive_read_support_format_gnutar(a.get());
+  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
+    die("open " + path + ": " + (archive_error_string(a.get()) ? archive_error_string(a.get()) : "?"));
+  return a;
+}
+
+std::string read_entry_data(archive* a, const std::string& what) {
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    const la_ssize_t n = archive_read_data(a, buf, sizeof buf);
+    if (n < 0) die("read " + what + ": " + (archive_error_string(a) ? archive_error_string(a) : "?"));
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string read_archive_member(const std::string& path, const std::string& name) {
+  auto a = open_tar_for_reading(path);
+  archive_entry* e = nullptr;
+  int r;
+  while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+    const char* n = archive_entry_pathname(e);
+    if (n && name == n && archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e))
+      return read_entry_data(a.get(), name);
+  }
+  die("no regular member " + name + " in " + path);
+}
+
+void rewrite_archive_member(const std::string& path, const std::string& name, const std::string& bytes) {
+  const std::string tmp = path + ".rewrite";
+  bool replaced = false;
+  {
+    auto in = open_tar_for_reading(path);
+    std::unique_ptr<archive, int (*)(archive*)> out(archive_write_new(), archive_write_free);
+    archive* w = out.get();
+    check_archive(w, archive_write_set_format_pax_restricted(w), "pax_restricted");
+    check_archive(w, archive_write_add_filter_none(w), "filter none");
+    check_archive(w, archive_write_open_filename(w, tmp.c_str()), "open " + tmp);
+    archive_entry* e = nullptr;
+    int r;
+    while ((r = archive_read_next_header(in.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+      const char* n = archive_entry_pathname(e);
+      const bool regular = archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e);
+      std::string data = regular ? read_entry_data(in.get(), n ? n : "?") : std::string();
+      if (regular && n && name == n) {
+        data = bytes;
+        replaced = true;
+      }
+      if (regular) archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
+      check_archive(w, archive_write_header(w, e), std::string("write header of ") + (n ? n : "?"));
+      std::size_t done = 0;
+      while (done < data.size()) {
+        const la_ssize_t k = archive_write_data(w, data.data() + done, data.size() - done);
+        if (k <= 0) check_archive(w, ARCHIVE_FATAL, "write data");
+        done += static_cast<std::size_t>(k);
+      }
+    }
+    if (r != ARCHIVE_EOF) die("read " + path + ": " + (archive_error_string(in.get()) ? archive_error_string(in.get()) : "?"));
+    check_archive(w, archive_write_close(w), "close " + tmp);
+  }
+  if (!replaced) {
+    ::unlink(tmp.c_str());
+    die("no regular member " + name + " in " + path);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) die("rename " + tmp + ": " + std::strerror(errno));
+}
+
+void write_shared_index(const std::vector<built_image>& images) {
+  if (images.empty()) die("write_shared_index: no images");
+  ordered_json manifests = ordered_json::array();
+  for (const auto& im : images) {
+    if (im.dir != images.front().dir) die("write_shared_index: images of different layouts");
+    ordered_json entry = descriptor_json(media_type::image_manifest, im.manifest_digest, im.manifest_size);
+    entry["annotations"] = {{"org.opencontainers.image.ref.name", im.tag}};
+    manifests.push_back(entry);
+  }
+  const ordered_json index{{"schemaVersion", 2}, {"mediaType", media_type::image_index}, {"manifests", manifests}};
+  write_file(images.front().dir + "/index.json", index.dump());
+}
+
+void hardlink_blob(const built_image& from, const built_image& to, const digest& d) {
+  const std::string src = from.blob_path(d);
+  const std::string dst = to.blob_path(d);
+  if (::unlink(dst.c_str()) != 0 && errno != ENOENT) die("unlink " + dst + ": " + std::strerror(errno));
+  if (::link(src.c_str(), dst.c_str()) != 0) die("link " + src + " " + dst + ": " + std::strerror(errno));
+}
+
+std::vector<std::size_t> tar_entry_headers(const std::string& tar) {
+  std::vector<std::size_t> out;
+  for (const auto& h : locate_headers(tar)) out.push_back(h.own);
+  return out;
+}
+
+std::size_t tar_entries_end(const std::string& tar) {
+  const auto headers = locate_headers(tar);
+  if (headers.empty()) return 0;
+  const std::size_t last = headers.back().own;
+  const std::uint64_t size = octal_field(tar, last + 124, 12);
+  return last + block + (size + block - 1) / block * block;
+}
+
+void fix_tar_checksum(std::string& tar, std::size_t offset) { fix_checksum(tar, offset); }
 
 }  // namespace ocipipe::testing

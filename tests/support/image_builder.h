@@ -201,4 +201,83 @@ void edit_manifest(built_image& img, const std::function<void(nlohmann::ordered_
 /// media type `application/vnd.example.thing+json`. Returns the nested index's digest.
 ocipipe::digest nest_in_index(built_image& img);
 
+
+// ---- archives of a built image (oci-archive:, docker-archive:) ----
+
+/// Writes `img`'s layout as an uncompressed tar (an oci-archive, as skopeo's oci-archive:
+/// transport writes it): members "oci-layout", "index.json" and every file under
+/// "blobs/<alg>/", written by libarchive (pax_restricted), sorted by name, mode 0644,
+/// mtime default_mtime. Reads what is stored now, so a layout broken by corrupt_*() makes a
+/// broken archive.
+void write_oci_archive(const built_image& img, const std::string& path);
+
+/// What write_docker_archive() writes, and what it breaks on purpose.
+struct docker_archive_options {
+  /// RepoTags of the (first) image; entries are written as given (a bad one on purpose is
+  /// fine).
+  std::vector<std::string> repo_tags = {"example.com/test:latest"};
+  /// Member name of the config; "" means "<config hex>.json". A name whose hex is another
+  /// digest breaks docker.config.digest.
+  std::string config_name;
+  /// Layers lists this many more members after the image's own, each a real tar member
+  /// ("<hex>.tar" of an archive holding one file "extraN"): breaks docker.layers.count.
+  std::size_t extra_layers = 0;
+  /// Layers leaves out the image's last layer (its member is not written either): breaks
+  /// docker.layers.count.
+  bool drop_last_layer = false;
+  /// Layers[n] is listed but its member is not written: docker.layer.missing.
+  std::optional<std::size_t> absent_layer;
+  /// Layer n's member holds these bytes instead of its tar (the name keeps the diff_id's
+  /// hex): layer.diff_id.
+  std::vector<std::pair<std::size_t, std::string>> replace_layer;
+  /// manifest.json holds exactly this text.
+  std::optional<std::string> manifest_json;
+  /// Layers are named "<id>/layer.tar", symlinks to "../<diffid hex>.tar", with "<id>/VERSION"
+  /// and "<id>/json" beside them, as skopeo's docker-archive: transport writes them.
+  bool layer_symlinks = false;
+  /// Layers[n] is "evil<n>/layer.tar", a symlink member to `escape_target`; no other member
+  /// holds layer n.
+  std::optional<std::size_t> escaping_layer;
+  std::string escape_target = "../../etc/passwd";
+  /// Further images in the same archive, each with its RepoTags; members they share with
+  /// earlier images (same name) are written once. Options above apply to the first image.
+  std::vector<std::pair<const built_image*, std::vector<std::string>>> more_images;
+};
+
+/// Writes `img` in the `docker save` shape: manifest.json [{"Config": "<hex>.json",
+/// "RepoTags": [...], "Layers": ["<diffid hex>.tar", ...]}], the config member (the stored
+/// config, byte for byte) and each layer's uncompressed tar (built_layer::tar, so a layer
+/// blob corrupted afterwards in the layout does not reach the archive). Members in
+/// manifest.json's order, manifest.json last, via libarchive (pax_restricted).
+void write_docker_archive(const built_image& img, const std::string& path,
+                          const docker_archive_options& options = {});
+
+/// The data of regular member `name` of the uncompressed tar at `path` (read with libarchive).
+[[nodiscard]] std::string read_archive_member(const std::string& path, const std::string& name);
+/// Rewrites the tar at `path` with libarchive: every member copied as it is (headers, links,
+/// data), except that regular member `name` holds `bytes` instead. Throws when there is none.
+void rewrite_archive_member(const std::string& path, const std::string& name, const std::string& bytes);
+
+// ---- several images, shared blobs ----
+
+/// Rewrites index.json of the layout the images share (all `dir`s must be equal) to list
+/// each image's manifest with its tag, in order. Build them with build_layout() into one
+/// directory first: each call leaves only its own image in index.json.
+void write_shared_index(const std::vector<built_image>& images);
+
+/// Replaces blob `d` of `to` with a hardlink to the same blob of `from` (both must hold it).
+void hardlink_blob(const built_image& from, const built_image& to, const ocipipe::digest& d);
+
+// ---- raw tar surgery (for streams given as layer_spec::raw_tar) ----
+
+/// Offsets of each entry's own header in a tar stream (PAX `x` headers before it are not
+/// counted), in stream order, up to the first zero block.
+[[nodiscard]] std::vector<std::size_t> tar_entry_headers(const std::string& tar);
+/// Offset just past the last entry's data (rounded to 512), where the end-of-archive
+/// marker begins.
+[[nodiscard]] std::size_t tar_entries_end(const std::string& tar);
+/// Recomputes the chksum field of the header at `offset` after a test changed it on purpose
+/// (not used when the checksum itself is meant to be wrong).
+void fix_tar_checksum(std::string& tar, std::size_t offset);
+
 }  // namespace ocipipe::testing
