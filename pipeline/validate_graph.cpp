@@ -476,7 +476,9 @@ std::vector<image_validation> validate(const std::vector<image_reference>& refs,
       res.tar_bytes += job.tar_bytes;
     }
     for (const auto& p : job.problems) res.findings.push_back(make_finding(p.rule, p.error, u.at, {}, p.entry, p.message));
-    if (job.diff_id && u.want_diff_id && u.want_diff_id->algorithm() != digest_algorithm::unregistered &&
+    const bool untrusted = std::any_of(job.problems.begin(), job.problems.end(),
+                                       [](const pipeline::blob_problem& p) { return p.rule == "blob.digest"; });
+    if (!untrusted && job.diff_id && u.want_diff_id && u.want_diff_id->algorithm() != digest_algorithm::unregistered &&
         !(*job.diff_id == *u.want_diff_id))
       res.findings.push_back(make_finding("layer.diff_id", true, u.at, {}, {},
                                           "diff_id mismatch: image config says " + u.want_diff_id->str() +

@@ -684,9 +684,11 @@ void checker::check_manifest(element root) {
     for (element layer : arr) {
       const std::string path = json_index_path("layers", i++);
       if (auto mt = check_descriptor(layer, path); mt && !is_known_layer_type(*mt))
-        warning(
-            "manifest.layers.mediaType.unknown", json_member_path(path, "mediaType"),
-            "layer media type " + quote(*mt) + " is not an OCI layer type; it cannot be applied");
+        warning("manifest.layers.mediaType.unknown", json_member_path(path, "mediaType"),
+                "layer media type " + quote(*mt) + " is not an OCI layer type; " +
+                    (media_type::compression_of(*mt) != media_type::layer_compression::unknown
+                         ? "ocipipe applies this Docker type, readers that know only OCI types cannot"
+                         : "it cannot be applied"));
     }
   }
   if (auto it = m->find("subject"); it != m->end()) check_descriptor(it->second, "subject");
@@ -718,7 +720,10 @@ void checker::check_index(element root) {
       if (auto mt = check_descriptor(entry, path);
           mt && *mt != media_type::image_manifest && *mt != media_type::image_index)
         warning("index.manifests.mediaType.unknown", json_member_path(path, "mediaType"),
-                "entry media type " + quote(*mt) + " is neither an image manifest nor an index");
+                "entry media type " + quote(*mt) + " is neither an OCI image manifest nor an OCI index" +
+                    (media_type::is_image_manifest(*mt) || media_type::is_image_index(*mt)
+                         ? "; ocipipe reads this Docker type, readers that know only OCI types skip it"
+                         : ""));
     }
   }
   if (auto it = m->find("subject"); it != m->end()) check_descriptor(it->second, "subject");
