@@ -240,6 +240,8 @@ constexpr auto catalog = std::to_array<rule_info>({
      "no entry path is absolute, holds .. or escapes the rootfs"},
     {"layer.tar.pax_size", err, "layer.md \"Distributable Format\"",
      "a PAX size record agrees with the ustar size field"},
+    {"layer.tar.sparse", warn, "layer.md \"File Attributes\"",
+     "no sparse entries (SHOULD NOT be used; readers differ on them, buglog B28)"},
     {"layer.tar.trailing_data", err, "layer.md \"Distributable Format\"",
      "only zero bytes follow the end-of-archive marker"},
     {"layout.imageLayoutVersion.required", err, "image-layout.md \"oci-layout file\"",

@@ -352,6 +352,11 @@ void tar_header_check::on_entry_header(char typeflag, std::uint64_t ustar_size,
 
   const bool sparse10 = sparse10_pending_;
   sparse10_pending_ = false;
+  if (sparse10 || sparse0_pending_ || typeflag == 'S')
+    report("layer.tar.sparse", false, at, name,
+           "sparse entry: layer.md says sparse files SHOULD NOT be used, and readers differ on them "
+           "(buglog b28)");
+  sparse0_pending_ = false;
   if (typeflag == 'S' && block_[off_gnu_isextended] != std::byte{0}) {
     sparse_ext_blocks_ = 0;
     // Old GNU sparse: extended sparse headers follow, each with its own
@@ -460,6 +465,7 @@ void tar_header_check::parse_pax(const std::string& body) {
     } else if (key == "GNU.sparse.major") {
       sparse10_pending_ = value == "1";
     } else if (key == "GNU.sparse.numblocks") {
+      sparse0_pending_ = true;
       std::uint64_t v = 0;
       for (std::size_t i = 0; i < value.size() && i < 20 && value[i] >= '0' && value[i] <= '9'; ++i)
         v = v * 10 + static_cast<unsigned>(value[i] - '0');

@@ -55,6 +55,8 @@ namespace ocipipe {
 ///                             take as the end);
 ///   "layer.tar.pax_size"      a PAX size below 8 GiB that differs from the
 ///                             ustar size field of the header it governs;
+///   "layer.tar.sparse"        (warning) a sparse entry: layer.md "File
+///                             Attributes" says sparse files SHOULD NOT be used;
 ///   "layer.tar"               a header or PAX body that cannot be parsed, a
 ///                             truncated stream, an over-cap extension body.
 struct tar_header_problem {
@@ -158,6 +160,7 @@ class tar_header_check {
   // Sparse maps (B29).
   void sparse_over_limit(std::uint64_t regions, const char* form);
   bool sparse10_pending_ = false;   // GNU.sparse.major=1: the map leads the data
+  bool sparse0_pending_ = false;    // GNU.sparse.numblocks: a 0.x map in the PAX header
   bool counting_map_ = false;       // reading the data's first line (region count)
   std::uint64_t map_regions_ = 0;
   std::uint64_t map_digits_ = 0;

@@ -54,6 +54,7 @@ const std::set<std::string> graph_rule_ids = {
     "layer.tar.hardlink",
     "layer.tar.pax_size",
     "layer.tar.path",
+    "layer.tar.sparse",
     "layer.tar.trailing_data",
     "layout.index",
     "layout.oci-layout",
