@@ -5,6 +5,7 @@
 
 #include "io/blob_reader.h"
 #include "io/regular_file.h"
+#include "io/small_file.h"
 
 namespace ocipipe::io {
 namespace {
@@ -56,13 +57,7 @@ result<std::string> image_layout::read_file(const std::string& name, std::size_t
                          file_region{m.offset, m.size});
     return read_source(src, static_cast<std::size_t>(m.size));
   }
-  OCIPIPE_ASSIGN_OR_RETURN(auto fd, open_regular_file(dir_.get(), name, quote(name)));
-  struct stat st{};
-  if (::fstat(fd.get(), &st) != 0) return fail_errno(quote(name), errno);
-  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) return too_big();
-  // Regular file: its size is its length (blob_file_source refuses growth).
-  blob_file_source src(std::move(fd), static_cast<std::uint64_t>(st.st_size), quote(name));
-  return read_source(src, static_cast<std::size_t>(st.st_size));
+  return read_small_file(dir_.get(), name, max_bytes);
 }
 
 result<std::uint64_t> image_layout::file_size(const std::string& name) const {

@@ -73,8 +73,14 @@ result<std::shared_ptr<const tar_archive>> tar_archive::open(const std::string& 
     struct archive_entry* e = nullptr;
     const int r = archive_read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN)
-      return fail(errc::malformed, "archive " + quote(path) + ": " + archive_error_string(a.get()));
+    // ARCHIVE_RETRY is a damaged header libarchive would skip past: what
+    // follows could be any member's content read as members. Refuse it.
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+      const char* why = archive_error_string(a.get());
+      return fail(errc::malformed, "archive " + quote(path) + ": damaged tar header after " +
+                                       std::to_string(archive_filter_bytes(a.get(), 0)) + " bytes (" +
+                                       (why ? why : "unreadable") + ")");
+    }
     const char* raw = archive_entry_pathname(e);
     if (!raw) continue;
     auto name = clean_name({}, raw);
@@ -97,6 +103,12 @@ result<std::shared_ptr<const tar_archive>> tar_archive::open(const std::string& 
                  : archive_entry_filetype(e) == AE_IFREG ? "a sparse file"
                                                           : "a special file";
     }
+    // Two members of one name: extractors keep the last, a streaming reader
+    // may take the first. An archive that reads two ways is refused.
+    if (ent.type != entry::kind::other || ent.what != "a directory")
+      if (auto it = out->members_.find(*name); it != out->members_.end() && it->second.what != "a directory")
+        return fail(errc::malformed, "archive " + quote(path) + ": member " + quote(*name) +
+                                         " appears more than once; readers disagree which one counts");
     out->members_[*name] = std::move(ent);
   }
   return std::shared_ptr<const tar_archive>(std::move(out));

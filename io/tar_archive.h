@@ -30,9 +30,9 @@ class tar_archive {
  public:
   /// Indexes the archive at `path`: regular members by their cleaned name
   /// ("./blobs/x" is "blobs/x"), symlink and hardlink members by their target
-  /// (followed by find()). The last of several members with one name wins, as
-  /// when the archive is extracted. Errors: `not_found`, `malformed` (not an
-  /// uncompressed tar, or a header libarchive cannot read), `io`.
+  /// (followed by find()). Errors: `not_found`, `malformed` (not an
+  /// uncompressed tar; a damaged header, which libarchive would skip past; a
+  /// name given to two members other than directories), `io`.
   static result<std::shared_ptr<const tar_archive>> open(const std::string& path);
 
   /// The data of member `name`, following symlink and hardlink members inside

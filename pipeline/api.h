@@ -198,4 +198,11 @@ struct validate_totals {
 [[nodiscard]] std::vector<finding> validate_document(std::string_view media_type,
                                                      std::string_view json);
 
+/// validate_document on the contents of file `path`, read whole: a regular
+/// file of at most `max_bytes`. Errors: `not_found`, `malformed` (not a
+/// regular file: a FIFO, a device), `resource_exhausted` (too big), `io`.
+[[nodiscard]] result<std::vector<finding>> validate_document_file(std::string_view media_type,
+                                                                  const std::string& path,
+                                                                  std::size_t max_bytes = 64 << 20);
+
 }  // namespace ocipipe

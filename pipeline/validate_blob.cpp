@@ -1,7 +1,7 @@
 #include "pipeline/validate_blob.h"
 
 #include <algorithm>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "pipeline/header_check_tap.h"
 #include "pipeline/prefetch_source.h"
@@ -27,6 +27,9 @@ std::string rule_for(const error& e, bool layer_stage) {
     if (m.find("tar: ") != std::string::npos) return "layer.tar";
     if (m.find("entry \"") != std::string::npos) return "layer.tar.entry";
   }
+  // Whiteout names (tar_path's classify_whiteout): layer.md "Whiteouts".
+  if (layer_stage && e.code() == errc::unsafe_path && m.find("whiteout") != std::string::npos)
+    return "layer.tar.entry";
   switch (e.code()) {
     case errc::not_found: return "blob.missing";
     case errc::size_mismatch: return "blob.size";
@@ -38,7 +41,12 @@ std::string rule_for(const error& e, bool layer_stage) {
 }
 
 void problem(blob_job& job, const error& e, bool layer_stage, std::string entry = {}) {
-  job.problems.push_back({rule_for(e, layer_stage), true, std::move(entry), e.message()});
+  // The finding names the entry in its location; say it once.
+  std::string message = e.message();
+  if (!entry.empty())
+    for (const std::string prefix = "entry " + quote(entry) + ": "; message.starts_with(prefix);)
+      message.erase(0, prefix.size());
+  job.problems.push_back({rule_for(e, layer_stage), true, std::move(entry), std::move(message)});
 }
 
 void check_plain_blob(byte_source& blob, blob_job& job) {
@@ -81,12 +89,20 @@ class entry_walker {
       if (action->kind == whiteout_kind::whiteout) job_.whiteout_hashes.push_back(path_hash(action->target));
       if (action->kind == whiteout_kind::opaque) job_.opaque_hashes.push_back(path_hash(action->target));
       if (action->kind != whiteout_kind::none || action->target.empty()) continue;
-      if (!paths_.insert(action->target).second && ++duplicates_ <= max_duplicate_reports)
+      // A hardlink's target must exist before it: look before adding itself.
+      if ((*entry)->type == entry_type::hardlink) {
+        const auto target = paths_.find((*entry)->link_target);
+        if (target == paths_.end())
+          job_.open_hardlinks.emplace_back((*entry)->path, (*entry)->link_target);
+        else if (target->second == entry_type::directory)
+          job_.problems.push_back({"layer.tar.hardlink", true, (*entry)->path,
+                                   "hardlink to " + quote(target->first) + ", a directory; only files can be linked"});
+      }
+      const auto [slot, fresh] = paths_.insert_or_assign(action->target, (*entry)->type);
+      if (!fresh && ++duplicates_ <= max_duplicate_reports)
         job_.problems.push_back({"layer.tar.duplicate", false, (*entry)->path,
                                  "path " + quote(action->target) +
                                      " appears more than once in the layer; the last one wins"});
-      if ((*entry)->type == entry_type::hardlink && !paths_.contains((*entry)->link_target))
-        job_.open_hardlinks.emplace_back((*entry)->path, (*entry)->link_target);
     }
   }
 
@@ -96,8 +112,12 @@ class entry_walker {
                                "and " + std::to_string(duplicates_ - max_duplicate_reports) +
                                    " more duplicate paths in the layer"});
     job_.path_hashes.reserve(paths_.size());
-    for (const auto& p : paths_) job_.path_hashes.push_back(path_hash(p));
-    std::sort(job_.path_hashes.begin(), job_.path_hashes.end());
+    for (const auto& [p, type] : paths_) {
+      job_.path_hashes.push_back(path_hash(p));
+      if (type == entry_type::directory) job_.dir_hashes.push_back(path_hash(p));
+      if (type == entry_type::symlink) job_.symlink_hashes.push_back(path_hash(p));
+    }
+    for (auto* v : {&job_.path_hashes, &job_.dir_hashes, &job_.symlink_hashes}) std::sort(v->begin(), v->end());
     std::sort(job_.whiteout_hashes.begin(), job_.whiteout_hashes.end());
     std::sort(job_.opaque_hashes.begin(), job_.opaque_hashes.end());
   }
@@ -127,7 +147,7 @@ class entry_walker {
   }
 
   blob_job& job_;
-  std::unordered_set<std::string> paths_;
+  std::unordered_map<std::string, entry_type> paths_;  // the last entry of each path
   std::size_t duplicates_ = 0;
   std::string last_;
 };
@@ -161,7 +181,10 @@ void check_layer(const io::image_layout& store, blob_job& job, const descriptor&
         job.problems.push_back({std::move(p.rule), p.error, std::move(p.entry),
                                 std::move(p.message) + " (tar offset " + std::to_string(p.offset) + ")"});
       }
-    if (!named) problem(job, walked.error(), true, entries.last_entry());
+    // Reading or size errors are about the blob, not the entry libarchive was at.
+    const auto code = walked.error().code();
+    const bool about_entry = code == errc::malformed || code == errc::unsafe_path;
+    if (!named) problem(job, walked.error(), true, about_entry ? entries.last_entry() : std::string());
     if (walked.error().code() == errc::size_mismatch || walked.error().code() == errc::io) return;
     // The stream broke: the compressed digest can still be checked.
     if (auto d = (*stream)->finish_compressed_only()) {

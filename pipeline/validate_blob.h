@@ -45,6 +45,9 @@ struct blob_job {
   /// directories its opaque whiteouts empty ("" for the rootfs).
   std::vector<std::uint64_t> whiteout_hashes;
   std::vector<std::uint64_t> opaque_hashes;
+  /// Of path_hashes, those whose last entry is a directory, or a symlink.
+  std::vector<std::uint64_t> dir_hashes;
+  std::vector<std::uint64_t> symlink_hashes;
 };
 
 /// Checks one blob: size and digest always; for layers also the compressed

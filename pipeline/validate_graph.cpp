@@ -9,7 +9,10 @@
 #include <map>
 #include <set>
 
+#include <fcntl.h>
+
 #include "io/image_layout.h"
+#include "io/small_file.h"
 #include "pipeline/api.h"
 #include "pipeline/docker_archive.h"
 #include "pipeline/graph_arena.h"
@@ -156,6 +159,9 @@ class image_walker {
     if (picked.empty() && (ref.manifest_digest || !ref.tag.empty()))
       return error(errc::not_found, ref.manifest_digest ? "no manifest " + ref.manifest_digest->str() + " in index.json"
                                                         : "no tag " + quote(ref.tag) + " in index.json");
+    // An image was asked for and there is none (unpack fails the same way);
+    // --all asks about the layout, and an empty one is valid.
+    if (picked.empty() && !all) return error(errc::not_found, "index.json lists no manifests");
     if (!ref.manifest_digest && ref.tag.empty() && picked.size() > 1 && !all) {
       std::string tags;
       for (auto m : picked) {
@@ -183,6 +189,8 @@ class image_walker {
     auto list = parse_docker_manifest(*text);
     for (auto& p : list.problems) add(p.rule, true, list_at, p.json_path, p.message);
     std::vector<std::size_t> picked;
+    if (list.images.empty() && list.problems.empty() && !all)
+      return error(errc::not_found, "manifest.json lists no images");
     if (ref.tag.empty() && (all || list.images.size() <= 1)) {
       for (std::size_t n = 0; n < list.images.size(); ++n) picked.push_back(n);
     } else {
@@ -379,6 +387,14 @@ bool has(const std::vector<std::uint64_t>& sorted, std::uint64_t h) {
   return std::binary_search(sorted.begin(), sorted.end(), h);
 }
 
+// Whether a proper ancestor of `path` is in `sorted` (hashes of paths).
+bool below_any(const std::vector<std::uint64_t>& sorted, const std::string& path) {
+  if (sorted.empty()) return false;
+  for (auto slash = path.rfind('/'); slash != std::string::npos && slash > 0; slash = path.rfind('/', slash - 1))
+    if (has(sorted, pipeline::path_hash(std::string_view(path).substr(0, slash)))) return true;
+  return false;
+}
+
 // Whether layer `job`'s whiteouts hide lower `path`: a whiteout of the path or
 // of a directory above it, or an opaque whiteout of a directory above it.
 bool hidden_by(const blob_job& job, const std::string& path) {
@@ -402,18 +418,30 @@ void check_hardlinks(const run_state& run, std::vector<image_validation>& out) {
       const auto& use = run.uses[stack.uses[k]];
       const auto& layer = run.jobs[use.job];
       for (const auto& [entry, target] : layer.open_hardlinks) {
+        // Through a symlinked directory the target is not where its name
+        // says; unpack resolves it in-root, a lexical check cannot judge it.
+        bool through_symlink = false;
+        for (std::size_t j = 0; j <= k && !through_symlink; ++j)
+          through_symlink = below_any(run.jobs[run.uses[stack.uses[j]].job].symlink_hashes, target);
+        if (through_symlink) continue;
         const auto h = pipeline::path_hash(target);
         bool exists = false;
+        bool directory = false;
         if (!hidden_by(layer, target))
           for (std::size_t j = k; j-- > 0;) {
             const auto& lower = run.jobs[run.uses[stack.uses[j]].job];
             if (has(lower.path_hashes, h)) {
               exists = true;
+              directory = has(lower.dir_hashes, h);
               break;
             }
             if (hidden_by(lower, target)) break;
           }
-        if (!exists)
+        if (directory)
+          out[use.image].findings.push_back(make_finding("layer.tar.hardlink", true, use.at, {}, entry,
+                                                         "hardlink to " + quote(target) +
+                                                             ", a directory; only files can be linked"));
+        else if (!exists)
           out[use.image].findings.push_back(make_finding(
               "layer.tar.hardlink", true, use.at, {}, entry,
               "hardlink to " + quote(target) + ", which does not exist when it is applied: neither created before it "
@@ -440,6 +468,12 @@ std::vector<finding> validate_document(std::string_view mt, std::string_view jso
     out.push_back(std::move(f));
   }
   return out;
+}
+
+result<std::vector<finding>> validate_document_file(std::string_view mt, const std::string& path,
+                                                    std::size_t max_bytes) {
+  OCIPIPE_ASSIGN_OR_RETURN(auto bytes, io::read_small_file(AT_FDCWD, path, max_bytes));
+  return validate_document(mt, bytes);
 }
 
 std::vector<image_validation> validate(const std::vector<image_reference>& refs, const validate_options& opts,

@@ -1,7 +1,5 @@
 // ocipipe validate [--all] REF...  |  ocipipe validate --media-type MT FILE
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "pipeline/api.h"
 #include "pipeline/cli/cli.h"
@@ -39,14 +37,12 @@ int validate_one_document(const global_flags& g, const std::string& mt, const st
     err_line("validate: --media-type " + quote(mt) + " has no rules; use one of: " + list);
     return exit_failure;
   }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    err_line("validate: cannot read " + quote(file));
+  auto read = validate_document_file(mt, file);
+  if (!read) {
+    err_line("validate: " + read.error().message());
     return exit_failure;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const auto findings = validate_document(mt, ss.str());
+  const auto& findings = *read;
   bool ok = true;
   if (g.json) out_json("begin", {{"ref", file}, {"media_type", mt}});
   for (const auto& f : findings) {

@@ -155,16 +155,20 @@ TEST(Validate, DiffIdsCountMismatchReported) {
   EXPECT_EQ(with_rule(v, "config.rootfs.diff_ids.count").size(), 1u) << describe(v);
 }
 
-// B21 and B08 seen by validate: names that climb out of the rootfs and empty whiteout names.
+// B21 and B08 seen by validate: names that climb out of the rootfs (layer.tar.path) and
+// empty whiteout names (layer.tar.entry, the whiteout rule).
 TEST(Validate, UnsafeTarPathReportsLayerTarPath) {
-  for (const std::string name : {"../x", "a/../../x", ".wh.", "etc/.wh."}) {
+  for (const auto& [name, rule] : {std::pair<std::string, std::string>{"../x", "layer.tar.path"},
+                                   {"a/../../x", "layer.tar.path"},
+                                   {".wh.", "layer.tar.entry"},
+                                   {"etc/.wh.", "layer.tar.entry"}}) {
     SCOPED_TRACE(name);
     temp_dir tmp;
     const auto img = build_layout(tmp.sub("layout"), "t",
                                   {layer({file("ok", "ok")}), layer({file("fine"), file(name, "x")})});
     const auto v = validate_one(img);
     EXPECT_FALSE(v.valid());
-    const auto found = with_rule(v, "layer.tar.path");
+    const auto found = with_rule(v, rule);
     ASSERT_EQ(found.size(), 1u) << describe(v);
     EXPECT_TRUE(contains(found[0].location, layer_location(1))) << found[0].location;
     EXPECT_TRUE(contains(found[0].message, name)) << found[0].message;
