@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stages/oci/descriptor.h"
@@ -83,7 +84,10 @@ struct unpack_report {
   std::uint64_t compressed_bytes = 0;
   std::uint64_t tar_bytes = 0;
   std::size_t peak_queued_bytes = 0;  ///< high-water mark of decoded bytes waiting for apply
-  std::vector<std::string> warnings;
+  /// What was done other than the image says, as (rule id, message):
+  /// `rootfs.unsupported` (device nodes not permitted, …), `layer.compression`
+  /// (a media type naming the wrong compression; the bytes were followed).
+  std::vector<std::pair<std::string, std::string>> warnings;
 };
 
 /// Unpacks the image's layers into `rootfs` through the unpack flow graph

@@ -4,6 +4,8 @@
 
 #include "pipeline/header_check_tap.h"
 #include "pipeline/prefetch_source.h"
+#include "stages/decompress.h"
+#include "stages/oci/media_type.h"
 #include "stages/tar_path.h"
 #include "stages/tar_reader.h"
 
@@ -100,9 +102,27 @@ result<layer_digests> decode_stream(layer_stream& stream, const descriptor& laye
   return digests;
 }
 
-result<layer_digests> decode(const io::image_layout& layout, const descriptor& layer,
+// The layer as its bytes are: the media type of what the blob's first bytes
+// show when that differs from what `layer` says (B42), with a warning.
+result<descriptor> as_stored(const io::image_layout& layout, const descriptor& layer, decode_stats& stats) {
+  OCIPIPE_ASSIGN_OR_RETURN(auto blob, layout.open_blob(layer));
+  OCIPIPE_ASSIGN_OR_RETURN(auto head, blob->next());
+  const auto sniffed = sniff_compression(head);
+  if (sniffed == media_type::layer_compression::unknown || sniffed == media_type::compression_of(layer.media_type))
+    return layer;
+  descriptor d = layer;
+  d.media_type = std::string(sniffed == media_type::layer_compression::gzip   ? media_type::layer_tar_gzip
+                             : sniffed == media_type::layer_compression::zstd ? media_type::layer_tar_zstd
+                                                                                : media_type::layer_tar);
+  stats.warning = "media type " + quote(layer.media_type) + " does not match the blob's bytes; unpacked as " +
+                  quote(d.media_type) + " (buglog B42)";
+  return d;
+}
+
+result<layer_digests> decode(const io::image_layout& layout, const descriptor& declared,
                              const digest* diff_id, const decompress_limits& limits,
                              layer_channel& out, decode_stats& stats) {
+  OCIPIPE_ASSIGN_OR_RETURN(const auto layer, as_stored(layout, declared, stats));
   OCIPIPE_ASSIGN_OR_RETURN(auto blob, layout.open_blob(layer));
   const auto diff_alg = diff_id && diff_id->algorithm() == digest_algorithm::sha512
                             ? digest_algorithm::sha512

@@ -235,7 +235,11 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
     rep.tar_bytes += l.tar_bytes;
   }
   for (auto& ch : run.channels) rep.peak_queued_bytes = std::max(rep.peak_queued_bytes, ch->high_water_bytes());
-  rep.warnings = writer->warnings();
+  for (auto& w : writer->warnings()) rep.warnings.emplace_back("rootfs.unsupported", std::move(w));
+  for (std::size_t i = 0; i < run.stats.size(); ++i)
+    if (!run.stats[i].warning.empty())
+      rep.warnings.emplace_back("layer.compression", "layer " + std::to_string(i) + " (" +
+                                                         layers[i].digest.short_str() + "): " + run.stats[i].warning);
   rep.image = std::move(*image);
   return rep;
 }

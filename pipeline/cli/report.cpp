@@ -44,9 +44,9 @@ int render_image_result(const global_flags& g, const std::string& verb, const st
                            {"compressed_bytes", l.compressed_bytes},
                            {"tar_bytes", l.tar_bytes},
                            {"entries", l.entries}});
-      for (const auto& w : r->warnings)
-        out_json("diagnostic", {{"ref", ref}, {"rule", "rootfs.unsupported"}, {"severity", "warning"},
-                                {"location", target}, {"message", w}});
+      for (const auto& [rule, message] : r->warnings)
+        out_json("diagnostic", {{"ref", ref}, {"rule", rule}, {"severity", "warning"},
+                                {"location", target}, {"message", message}});
     }
     nlohmann::ordered_json end = {{"ref", ref}, {"target", target}, {"status", r ? "ok" : "error"}};
     if (r) {
@@ -61,8 +61,8 @@ int render_image_result(const global_flags& g, const std::string& verb, const st
     end["seconds"] = seconds;
     out_json("end", std::move(end));
   } else if (r) {
-    for (const auto& w : r->warnings)
-      if (!g.quiet) err_line("warning: " + w);
+    for (const auto& [rule, message] : r->warnings)
+      if (!g.quiet) err_line("warning: " + message + " [" + rule + "]");
     if (!g.quiet) {
       char rate[64];
       std::snprintf(rate, sizeof rate, "%.2f s (%.0f MB/s)", seconds,
