@@ -12,7 +12,6 @@
 #include <functional>
 #include <iostream>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -30,16 +29,6 @@ namespace {
 constexpr const char* kSlim = "debian-slim";
 const std::string kOciArchive = "debian-slim.oci-archive.tar";
 const std::string kDockerArchive = "debian-slim.docker-archive.tar";
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(line);
-  return out;
-}
 
 // Success when datasets/build.sh wrote archive `file`; a failure saying how to make it.
 ::testing::AssertionResult require_archive(const std::string& file) {

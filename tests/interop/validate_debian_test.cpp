@@ -12,11 +12,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
-#include <fstream>
-#include <iterator>
 #include <regex>
-#include <span>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -25,8 +21,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "stages/digester.h"
 #include "stages/oci/digest.h"
+#include "tests/support/image_builder.h"
 #include "tests/support/test_env.h"
 
 namespace ocipipe::testing {
@@ -35,34 +31,6 @@ namespace {
 using ordered_json = nlohmann::ordered_json;
 
 constexpr const char* kSlim = "debian-slim";
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(line);
-  return out;
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read \"" + path + "\"");
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out) throw std::runtime_error("cannot write \"" + path + "\"");
-}
-
-digest sha256_of(const std::string& bytes) {
-  return digester::of(std::as_bytes(std::span(bytes.data(), bytes.size())));
-}
 
 bool exists_no_follow(const std::string& path) {
   struct stat st {};

@@ -22,7 +22,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -39,6 +38,7 @@
 #include "stages/oci/media_type.h"
 #include "tests/support/image_builder.h"
 #include "tests/support/report_text.h"
+#include "tests/support/stream_builders.h"
 #include "tests/support/test_env.h"
 #include "tests/support/tree_compare.h"
 
@@ -65,34 +65,6 @@ temp_dir disk_temp_dir(const std::string& prefix, std::uint64_t need_bytes) {
                              " MiB free, this test needs " + std::to_string(need_bytes >> 20) +
                              " MiB (set TMPDIR to a bigger disk)");
   return tmp;
-}
-
-// splitmix64: the same sequence on every platform and standard library (std::mt19937 is
-// portable, but the std distributions on top of it are not).
-struct rng {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
-  bool percent(unsigned p) { return below(100) < p; }
-  std::string bytes(std::size_t n) {
-    std::string s(n, '\0');
-    for (std::size_t i = 0; i < n; i += 8) {
-      const std::uint64_t v = next();
-      std::memcpy(s.data() + i, &v, std::min<std::size_t>(8, n - i));
-    }
-    return s;
-  }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "<unreadable>";
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 std::string sha256_of_file(const std::string& path) {
@@ -381,7 +353,7 @@ class layer_planner {
     return l;
   }
 
-  rng rng_;
+  splitmix64 rng_;
   tree_model model_;
   std::size_t fresh_ = 0;
   std::set<std::string> dirs_;  // sorted: a parent before its children
@@ -439,7 +411,7 @@ struct small_files_image {
 
 // 60 top directories of 10 subdirectories of 100 files each, 0-4 KiB, one zstd layer.
 small_files_image build_small_files(const std::string& layout_dir) {
-  rng r{kSmallFilesSeed};
+  splitmix64 r{kSmallFilesSeed};
   std::vector<layer_spec> layers(1);
   auto& entries = layers[0].entries;
   layers[0].compression = layer_compression::zstd;
@@ -639,7 +611,7 @@ class text_source {
   }
 
  private:
-  rng rng_;
+  splitmix64 rng_;
   std::string words_[4096];
 };
 

@@ -273,6 +273,22 @@ tar_spec_entry fifo(std::string name, std::uint32_t mode) {
   return e;
 }
 
+// ---- layers ----
+
+layer_spec layer(std::vector<tar_spec_entry> entries, layer_compression compression) {
+  layer_spec l;
+  l.entries = std::move(entries);
+  l.compression = compression;
+  return l;
+}
+
+layer_spec raw_layer(std::string tar, layer_compression compression) {
+  layer_spec l;
+  l.raw_tar = std::move(tar);
+  l.compression = compression;
+  return l;
+}
+
 // ---- streams ----
 
 std::string make_tar(const std::vector<tar_spec_entry>& entries, xattr_records xattrs) {

@@ -104,6 +104,13 @@ struct layer_spec {
   std::optional<std::string> raw_tar;
 };
 
+/// A layer of `entries` compressed as `compression`; every other field as layer_spec has it.
+[[nodiscard]] layer_spec layer(std::vector<tar_spec_entry> entries,
+                               layer_compression compression = layer_compression::gzip);
+/// A layer whose uncompressed stream is `tar`, byte for byte (layer_spec::raw_tar), compressed
+/// as `compression`.
+[[nodiscard]] layer_spec raw_layer(std::string tar, layer_compression compression);
+
 /// Fields of the image config (config.md) a test may set; the rest are fixed.
 struct config_overrides {
   std::string os = "linux";

@@ -44,6 +44,17 @@ std::string remove_tree(const std::string& path);
 /// True when something (anything, a dangling symlink too) exists at `path`.
 [[nodiscard]] bool path_exists(const std::string& path);
 
+// ---- files and text ----
+
+/// The bytes of the file at `path`; "" when it cannot be opened (the caller's comparison fails).
+[[nodiscard]] std::string read_bytes(const std::string& path);
+/// Writes `bytes` to `path` (created or truncated); throws std::runtime_error when that fails.
+void write_bytes(const std::string& path, const std::string& bytes);
+/// True when `part` occurs in `s`.
+[[nodiscard]] bool contains(const std::string& s, const std::string& part);
+/// The non-empty lines of `text`, in order, without their newlines.
+[[nodiscard]] std::vector<std::string> lines_of(const std::string& text);
+
 /// The dataset cache: $XDG_CACHE_HOME/ocipipe when XDG_CACHE_HOME is set and non-empty, else
 /// $HOME/.cache/ocipipe (the same rule as datasets/build.sh's `${XDG_CACHE_HOME:-$HOME/.cache}`).
 [[nodiscard]] std::string dataset_cache_dir();

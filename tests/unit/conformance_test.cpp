@@ -16,9 +16,12 @@
 
 #include "stages/image_json.h"
 #include "stages/schema_rules.h"
+#include "tests/support/report_text.h"
 
 namespace ocipipe {
 namespace {
+
+using testing::describe;
 
 const std::string& corpus_dir() {
   // Read in place from the shared folder beside the clone; OCIPIPE_SHARED_DIR
@@ -92,14 +95,6 @@ std::string case_name(const ::testing::TestParamInfo<conformance_case>& info) {
     upper = false;
   }
   return name.empty() ? "Case" + std::to_string(info.index) : name;
-}
-
-std::string describe(const std::vector<diagnostic>& findings) {
-  std::ostringstream os;
-  for (const auto& d : findings)
-    os << "  " << severity_name(d.level) << " " << d.rule << " at \"" << d.json_path
-       << "\": " << d.message << "\n";
-  return findings.empty() ? "  (no findings)\n" : os.str();
 }
 
 // The bytes of a case's document, or a failure naming the file.

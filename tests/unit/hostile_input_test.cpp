@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -17,8 +16,6 @@
 
 namespace ocipipe::testing {
 namespace {
-
-void write_text(const std::string& p, const std::string& text) { std::ofstream(p) << text; }
 
 built_image simple_image(const std::string& dir, const std::string& tag = "t") {
   return build_layout(dir, tag, {layer_spec{{file("etc/hostname", "box\n")}}});
@@ -33,7 +30,7 @@ TEST(HostileLayer, WhiteoutOfParentDirectoryIsRefusedAndTouchesNothing) {
     temp_dir tmp("ocipipe-hostile");
     const auto victim = tmp.sub("victim");
     ::mkdir(victim.c_str(), 0755);
-    write_text(victim + "/precious", "x");
+    write_bytes(victim + "/precious", "x");
     auto img = build_layout(tmp.sub("layout"), "t",
                             {layer_spec{{file("etc/hostname", "box\n")}},
                              layer_spec{{file(name)}}});
@@ -60,7 +57,7 @@ TEST(ForceTarget, DoesNotEmptyAMountInsideTheTarget) {
   ::mkdir((target + "/m").c_str(), 0755);
   if (::mount("tmpfs", (target + "/m").c_str(), "tmpfs", 0, "size=1m") != 0)
     GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
-  write_text(target + "/m/precious", "x");
+  write_bytes(target + "/m/precious", "x");
   auto img = simple_image(tmp.sub("layout"));
   unpack_options opts;
   opts.force = true;
@@ -141,8 +138,7 @@ TEST(CreateCli, ArgKeepsCommasAndDashes) {
   auto r = run_ocipipe({"create", "--arg", "/bin/sh", "--arg=-c", "--arg", "echo a,b", img.ref_text(),
                         tmp.sub("bundle")});
   ASSERT_TRUE(r.ok()) << r.describe();
-  std::ifstream in(tmp.sub("bundle/config.json"));
-  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string json = read_bytes(tmp.sub("bundle/config.json"));
   const auto cfg = nlohmann::json::parse(json);
   EXPECT_EQ(cfg["process"]["args"], nlohmann::json::array({"/bin/sh", "-c", "echo a,b"}));
 }
@@ -150,7 +146,7 @@ TEST(CreateCli, ArgKeepsCommasAndDashes) {
 // An unknown --media-type is a usage error (2), not an invalid document (1).
 TEST(ValidateCli, UnknownMediaTypeIsAUsageError) {
   temp_dir tmp("ocipipe-mt");
-  write_text(tmp.sub("doc.json"), "{}");
+  write_bytes(tmp.sub("doc.json"), "{}");
   auto r = run_ocipipe({"validate", "--media-type", "application/x-foo", tmp.sub("doc.json")});
   EXPECT_EQ(r.exit_code, 2) << r.describe();
 }
@@ -250,7 +246,7 @@ TEST(ValidateIndex, SharedChildrenAreCheckedOnce) {
   nlohmann::ordered_json top = {{"schemaVersion", 2},
                                 {"mediaType", "application/vnd.oci.image.index.v1+json"},
                                 {"manifests", nlohmann::ordered_json::array({child})}};
-  write_text(tmp.sub("layout/index.json"), top.dump());
+  write_bytes(tmp.sub("layout/index.json"), top.dump());
   auto v = validate({img.ref()}, {});  // 10^7 visits without the once-per-document rule
   ASSERT_EQ(v.size(), 1u);
   EXPECT_TRUE(v[0].valid());

@@ -17,9 +17,12 @@
 #include "stages/oci/media_type.h"
 #include "stages/rule_catalog.h"
 #include "stages/schema_rules.h"
+#include "tests/support/report_text.h"
 
 namespace ocipipe {
 namespace {
+
+using testing::describe;
 
 // The ids pipeline/validate_graph.cpp emits for what one document does not
 // show (blobs, layer streams, tar entries, counts across documents,
@@ -65,14 +68,6 @@ const std::set<std::string> graph_rule_ids = {
 // reference validator's verdict); validate keeps it a warning unless --strict,
 // which is what the catalog records.
 constexpr std::string_view strict_only_error = "manifest.layers.empty";
-
-std::string describe(const std::vector<diagnostic>& findings) {
-  std::ostringstream os;
-  for (const auto& d : findings)
-    os << "  " << severity_name(d.level) << " " << d.rule << " at \"" << d.json_path
-       << "\": " << d.message << "\n";
-  return findings.empty() ? "  (no findings)\n" : os.str();
-}
 
 TEST(RuleCatalog, SortedUniqueAndComplete) {
   const auto rules = rule_catalog();

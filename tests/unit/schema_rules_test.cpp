@@ -9,9 +9,12 @@
 
 #include "stages/oci/media_type.h"
 #include "stages/schema_rules.h"
+#include "tests/support/report_text.h"
 
 namespace ocipipe {
 namespace {
+
+using testing::describe;
 
 const std::string manifest_mt(media_type::image_manifest);
 const std::string index_mt(media_type::image_index);
@@ -79,14 +82,6 @@ struct row {
 };
 
 void PrintTo(const row& r, std::ostream* os) { *os << r.name; }
-
-std::string describe(const std::vector<diagnostic>& findings) {
-  std::ostringstream os;
-  for (const auto& d : findings)
-    os << "  " << severity_name(d.level) << " " << d.rule << " at \"" << d.json_path
-       << "\": " << d.message << "\n";
-  return os.str();
-}
 
 class SchemaRulesTable : public ::testing::TestWithParam<row> {};
 

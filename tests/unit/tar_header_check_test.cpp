@@ -15,8 +15,17 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/image_builder.h"
+#include "tests/support/stream_builders.h"
+
 namespace ocipipe {
 namespace {
+
+using testing::fix_tar_checksum;
+using testing::pad512;
+using testing::pax_record;
+using testing::put_octal;
+using testing::tar_header;
 
 // ---- building tar bytes ----
 
@@ -68,57 +77,14 @@ std::string write_tar(int (*set_format)(archive*), const std::vector<member>& me
 std::string zeros(std::size_t n) { return std::string(n, '\0'); }
 const std::string eoa = zeros(1024);
 
-std::string pad(std::string s) {
-  s.resize((s.size() + 511) / 512 * 512, '\0');
-  return s;
-}
-
-void put_octal(std::string& h, std::size_t off, std::size_t len, std::uint64_t v) {
-  std::string digits(len - 1, '0');
-  for (std::size_t i = len - 1; i-- > 0; v /= 8) digits[i] = static_cast<char>('0' + v % 8);
-  std::memcpy(h.data() + off, digits.data(), len - 1);
-  h[off + len - 1] = '\0';
-}
-
-// Recomputes the chksum field of the header at `off` (POSIX: unsigned sum, the
-// field counted as spaces; written as six digits, NUL, space, as tar does).
-void fix_checksum(std::string& tar, std::size_t off) {
-  std::memset(tar.data() + off + 148, ' ', 8);
-  unsigned sum = 0;
-  for (std::size_t i = 0; i < 512; ++i) sum += static_cast<unsigned char>(tar[off + i]);
-  put_octal(tar, off + 148, 7, sum);
-  tar[off + 155] = ' ';
-}
-
-// A POSIX ustar header block (GNU magic when `gnu`).
+// A POSIX ustar header block (GNU magic when `gnu`): testing::tar_header's.
 std::string header(const std::string& name, std::uint64_t size, char typeflag = '0',
                    bool gnu = false) {
-  std::string h(512, '\0');
-  std::memcpy(h.data(), name.data(), std::min<std::size_t>(name.size(), 100));
-  put_octal(h, 100, 8, 0644);
-  put_octal(h, 108, 8, 0);
-  put_octal(h, 116, 8, 0);
-  put_octal(h, 124, 12, size);
-  put_octal(h, 136, 12, 1700000000);
-  h[156] = typeflag;
-  if (gnu)
-    std::memcpy(h.data() + 257, "ustar  \0", 8);
-  else
-    std::memcpy(h.data() + 257, "ustar\0" "00", 8);
-  fix_checksum(h, 0);
-  return h;
-}
-
-// One POSIX pax record "%d %s=%s\n", the length counting itself.
-std::string pax_record(const std::string& key, const std::string& value) {
-  const auto rest = " " + key + "=" + value + "\n";
-  auto len = rest.size() + 1;
-  while (std::to_string(len).size() + rest.size() != len) ++len;
-  return std::to_string(len) + rest;
+  return tar_header({name, size, typeflag, gnu});
 }
 
 std::string pax_member(const std::string& body, char typeflag = 'x') {
-  return header("PaxHeaders/x", body.size(), typeflag) + pad(body);
+  return header("PaxHeaders/x", body.size(), typeflag) + pad512(body);
 }
 
 // ---- running the checker ----
@@ -213,7 +179,7 @@ TEST(TarHeaderCheckValid, GnuSparseWithExtendedHeaders) {
   put_octal(s, 398, 12, 512);        // sparse[0].numbytes
   s[482] = 1;                        // isextended
   put_octal(s, 483, 12, 10 << 20);   // realsize
-  fix_checksum(s, 0);
+  fix_tar_checksum(s, 0);
   std::string ext1(512, '\0');
   put_octal(ext1, 0, 12, 1 << 20);
   put_octal(ext1, 12, 12, 512);
@@ -223,7 +189,7 @@ TEST(TarHeaderCheckValid, GnuSparseWithExtendedHeaders) {
   put_octal(ext2, 12, 12, 512);
   // Data that would fail as a header if the extended headers were not skipped.
   const std::string data(1536, 'D');
-  const auto tar = s + ext1 + ext2 + data + header("after.txt", 3) + pad("abc") + eoa;
+  const auto tar = s + ext1 + ext2 + data + header("after.txt", 3) + pad512("abc") + eoa;
   std::uint64_t headers = 0;
   const auto ps = check_all(tar, &headers);
   // Walked correctly: the only remark is that it is sparse (B28).
@@ -269,15 +235,15 @@ TEST(TarHeaderCheckValid, Base256SizeField) {
   big[124] = static_cast<char>(0x80);
   big[134] = static_cast<char>(1000 >> 8);
   big[135] = static_cast<char>(1000 & 0xff);
-  fix_checksum(big, 0);
-  const auto tar = big + pad(std::string(1000, 'x')) + header("next", 2) + pad("ok") + eoa;
+  fix_tar_checksum(big, 0);
+  const auto tar = big + pad512(std::string(1000, 'x')) + header("next", 2) + pad512("ok") + eoa;
   const auto ps = check_all(tar);
   EXPECT_TRUE(ps.empty()) << describe(ps);
 }
 
 TEST(TarHeaderCheckValid, PaxSizeEqualToUstarSize) {
   const auto tar = pax_member(pax_record("size", "100")) + header("f", 100) +
-                   pad(std::string(100, 'f')) + eoa;
+                   pad512(std::string(100, 'f')) + eoa;
   const auto ps = check_all(tar);
   EXPECT_TRUE(ps.empty()) << describe(ps);
 }
@@ -313,7 +279,7 @@ TEST(TarHeaderCheckFault, BadChecksumStopsTheWalk) {
 TEST(TarHeaderCheckFault, NegativeBase256Size) {
   auto h = header("neg", 0);
   std::memset(h.data() + 124, 0xff, 12);
-  fix_checksum(h, 0);
+  fix_tar_checksum(h, 0);
   const auto ps = check_all(h + eoa);
   ASSERT_EQ(ps.size(), 1u) << describe(ps);
   EXPECT_EQ(ps[0].rule, "layer.tar");
@@ -324,7 +290,7 @@ TEST(TarHeaderCheckFault, NegativeBase256Size) {
 TEST(TarHeaderCheckFault, NonOctalSize) {
   auto h = header("bad", 0);
   std::memcpy(h.data() + 124, "00000000x12", 11);
-  fix_checksum(h, 0);
+  fix_tar_checksum(h, 0);
   const auto ps = check_all(h + eoa);
   ASSERT_EQ(ps.size(), 1u) << describe(ps);
   EXPECT_EQ(ps[0].rule, "layer.tar");
@@ -440,10 +406,10 @@ TEST(TarHeaderCheckEoa, ExtensionHeaderBeforeTheMarker) {
 // holds a complete header and data for "smuggled", which a reader trusting the
 // ustar field would list.
 TEST(TarHeaderCheckPax, B26aUstarSizeZero) {
-  auto smuggled = header("smuggled", 5) + pad("evil\n");
+  auto smuggled = header("smuggled", 5) + pad512("evil\n");
   smuggled.resize(2048, '\0');
   const auto tar = pax_member(pax_record("size", "2048")) + header("file_a", 0) + smuggled +
-                   header("file_b", 16) + pad(std::string(16, 'b')) + eoa;
+                   header("file_b", 16) + pad512(std::string(16, 'b')) + eoa;
   std::uint64_t headers = 0;
   const auto ps = check_all(tar, &headers);
   ASSERT_EQ(ps.size(), 1u) << describe(ps);
@@ -459,9 +425,9 @@ TEST(TarHeaderCheckPax, B26aUstarSizeZero) {
 // file_a; it applies to file_a (ustar size 16), whose real data is 2048 bytes.
 TEST(TarHeaderCheckPax, B26bLongNameHeaderIsNotResized) {
   const auto tar = pax_member(pax_record("size", "2048")) +
-                   header("././@LongLink", 13, 'L', true) + pad(std::string("longname.txt\0", 13)) +
+                   header("././@LongLink", 13, 'L', true) + pad512(std::string("longname.txt\0", 13)) +
                    header("file_a", 16, '0', true) + std::string(2048, 'A') +
-                   header("file_b", 16, '0', true) + pad(std::string(16, 'b')) + eoa;
+                   header("file_b", 16, '0', true) + pad512(std::string(16, 'b')) + eoa;
   std::uint64_t headers = 0;
   const auto ps = check_all(tar, &headers);
   ASSERT_EQ(ps.size(), 1u) << describe(ps);
@@ -499,7 +465,7 @@ TEST(TarHeaderCheckPax, B25LargePaxSizeToleratesUstarZero) {
 }
 
 TEST(TarHeaderCheckPax, GlobalSizeIsIgnored) {
-  const auto tar = pax_member(pax_record("size", "4096"), 'g') + header("f", 3) + pad("abc") + eoa;
+  const auto tar = pax_member(pax_record("size", "4096"), 'g') + header("f", 3) + pad512("abc") + eoa;
   const auto ps = check_all(tar);
   EXPECT_TRUE(ps.empty()) << describe(ps);
 }
@@ -507,7 +473,7 @@ TEST(TarHeaderCheckPax, GlobalSizeIsIgnored) {
 TEST(TarHeaderCheckPax, ManyMismatchesAreCapped) {
   std::string tar;
   for (int i = 0; i < 12; ++i)
-    tar += pax_member(pax_record("size", "1")) + header("f" + std::to_string(i), 2) + pad("x");
+    tar += pax_member(pax_record("size", "1")) + header("f" + std::to_string(i), 2) + pad512("x");
   tar += eoa;
   const auto ps = check_all(tar);
   ASSERT_EQ(ps.size(), 9u) << describe(ps);
@@ -538,7 +504,7 @@ TEST(TarHeaderCheckPax, MalformedRecords) {
 
 TEST(TarHeaderCheckPax, EmptySizeValueRevertsToTheHeader) {
   const auto tar = pax_member(pax_record("size", "9") + pax_record("size", "")) + header("f", 3) +
-                   pad("abc") + eoa;
+                   pad512("abc") + eoa;
   const auto ps = check_all(tar);
   EXPECT_TRUE(ps.empty()) << describe(ps);
 }
@@ -559,8 +525,8 @@ TEST(TarHeaderCheckPax, BodyOverTheCap) {
 
 TEST(TarHeaderCheckPax, LongNameOverTheCapIsSkipped) {
   const std::size_t n = (1 << 20) + 1;
-  const auto tar = header("././@LongLink", n, 'L', true) + pad(std::string(n, 'n')) +
-                   header("f", 1, '0', true) + pad("1") + eoa;
+  const auto tar = header("././@LongLink", n, 'L', true) + pad512(std::string(n, 'n')) +
+                   header("f", 1, '0', true) + pad512("1") + eoa;
   const auto ps = run(tar, 65536);
   ASSERT_EQ(ps.size(), 1u) << describe(ps);
   EXPECT_EQ(ps[0].rule, "layer.tar");

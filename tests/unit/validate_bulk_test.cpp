@@ -18,30 +18,16 @@
 #include "tests/support/image_builder.h"
 #include "tests/support/report_text.h"
 #include "tests/support/test_env.h"
+#include "tests/support/validate_support.h"
 
 namespace ocipipe::testing {
 namespace {
-
-layer_spec layer(std::vector<tar_spec_entry> entries,
-                 layer_compression compression = layer_compression::gzip) {
-  layer_spec l;
-  l.entries = std::move(entries);
-  l.compression = compression;
-  return l;
-}
 
 // A base layer worth sharing, and a small top layer of each image's own.
 layer_spec base_layer() {
   return layer({dir("usr/"), file("usr/lib.so", std::string(40000, 'L')), file("etc-release", "base 1")});
 }
 layer_spec top_layer(const std::string& name) { return layer({file(name, "top of " + name)}); }
-
-std::vector<finding> with_rule(const image_validation& v, const std::string& rule) {
-  std::vector<finding> out;
-  for (const auto& f : v.findings)
-    if (f.rule == rule) out.push_back(f);
-  return out;
-}
 
 std::string describe_all(const std::vector<image_validation>& vs) {
   std::string s;

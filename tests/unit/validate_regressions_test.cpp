@@ -6,8 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -16,18 +14,10 @@
 #include "tests/support/image_builder.h"
 #include "tests/support/report_text.h"
 #include "tests/support/test_env.h"
+#include "tests/support/validate_support.h"
 
 namespace ocipipe::testing {
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void spill(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
 
 built_image small_image(const std::string& dir, std::vector<tar_spec_entry> top = {file("b", "b")}) {
   return build_layout(dir, "t", {layer_spec{{file("etc/hostname", "box\n")}}, layer_spec{std::move(top)}});
@@ -39,13 +29,6 @@ image_reference archive_ref(const std::string& path) {
   return *r;
 }
 
-std::vector<finding> with_rule(const image_validation& v, const std::string& rule) {
-  std::vector<finding> out;
-  for (const auto& f : v.findings)
-    if (f.rule == rule) out.push_back(f);
-  return out;
-}
-
 // A damaged member header made libarchive skip ahead silently: the rest of the
 // archive could be any member's content read as members.
 TEST(ValidateRegressions, ArchiveWithADamagedMemberHeaderIsRefused) {
@@ -53,11 +36,11 @@ TEST(ValidateRegressions, ArchiveWithADamagedMemberHeaderIsRefused) {
   const auto img = small_image(tmp.sub("layout"));
   const auto path = tmp.sub("img.tar");
   write_oci_archive(img, path);
-  auto tar = slurp(path);
+  auto tar = read_bytes(path);
   const auto headers = tar_entry_headers(tar);
   ASSERT_GE(headers.size(), 3u);
   tar[headers[1] + 148] ^= 0x01;  // the chksum field of a middle member
-  spill(path, tar);
+  write_bytes(path, tar);
   const auto v = validate({archive_ref(path)}, {});
   ASSERT_EQ(v.size(), 1u);
   ASSERT_TRUE(v[0].failure) << describe(v[0]);
@@ -73,13 +56,13 @@ TEST(ValidateRegressions, ArchiveWithADuplicatedMemberIsRefused) {
   const auto img = small_image(tmp.sub("layout"));
   const auto path = tmp.sub("img.tar");
   write_oci_archive(img, path);
-  auto tar = slurp(path);
+  auto tar = read_bytes(path);
   // Append a second index.json member where the end-of-archive marker was.
   const auto end = tar_entries_end(tar);
   const auto first = tar_entry_headers(tar).front();
   const std::string copy = tar.substr(first, end - first);
   tar = tar.substr(0, end) + copy + std::string(1024, '\0');
-  spill(path, tar);
+  write_bytes(path, tar);
   const auto v = validate({archive_ref(path)}, {});
   ASSERT_EQ(v.size(), 1u);
   ASSERT_TRUE(v[0].failure) << describe(v[0]);
@@ -91,7 +74,7 @@ TEST(ValidateRegressions, ArchiveWithADuplicatedMemberIsRefused) {
 TEST(ValidateRegressions, LayoutWithNoImageIsAFailureUnlessAllIsAsked) {
   temp_dir tmp;
   const auto img = small_image(tmp.sub("layout"));
-  spill(img.dir + "/index.json", R"({"schemaVersion":2,"manifests":[]})");
+  write_bytes(img.dir + "/index.json", R"({"schemaVersion":2,"manifests":[]})");
   auto ref = parse_reference("oci:" + img.dir);
   ASSERT_TRUE(ref);
   const auto v = validate({*ref}, {});
@@ -131,7 +114,7 @@ TEST(ValidateRegressions, DocumentFileMustBeASmallRegularFile) {
   ASSERT_FALSE(z);
   EXPECT_EQ(z.error().code(), errc::malformed) << z.error().message();
   const auto big = tmp.sub("big.json");
-  spill(big, std::string(4096, ' '));
+  write_bytes(big, std::string(4096, ' '));
   auto b = validate_document_file("application/vnd.oci.image.manifest.v1+json", big, 1024);
   ASSERT_FALSE(b);
   EXPECT_EQ(b.error().code(), errc::resource_exhausted) << b.error().message();

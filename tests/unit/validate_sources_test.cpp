@@ -8,8 +8,6 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
-#include <iterator>
 #include <set>
 #include <string>
 #include <tuple>
@@ -22,26 +20,13 @@
 #include "tests/support/report_text.h"
 #include "tests/support/test_env.h"
 #include "tests/support/tree_compare.h"
+#include "tests/support/validate_support.h"
 
 namespace ocipipe::testing {
 namespace {
 
-layer_spec layer(std::vector<tar_spec_entry> entries,
-                 layer_compression compression = layer_compression::gzip) {
-  layer_spec l;
-  l.entries = std::move(entries);
-  l.compression = compression;
-  return l;
-}
-
-// Three small layers of different compression, for oci: and oci-archive:.
-std::vector<layer_spec> three_layers() {
-  return {layer({dir("etc/"), file("etc/hostname", "box")}),
-          layer({file("big", std::string(30000, 'x'))}, layer_compression::zstd),
-          layer({file(".wh.big"), file("small", "s")}, layer_compression::none)};
-}
-
-// The same, uncompressed, as a docker-archive holds them.
+// three_layers() (validate_support.h) for oci: and oci-archive:; the same, uncompressed, as
+// a docker-archive holds them.
 std::vector<layer_spec> plain_layers() {
   auto l = three_layers();
   for (auto& s : l) s.compression = layer_compression::none;
@@ -76,34 +61,6 @@ image_reference parsed(const std::string& text) {
   EXPECT_TRUE(r) << text << ": " << (r ? "" : r.error().message());
   return r ? *r : image_reference{};
 }
-
-image_validation validate_ref(const image_reference& ref, validate_options opts = {}) {
-  auto out = validate({ref}, opts);
-  EXPECT_EQ(out.size(), 1u);
-  return out.empty() ? image_validation{} : out.front();
-}
-
-std::vector<finding> with_rule(const image_validation& v, const std::string& rule) {
-  std::vector<finding> out;
-  for (const auto& f : v.findings)
-    if (f.rule == rule) out.push_back(f);
-  return out;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out) << path;
-}
-
-std::string layer_location(std::size_t n) { return "manifests[0].layers[" + std::to_string(n) + "]"; }
 
 // (rule, severity, descriptor path, entry) of every finding, for comparing sources.
 std::multiset<std::tuple<std::string, bool, std::string, std::string>> shape_of(const image_validation& v) {

@@ -14,41 +14,10 @@
 #include "tests/support/image_builder.h"
 #include "tests/support/report_text.h"
 #include "tests/support/test_env.h"
+#include "tests/support/validate_support.h"
 
 namespace ocipipe::testing {
 namespace {
-
-layer_spec layer(std::vector<tar_spec_entry> entries,
-                 layer_compression compression = layer_compression::gzip) {
-  layer_spec l;
-  l.entries = std::move(entries);
-  l.compression = compression;
-  return l;
-}
-
-layer_spec raw_layer(std::string tar, layer_compression compression = layer_compression::none) {
-  layer_spec l;
-  l.raw_tar = std::move(tar);
-  l.compression = compression;
-  return l;
-}
-
-image_validation validate_one(const built_image& img, validate_options opts = {}) {
-  auto out = validate({img.ref()}, opts);
-  EXPECT_EQ(out.size(), 1u);
-  return out.empty() ? image_validation{} : out.front();
-}
-
-std::vector<finding> with_rule(const image_validation& v, const std::string& rule) {
-  std::vector<finding> out;
-  for (const auto& f : v.findings)
-    if (f.rule == rule) out.push_back(f);
-  return out;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-std::string layer_location(std::size_t n) { return "manifests[0].layers[" + std::to_string(n) + "]"; }
 
 // Three plain entries, for the raw stream surgery below.
 std::vector<tar_spec_entry> abc() { return {file("a", "hello"), file("b", "world"), file("c", "!")}; }
@@ -233,7 +202,7 @@ TEST(ValidateTarRules, MissingEndOfArchiveIsError) {
   std::string tar = make_tar(abc());
   tar.resize(tar_entries_end(tar));
   temp_dir tmp;
-  const auto img = build_layout(tmp.sub("layout"), "t", {raw_layer(tar)});
+  const auto img = build_layout(tmp.sub("layout"), "t", {raw_layer(tar, layer_compression::none)});
   const auto v = validate_one(img);
   EXPECT_FALSE(v.valid()) << describe(v);
   const auto found = with_rule(v, "layer.tar.eoa");
@@ -247,7 +216,7 @@ TEST(ValidateTarRules, SingleZeroBlockIsWarning) {
   std::string tar = make_tar(abc());
   tar.resize(tar_entries_end(tar) + 512);
   temp_dir tmp;
-  const auto img = build_layout(tmp.sub("layout"), "t", {raw_layer(tar)});
+  const auto img = build_layout(tmp.sub("layout"), "t", {raw_layer(tar, layer_compression::none)});
   const auto v = validate_one(img);
   EXPECT_TRUE(v.valid()) << describe(v);
   const auto found = with_rule(v, "layer.tar.eoa");
@@ -262,7 +231,7 @@ TEST(ValidateTarRules, LibarchivePaddingIsFine) {
     std::string tar = make_tar(abc());
     if (minimal) tar.resize(tar_entries_end(tar) + 1024);
     temp_dir tmp;
-    const auto img = build_layout(tmp.sub("layout"), "t", {raw_layer(tar)});
+    const auto img = build_layout(tmp.sub("layout"), "t", {raw_layer(tar, layer_compression::none)});
     const auto v = validate_one(img);
     EXPECT_TRUE(v.valid()) << describe(v);
     EXPECT_TRUE(v.findings.empty()) << describe(v);
@@ -284,7 +253,8 @@ TEST(ValidateTarRules, BytesAfterEndOfArchiveAreReported) {
     std::string tar = make_tar(abc());
     var.edit(tar);
     temp_dir tmp;
-    const auto img = build_layout(tmp.sub("layout"), "t", {raw_layer(tar), layer({file("top")})});
+    const auto img =
+        build_layout(tmp.sub("layout"), "t", {raw_layer(tar, layer_compression::none), layer({file("top")})});
     const auto v = validate_one(img);
     const auto found = with_rule(v, "layer.tar.trailing_data");
     ASSERT_EQ(found.size(), 1u) << describe(v);
@@ -334,8 +304,9 @@ TEST(ValidateTarRules, RulesApplyInDockerArchive) {
   std::string tar = make_tar(abc());
   tar.resize(tar_entries_end(tar));
   const auto img = build_layout(tmp.sub("layout"), "t",
-                                {raw_layer(tar), layer({file("a", "1"), file("a", "2"), hardlink("h", "nope")},
-                                                       layer_compression::none)});
+                                {raw_layer(tar, layer_compression::none),
+                                 layer({file("a", "1"), file("a", "2"), hardlink("h", "nope")},
+                                       layer_compression::none)});
   write_docker_archive(img, tmp.sub("saved.tar"));
   image_reference ref;
   ref.kind = transport::docker_archive;

@@ -5,8 +5,6 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -17,47 +15,10 @@
 #include "tests/support/image_builder.h"
 #include "tests/support/report_text.h"
 #include "tests/support/test_env.h"
+#include "tests/support/validate_support.h"
 
 namespace ocipipe::testing {
 namespace {
-
-layer_spec layer(std::vector<tar_spec_entry> entries,
-                 layer_compression compression = layer_compression::gzip) {
-  layer_spec l;
-  l.entries = std::move(entries);
-  l.compression = compression;
-  return l;
-}
-
-// Three small layers of different compression: something for every check to look at.
-std::vector<layer_spec> three_layers() {
-  return {layer({dir("etc/"), file("etc/hostname", "box")}),
-          layer({file("big", std::string(30000, 'x'))}, layer_compression::zstd),
-          layer({file(".wh.big"), file("small", "s")}, layer_compression::none)};
-}
-
-image_validation validate_one(const built_image& img, validate_options opts = {}) {
-  auto out = validate({img.ref()}, opts);
-  EXPECT_EQ(out.size(), 1u);
-  return out.empty() ? image_validation{} : out.front();
-}
-
-
-std::vector<finding> with_rule(const image_validation& v, const std::string& rule) {
-  std::vector<finding> out;
-  for (const auto& f : v.findings)
-    if (f.rule == rule) out.push_back(f);
-  return out;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::string layer_location(std::size_t n) { return "manifests[0].layers[" + std::to_string(n) + "]"; }
 
 TEST(Validate, GoodLayoutIsValid) {
   temp_dir tmp;
