@@ -152,6 +152,10 @@ class entry_walker {
   std::string last_;
 };
 
+void add_header_problem(blob_job& job, tar_header_problem p) {
+  job.problems.push_back({std::move(p.rule), p.error, std::move(p.entry),
+                          std::move(p.message) + " (tar offset " + std::to_string(p.offset) + ")"});
+}
 
 // The layer checks, reading the blob as `desc` says (its media type may be
 // corrected from job.desc's, B42).
@@ -178,14 +182,13 @@ void check_layer(const io::image_layout& store, blob_job& job, const descriptor&
     for (auto& p : headers.finish())
       if (p.rule == "layer.tar.checksum") {
         named = true;
-        job.problems.push_back({std::move(p.rule), p.error, std::move(p.entry),
-                                std::move(p.message) + " (tar offset " + std::to_string(p.offset) + ")"});
+        add_header_problem(job, std::move(p));
       }
     // Reading or size errors are about the blob, not the entry libarchive was at.
     const auto code = walked.error().code();
     const bool about_entry = code == errc::malformed || code == errc::unsafe_path;
     if (!named) problem(job, walked.error(), true, about_entry ? entries.last_entry() : std::string());
-    if (walked.error().code() == errc::size_mismatch || walked.error().code() == errc::io) return;
+    if (code == errc::size_mismatch || code == errc::io) return;
     // The stream broke: the compressed digest can still be checked.
     if (auto d = (*stream)->finish_compressed_only()) {
       job.compressed_bytes = d->compressed_bytes;
@@ -198,9 +201,7 @@ void check_layer(const io::image_layout& store, blob_job& job, const descriptor&
   auto d = (*stream)->finish();
   if (!d) return problem(job, d.error(), true);
   // libarchive reads what it parses; these are the checks it does not expose.
-  for (auto& p : headers.finish())
-    job.problems.push_back({std::move(p.rule), p.error, std::move(p.entry),
-                            std::move(p.message) + " (tar offset " + std::to_string(p.offset) + ")"});
+  for (auto& p : headers.finish()) add_header_problem(job, std::move(p));
   job.compressed_bytes = d->compressed_bytes;
   job.tar_bytes = d->tar_bytes;
   job.diff_id = d->diff_id;
