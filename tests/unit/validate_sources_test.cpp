@@ -307,22 +307,23 @@ TEST(ValidateSourcesDockerArchive, LayerBytesNotItsDiffId) {
 TEST(ValidateSourcesDockerArchive, TagSelection) {
   docker_fixture fx;
   write_docker_archive(fx.img, fx.archive);
-  for (const std::string text : {"docker-archive:" + fx.archive + ":example.com/test:latest",
+  for (const std::string& text : {"docker-archive:" + fx.archive + ":example.com/test:latest",
                                  "docker-archive:" + fx.archive + ":@0", "docker-archive:" + fx.archive}) {
     SCOPED_TRACE(text);
     const auto v = validate_ref(parsed(text));
     EXPECT_TRUE(v.valid()) << describe(v);
   }
-  for (const std::string text : {"docker-archive:" + fx.archive + ":example.com/other:latest",
+  for (const std::string& text : {"docker-archive:" + fx.archive + ":example.com/other:latest",
                                  "docker-archive:" + fx.archive + ":example.com/test:1",
                                  "docker-archive:" + fx.archive + ":@1"}) {
     SCOPED_TRACE(text);
     const auto v = validate_ref(parsed(text));
     ASSERT_TRUE(v.failure) << describe(v);
     EXPECT_EQ(v.failure->code(), errc::not_found) << v.failure->message();
-    if (!contains(text, "@1"))
+    if (!contains(text, "@1")) {
       EXPECT_TRUE(contains(v.failure->message(), "example.com/test:latest"))
           << "the failure should list the archive's tags: " << v.failure->message();
+    }
   }
   // The CLI: exit 2 (could not check) and the tags on stderr.
   const auto r = run_ocipipe({"validate", "docker-archive:" + fx.archive + ":example.com/other:latest"});
