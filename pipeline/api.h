@@ -61,6 +61,16 @@ struct unpack_options {
   /// Largest uncompressed tar stream accepted per layer: past it a decompression
   /// bomb fails with `resource_exhausted` (DESIGN.md §6; moby CVE-2017-14992).
   std::uint64_t max_layer_bytes = std::uint64_t{1} << 40;
+  /// Largest sum of the uncompressed tar streams of all layers, in bytes.
+  std::uint64_t max_image_bytes = std::uint64_t{4} << 40;
+  /// Most tar entries in one layer (Debian's largest images hold ~100 000).
+  std::uint64_t max_entries_per_layer = std::uint64_t{1} << 24;
+  /// Longest entry path or link target, in bytes (Linux's PATH_MAX).
+  std::size_t max_path_bytes = 4096;
+  /// Most path components of one entry below the rootfs.
+  std::size_t max_depth = 1024;
+  /// Largest PAX extended header body, in bytes (Go's cap; buglog B29).
+  std::size_t max_pax_header_bytes = std::size_t{1} << 20;
   platform_selector platform;
   layer_progress progress;                        ///< optional
   /// Set (from any thread, e.g. a signal handler) to stop: the run ends with

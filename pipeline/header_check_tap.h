@@ -2,7 +2,7 @@
 // Shows every byte of a layer's tar stream to tar_header_check on its way to
 // libarchive: validate reports what the check finds, and both verbs stop a
 // stream whose sparse map would make libarchive allocate without bound
-// (buglog B29) before libarchive sees that map.
+// (buglog B29), or whose PAX header is over the cap, before libarchive sees it.
 
 #include <memory>
 
@@ -21,10 +21,7 @@ class header_check_tap final : public byte_source {
   result<byte_view> next() override {
     OCIPIPE_ASSIGN_OR_RETURN(auto chunk, inner_->next());
     check_.feed(chunk);
-    if (check_.limit_exceeded())
-      return fail(errc::resource_exhausted,
-                  "tar: a sparse map lists more than " + std::to_string(tar_header_check::max_sparse_regions) +
-                      " regions (buglog B29)");
+    if (check_.limit_exceeded()) return fail(errc::resource_exhausted, "tar: " + check_.limit_message());
     return chunk;
   }
 

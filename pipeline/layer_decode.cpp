@@ -1,5 +1,6 @@
 #include "pipeline/layer_decode.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "pipeline/header_check_tap.h"
@@ -60,16 +61,45 @@ class batcher {
   apply_batch cur_;
 };
 
+// Counts a layer's uncompressed bytes into the image's total, shared by all
+// decoders, and stops the layer that takes it past the limit.
+class image_budget final : public byte_source {
+ public:
+  image_budget(std::unique_ptr<byte_source> inner, std::atomic<std::uint64_t>& total, std::uint64_t max)
+      : inner_(std::move(inner)), total_(total), max_(max) {}
+  result<byte_view> next() override {
+    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, inner_->next());
+    if (total_.fetch_add(chunk.size()) + chunk.size() > max_)
+      return fail(errc::resource_exhausted, "the image's layers exceed " + std::to_string(max_) +
+                                                " uncompressed bytes (--max-image-bytes)");
+    return chunk;
+  }
+
+ private:
+  std::unique_ptr<byte_source> inner_;
+  std::atomic<std::uint64_t>& total_;
+  std::uint64_t max_;
+};
+
+std::size_t depth_of(std::string_view cleaned) {
+  return cleaned.empty() ? 0 : 1 + static_cast<std::size_t>(std::count(cleaned.begin(), cleaned.end(), '/'));
+}
+
 result<layer_digests> decode_stream(layer_stream& stream, const descriptor& layer,
-                                    const digest* diff_id, layer_channel& out,
+                                    const digest* diff_id, const decode_limits& limits, layer_channel& out,
                                     decode_stats& stats) {
-  tar_reader tar(stream);
+  tar_reader tar(stream, limits.tar);
   batcher batches(out);
   for (;;) {
     OCIPIPE_ASSIGN_OR_RETURN(auto entry, tar.next_entry());
     if (!entry) break;
-    ++stats.entries;
+    if (++stats.entries > limits.max_entries)
+      return fail(errc::resource_exhausted, "more than " + std::to_string(limits.max_entries) +
+                                                " entries in the layer (--max-entries)");
     OCIPIPE_ASSIGN_OR_RETURN(auto action, classify_entry(*entry));
+    if (depth_of(action.target) > limits.max_depth)
+      return fail(errc::resource_exhausted, "entry " + quote(entry->path) + ": deeper than " +
+                                                std::to_string(limits.max_depth) + " directories (--max-depth)");
     switch (action.kind) {
       case whiteout_kind::whiteout:
         batches.add(apply_op::kind::whiteout).path = std::move(action.target);
@@ -120,7 +150,7 @@ result<descriptor> as_stored(const io::image_layout& layout, const descriptor& l
 }
 
 result<layer_digests> decode(const io::image_layout& layout, const descriptor& declared,
-                             const digest* diff_id, const decompress_limits& limits,
+                             const digest* diff_id, const decode_limits& limits,
                              layer_channel& out, decode_stats& stats) {
   OCIPIPE_ASSIGN_OR_RETURN(const auto layer, as_stored(layout, declared, stats));
   OCIPIPE_ASSIGN_OR_RETURN(auto blob, layout.open_blob(layer));
@@ -130,13 +160,15 @@ result<layer_digests> decode(const io::image_layout& layout, const descriptor& d
   // Inflate on a thread of its own; parsing and the diff_id digest stay here.
   // The header check only guards libarchive here (sparse maps, B29): its
   // findings are validate's to report.
-  tar_header_check headers;
+  tar_header_check headers(limits.max_pax_header_bytes);
   const auto on_own_thread = [&](std::unique_ptr<byte_source> s) -> std::unique_ptr<byte_source> {
-    return std::make_unique<header_check_tap>(std::make_unique<prefetch_source>(std::move(s)), headers);
+    s = std::make_unique<prefetch_source>(std::move(s));
+    if (limits.image_bytes) s = std::make_unique<image_budget>(std::move(s), *limits.image_bytes, limits.max_image_bytes);
+    return std::make_unique<header_check_tap>(std::move(s), headers);
   };
   OCIPIPE_ASSIGN_OR_RETURN(auto stream,
-                           layer_stream::open(*blob, layer, limits, diff_alg, on_own_thread));
-  auto decoded = decode_stream(*stream, layer, diff_id, out, stats);
+                           layer_stream::open(*blob, layer, limits.decompress, diff_alg, on_own_thread));
+  auto decoded = decode_stream(*stream, layer, diff_id, limits, out, stats);
   if (decoded) return decoded;
   // A corrupt blob usually breaks the inflater or the tar parser before its
   // digest is known. Finish the digest so the error names the real cause
@@ -156,7 +188,7 @@ result<layer_digests> decode(const io::image_layout& layout, const descriptor& d
 }  // namespace
 
 void decode_layer(const io::image_layout& layout, const descriptor& layer, const digest* diff_id,
-                  const decompress_limits& limits, layer_channel& out, decode_stats& stats) {
+                  const decode_limits& limits, layer_channel& out, decode_stats& stats) {
   out.close(decode(layout, layer, diff_id, limits, out, stats));
 }
 

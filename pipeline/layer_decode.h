@@ -2,10 +2,14 @@
 // The parallel half of unpack: one layer blob → verified, cleaned,
 // classified apply operations in bounded batches.
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "io/image_layout.h"
 #include "pipeline/layer_channel.h"
+#include "stages/decompress.h"
+#include "stages/tar_reader.h"
 
 namespace ocipipe::pipeline {
 
@@ -15,6 +19,20 @@ struct decode_stats {
   /// Set when the blob's bytes are not what its media type says (B42): the
   /// layer was unpacked as what the bytes are.
   std::string warning;
+};
+
+/// The limits of unpack_options (api.h), as one layer's decode applies them.
+/// Each is a `resource_exhausted` error naming the limit when passed.
+struct decode_limits {
+  decompress_limits decompress;          ///< uncompressed bytes of this layer
+  tar_limits tar;                        ///< path bytes, entry size
+  std::uint64_t max_entries = std::uint64_t{1} << 24;
+  std::size_t max_depth = 1024;          ///< path components
+  std::size_t max_pax_header_bytes = std::size_t{1} << 20;
+  /// Uncompressed bytes of all layers so far, shared by the decoders (may be
+  /// null), and the most they may reach.
+  std::atomic<std::uint64_t>* image_bytes = nullptr;
+  std::uint64_t max_image_bytes = UINT64_MAX;
 };
 
 /// Streams layer `layer` of `layout` into `out`: reads the blob bounded by its
@@ -28,6 +46,6 @@ struct decode_stats {
 /// (buglog B42; validate makes it an error). Runs on any thread; one call per
 /// layer.
 void decode_layer(const io::image_layout& layout, const descriptor& layer, const digest* diff_id,
-                  const decompress_limits& limits, layer_channel& out, decode_stats& stats);
+                  const decode_limits& limits, layer_channel& out, decode_stats& stats);
 
 }  // namespace ocipipe::pipeline

@@ -125,7 +125,7 @@ void apply_layer(unpack_run& run, std::size_t i) {
 }
 
 result<void> run_graph(unpack_run& run, pipeline::graph_arena& arena, std::size_t in_flight_layers,
-                       const decompress_limits& limits) {
+                       const pipeline::decode_limits& limits) {
   const std::size_t n = run.image.manifest.layers.size();
   const auto& diff_ids = run.image.config.diff_ids;
   arena.execute([&] {
@@ -220,8 +220,15 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   run.stats.resize(layers.size());
   run.reports.resize(layers.size());
 
-  decompress_limits limits;
-  limits.max_output_bytes = opts.max_layer_bytes;
+  std::atomic<std::uint64_t> image_bytes{0};
+  pipeline::decode_limits limits;
+  limits.decompress.max_output_bytes = opts.max_layer_bytes;
+  limits.tar.max_path_bytes = opts.max_path_bytes;
+  limits.max_entries = opts.max_entries_per_layer;
+  limits.max_depth = opts.max_depth;
+  limits.max_pax_header_bytes = opts.max_pax_header_bytes;
+  limits.image_bytes = &image_bytes;
+  limits.max_image_bytes = opts.max_image_bytes;
   auto ok = run_graph(run, arena, in_flight, limits);
   if (ok) ok = writer->finish();
   if (!ok) {

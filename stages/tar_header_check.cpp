@@ -290,19 +290,21 @@ void tar_header_check::on_header_block() {
     part_len_ = padded(size.value);
     const bool kept_kind = typeflag == 'x' || typeflag == 'X' || typeflag == 'L';
     body_keep_ = false;
-    if (size.value > max_extension_body) {
+    if (size.value > max_extension_body_) {
       const bool pax = typeflag == 'x' || typeflag == 'X';
-      report("layer.tar", true, at, name,
-             std::string(body_part(typeflag)) + " of " + std::to_string(size.value) +
-                 " bytes exceeds the 1 MiB cap readers allow (go rejects it; a reader that "
-                 "allocates it can be exhausted, buglog b29)" +
-                 (pax ? "; a size record in it cannot be seen, so the headers after it are not "
-                        "checked"
-                      : "; skipped"));
+      const std::string what = std::string(body_part(typeflag)) + " of " + std::to_string(size.value) +
+                               " bytes exceeds the cap of " + std::to_string(max_extension_body_) +
+                               " bytes (unpack --max-pax-header-bytes; go rejects over 1 MiB; a reader "
+                               "that allocates it can be exhausted, buglog b29)";
       if (pax) {
+        // Its records govern what follows; unread, nothing after it can be trusted.
+        report("layer.limits", true, at, name, what + "; the layer is not read further");
+        limit_exceeded_ = true;
+        limit_message_ = what;
         stop();
         return;
       }
+      report("layer.tar", true, at, name, what + "; skipped");
     } else if (kept_kind) {
       body_keep_ = true;
       body_.reserve(static_cast<std::size_t>(size.value));
@@ -382,6 +384,8 @@ void tar_header_check::sparse_over_limit(std::uint64_t regions, const char* form
              std::to_string(max_sparse_regions) +
              " (a reader allocates per region: buglog b29); the layer is not read further");
   limit_exceeded_ = true;
+  limit_message_ = std::string(form) + " lists " + std::to_string(regions) + " regions, over the limit of " +
+                   std::to_string(max_sparse_regions);
   stop();
 }
 

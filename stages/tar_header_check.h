@@ -71,8 +71,14 @@ struct tar_header_problem {
 /// the uncompressed stream, then finish() once.
 class tar_header_check {
  public:
-  /// Bodies of `x`/`L` headers above this are skipped and reported (B29).
-  static constexpr std::size_t max_extension_body = std::size_t{1} << 20;
+  /// Default cap on an extension header's body (Go's 1 MiB, B29).
+  static constexpr std::size_t default_max_extension_body = std::size_t{1} << 20;
+
+  /// `max_extension_body`: a PAX `x` body above it is a `layer.limits`
+  /// problem and stops the walk (limit_exceeded()); `L`/`K`/`g` bodies above
+  /// it are skipped and reported.
+  explicit tar_header_check(std::size_t max_extension_body = default_max_extension_body)
+      : max_extension_body_(max_extension_body) {}
   /// Problems kept per rule; further ones are counted in one "and N more".
   static constexpr std::size_t max_problems_per_rule = 8;
   /// Regions a sparse entry may list (Go caps the map at 1 MiB of text).
@@ -85,9 +91,11 @@ class tar_header_check {
   [[nodiscard]] std::vector<tar_header_problem> finish();
   /// Header blocks seen, extension headers (x, g, L, K) included.
   [[nodiscard]] std::uint64_t headers() const noexcept { return headers_; }
-  /// True once a sparse map over max_sparse_regions was seen; the walk has
-  /// stopped and the stream should not be parsed further.
+  /// True once a sparse map over max_sparse_regions or a PAX header over the
+  /// extension cap was seen; the walk has stopped and the stream should not be
+  /// parsed further. limit_message() says which.
   [[nodiscard]] bool limit_exceeded() const noexcept { return limit_exceeded_; }
+  [[nodiscard]] const std::string& limit_message() const noexcept { return limit_message_; }
 
  private:
   enum class state : std::uint8_t {
@@ -166,6 +174,8 @@ class tar_header_check {
   std::uint64_t map_digits_ = 0;
   std::uint64_t sparse_ext_blocks_ = 0;
   bool limit_exceeded_ = false;
+  std::string limit_message_;
+  std::size_t max_extension_body_;
 };
 
 }  // namespace ocipipe

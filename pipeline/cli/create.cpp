@@ -7,7 +7,7 @@ verb add_create(CLI::App& root, global_flags& g) {
   struct state {
     std::string ref, bundle, platform;
     std::vector<std::string> args, arg;
-    std::uint64_t max_layer_bytes = std::uint64_t{1} << 40;
+    unpack_options limits;  // the limit flags' values
     bool force = false, tty = false;
   };
   static state s;
@@ -22,9 +22,7 @@ verb add_create(CLI::App& root, global_flags& g) {
   app->add_flag("--tty", s.tty, "Set process.terminal (default false: bundles are run by scripts)");
   app->add_flag("--force", s.force, "Empty a non-empty BUNDLE first");
   app->add_option("--platform", s.platform, "OS/ARCH[/VARIANT] to pick from an image index");
-  app->add_option("--max-layer-bytes", s.max_layer_bytes,
-                  "Refuse a layer whose uncompressed stream exceeds this many bytes (default 1 TiB)")
-      ->check(CLI::PositiveNumber);
+  add_limit_flags(*app, s.limits);
   add_global_flags(*app, g);
   app->footer(
       "config.json follows image-spec conversion.md (args = Entrypoint + Cmd, env, cwd, user\n"
@@ -37,9 +35,9 @@ verb add_create(CLI::App& root, global_flags& g) {
             auto ref = parse_ref_or_report(s.ref);
             if (!ref) return exit_failure;
             create_options opts;
+            opts.unpack = s.limits;
             opts.unpack.jobs = g.jobs;
             opts.unpack.force = s.force;
-            opts.unpack.max_layer_bytes = s.max_layer_bytes;
             opts.unpack.cancel = install_cancel_handlers();
             opts.unpack.progress = make_progress(g, ref->str());
             opts.terminal = s.tty;

@@ -22,6 +22,26 @@ layer_progress make_progress(const global_flags& g, const std::string& ref) {
   };
 }
 
+void add_limit_flags(CLI::App& app, unpack_options& opts) {
+  app.add_option("--max-layer-bytes", opts.max_layer_bytes,
+                 "Refuse a layer whose uncompressed stream exceeds this many bytes (default 1 TiB)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-image-bytes", opts.max_image_bytes,
+                 "Refuse an image whose layers exceed this many uncompressed bytes in all (default 4 TiB)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-entries", opts.max_entries_per_layer,
+                 "Refuse a layer of more tar entries than this (default 16777216)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-path-bytes", opts.max_path_bytes,
+                 "Refuse an entry path or link target longer than this (default 4096)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-depth", opts.max_depth, "Refuse an entry more directories deep than this (default 1024)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-pax-header-bytes", opts.max_pax_header_bytes,
+                 "Refuse a PAX extended header bigger than this (default 1 MiB)")
+      ->check(CLI::PositiveNumber);
+}
+
 std::optional<image_reference> parse_ref_or_report(const std::string& text) {
   auto ref = parse_reference(text);
   if (!ref) {

@@ -18,6 +18,11 @@ int render_image_result(const global_flags& g, const std::string& verb, const st
 /// applied layer when progress is enabled, nothing otherwise.
 layer_progress make_progress(const global_flags& g, const std::string& ref);
 
+/// Registers the limit flags of unpack and create (--max-layer-bytes,
+/// --max-image-bytes, --max-entries, --max-path-bytes, --max-depth,
+/// --max-pax-header-bytes), bound to `opts`'s fields (which keep their defaults).
+void add_limit_flags(CLI::App& app, unpack_options& opts);
+
 /// Parses REF or prints a usage error. Returns nullopt on error.
 std::optional<image_reference> parse_ref_or_report(const std::string& text);
 

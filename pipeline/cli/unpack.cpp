@@ -6,7 +6,7 @@ namespace ocipipe::cli {
 verb add_unpack(CLI::App& root, global_flags& g) {
   struct state {
     std::string ref, rootfs, platform;
-    std::uint64_t max_layer_bytes = std::uint64_t{1} << 40;
+    unpack_options limits;  // the limit flags' values
     bool force = false;
   };
   static state s;
@@ -15,9 +15,7 @@ verb add_unpack(CLI::App& root, global_flags& g) {
   app->add_option("ROOTFS", s.rootfs, "Target directory (created; must be empty)")->required();
   app->add_flag("--force", s.force, "Empty a non-empty ROOTFS first");
   app->add_option("--platform", s.platform, "OS/ARCH[/VARIANT] to pick from an image index");
-  app->add_option("--max-layer-bytes", s.max_layer_bytes,
-                  "Refuse a layer whose uncompressed stream exceeds this many bytes (default 1 TiB)")
-      ->check(CLI::PositiveNumber);
+  add_limit_flags(*app, s.limits);
   add_global_flags(*app, g);
   app->footer(
       "Layers are verified (digest, size, diff_id) while they stream and are applied in order\n"
@@ -27,10 +25,9 @@ verb add_unpack(CLI::App& root, global_flags& g) {
   return {app, [&g] {
             auto ref = parse_ref_or_report(s.ref);
             if (!ref) return exit_failure;
-            unpack_options opts;
+            unpack_options opts = s.limits;
             opts.jobs = g.jobs;
             opts.force = s.force;
-            opts.max_layer_bytes = s.max_layer_bytes;
             opts.cancel = install_cancel_handlers();
             opts.progress = make_progress(g, ref->str());
             if (!s.platform.empty()) {

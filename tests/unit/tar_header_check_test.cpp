@@ -518,9 +518,24 @@ TEST(TarHeaderCheckPax, BodyOverTheCap) {
   const auto chunked = run(tar, 4096);
   EXPECT_EQ(describe(whole), describe(chunked));
   ASSERT_EQ(whole.size(), 1u) << describe(whole);
-  EXPECT_EQ(whole[0].rule, "layer.tar");
+  EXPECT_EQ(whole[0].rule, "layer.limits");
   EXPECT_TRUE(whole[0].error);
-  EXPECT_NE(whole[0].message.find("1 MiB cap"), std::string::npos);
+  EXPECT_NE(whole[0].message.find("cap of 1048576 bytes"), std::string::npos) << whole[0].message;
+}
+
+// The cap is the caller's (unpack --max-pax-header-bytes): a smaller one stops
+// the walk at a PAX header a default check accepts.
+TEST(TarHeaderCheckPax, CapIsConfigurable) {
+  const std::string body = pax_record("comment", std::string(5000, 'c'));
+  const auto tar = header("PaxHeaders/c", body.size(), 'x') + pad512(body) + header("f", 1, '0', true) +
+                   pad512("1") + eoa;
+  tar_header_check small(4096);
+  small.feed(std::as_bytes(std::span(tar.data(), tar.size())));
+  EXPECT_TRUE(small.limit_exceeded());
+  tar_header_check normal;
+  normal.feed(std::as_bytes(std::span(tar.data(), tar.size())));
+  EXPECT_FALSE(normal.limit_exceeded());
+  EXPECT_TRUE(normal.finish().empty());
 }
 
 TEST(TarHeaderCheckPax, LongNameOverTheCapIsSkipped) {
