@@ -1,6 +1,8 @@
 // Reference resolution against an image layout (DESIGN.md §3).
 #include <sys/utsname.h>
 
+#include <optional>
+
 #include "pipeline/resolve.h"
 
 #include "io/image_layout.h"
@@ -34,17 +36,28 @@ std::string normal_variant(const std::string& arch, const std::string& variant) 
   return variant;
 }
 
-bool platform_matches(const std::string& os_, const std::string& arch_, const std::string& variant_,
-                      const platform_selector& want) {
+// How well an image of os/arch/variant suits `want`: 0 exactly, k > 0 an
+// older variant a host of the wanted one runs (containerd's matcher: an
+// arm/v7 host runs v6 at rank 1, v5 at rank 2), nullopt not at all.
+std::optional<int> platform_rank(const std::string& os_, const std::string& arch_, const std::string& variant_,
+                                 const platform_selector& want) {
   const auto os = want.os.empty() ? std::string("linux") : want.os;
   const auto arch = want.architecture.empty() ? host_architecture() : want.architecture;
-  if (os_ != os || arch_ != arch) return false;
-  return want.variant.empty() || normal_variant(arch_, variant_) == normal_variant(arch, want.variant);
+  if (os_ != os || arch_ != arch) return std::nullopt;
+  if (want.variant.empty()) return 0;
+  const auto have = normal_variant(arch_, variant_);
+  const auto wanted = normal_variant(arch, want.variant);
+  if (have == wanted) return 0;
+  // arm variants v5 < v6 < v7 < v8: a newer core runs older code.
+  auto arm_level = [](const std::string& v) { return v.size() == 2 && v[0] == 'v' && v[1] >= '5' && v[1] <= '8' ? v[1] - '0' : 0; };
+  if (arch == "arm" && arm_level(have) && arm_level(wanted) && arm_level(have) < arm_level(wanted))
+    return arm_level(wanted) - arm_level(have);
+  return std::nullopt;
 }
 
-bool platform_matches(const descriptor& d, const platform_selector& want) {
-  return d.platform &&
-         platform_matches(d.platform->os, d.platform->architecture, d.platform->variant, want);
+bool platform_matches(const std::string& os_, const std::string& arch_, const std::string& variant_,
+                      const platform_selector& want) {
+  return platform_rank(os_, arch_, variant_, want).has_value();
 }
 
 bool platform_given(const platform_selector& p) {
@@ -172,12 +185,17 @@ result<resolved_image> resolve_in(const io::image_layout& layout, const image_re
     auto nested = parse_image_index(*bytes);
     if (!nested) return where(std::move(nested).error().context("image index " + d.digest.str()));
     if (auto ok = check_media_type_matches(nested->media_type, d); !ok) return where(std::move(ok).error());
+    // The best suited manifest; among equals, the first.
     const descriptor* pick = nullptr;
-    for (const auto& m : nested->manifests)
-      if (platform_matches(m, platform)) {
+    int best = 0;
+    for (const auto& m : nested->manifests) {
+      if (!m.platform) continue;
+      const auto rank = platform_rank(m.platform->os, m.platform->architecture, m.platform->variant, platform);
+      if (rank && (!pick || *rank < best)) {
         pick = &m;
-        break;
+        best = *rank;
       }
+    }
     if (!pick) {
       std::string have;
       for (const auto& m : nested->manifests)
