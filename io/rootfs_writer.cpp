@@ -265,6 +265,14 @@ result<void> rootfs_writer::set_xattrs(int fd, const tar_entry& e, const std::st
                     "); such xattrs are skipped");
       continue;
     }
+    // The filesystem refuses this value (too big for its xattr space): the
+    // file is still right, so the image unpacks without it (issue 4).
+    if (errno == ENOSPC || errno == E2BIG || errno == ERANGE) {
+      warn_once("xattr-size:" + name, "xattr " + quote(name) + " of " + std::to_string(value.size()) +
+                                          " bytes refused by this filesystem (first seen on " + quote(path) +
+                                          "); skipped");
+      continue;
+    }
     return fail_errno("set xattr " + quote(name) + " on " + quote(path), errno);
   }
   return {};
