@@ -41,4 +41,14 @@ result<byte_view> blob_file_source::next() {
   return byte_view(buf_.data(), static_cast<std::size_t>(n));
 }
 
+result<std::string> read_whole(byte_source& src, std::size_t reserve) {
+  std::string out;
+  out.reserve(reserve);
+  for (;;) {
+    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, src.next());
+    if (chunk.empty()) return out;
+    out.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+  }
+}
+
 }  // namespace ocipipe::io

@@ -38,4 +38,8 @@ class blob_file_source final : public byte_source {
   bool at_end_ = false;
 };
 
+/// Reads `src` to its end into one string (`reserve`: expected length, a
+/// hint). Errors: those of src.next().
+[[nodiscard]] result<std::string> read_whole(byte_source& src, std::size_t reserve = 0);
+
 }  // namespace ocipipe::io

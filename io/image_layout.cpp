@@ -10,16 +10,6 @@
 namespace ocipipe::io {
 namespace {
 
-result<std::string> read_source(byte_source& src, std::size_t reserve) {
-  std::string out;
-  out.reserve(reserve);
-  for (;;) {
-    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, src.next());
-    if (chunk.empty()) return out;
-    out.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
-  }
-}
-
 result<void> check_size(const descriptor& d, std::size_t max_bytes) {
   if (d.size < 0) return fail(errc::malformed, "blob " + d.digest.str() + ": negative size");
   if (static_cast<std::uint64_t>(d.size) > max_bytes)
@@ -55,7 +45,7 @@ result<std::string> image_layout::read_file(const std::string& name, std::size_t
     if (m.size > max_bytes) return too_big();
     blob_file_source src(unique_fd(::dup(archive_->fd())), m.size, quote(name), 1 << 20,
                          file_region{m.offset, m.size});
-    return read_source(src, static_cast<std::size_t>(m.size));
+    return read_whole(src, static_cast<std::size_t>(m.size));
   }
   return read_small_file(dir_.get(), name, max_bytes);
 }
@@ -95,7 +85,7 @@ result<image_layout::blob_location> image_layout::locate_blob(const descriptor& 
 result<std::string> image_layout::read_blob(const descriptor& d, std::size_t max_bytes) const {
   OCIPIPE_TRY(check_size(d, max_bytes));
   OCIPIPE_ASSIGN_OR_RETURN(auto src, open_blob(d));
-  return read_source(*src, static_cast<std::size_t>(d.size));
+  return read_whole(*src, static_cast<std::size_t>(d.size));
 }
 
 result<std::unique_ptr<byte_source>> image_layout::open_blob(const descriptor& d) const {

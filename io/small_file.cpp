@@ -15,13 +15,7 @@ result<std::string> read_small_file(int dirfd, const std::string& name, std::siz
     return fail(errc::resource_exhausted, quote(name) + ": larger than " + std::to_string(max_bytes) + " bytes");
   // A regular file's size is its length (blob_file_source refuses growth).
   blob_file_source src(std::move(fd), static_cast<std::uint64_t>(st.st_size), quote(name));
-  std::string out;
-  out.reserve(static_cast<std::size_t>(st.st_size));
-  for (;;) {
-    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, src.next());
-    if (chunk.empty()) return out;
-    out.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
-  }
+  return read_whole(src, static_cast<std::size_t>(st.st_size));
 }
 
 }  // namespace ocipipe::io
