@@ -7,13 +7,6 @@
 namespace ocipipe {
 namespace {
 
-bool is_lower_hex64(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
 // distribution/reference: a name (lowercase components, optional registry
 // host[:port] first) and a tag of [\w][\w.-]{0,127}.
 bool valid_name_tag(std::string_view s) {
@@ -120,7 +113,7 @@ std::optional<digest> digest_from_member_name(std::string_view name) {
     if (dot == std::string_view::npos) return std::nullopt;
     hex = name.substr(0, dot);
   }
-  if (!is_lower_hex64(hex)) return std::nullopt;
+  // digest::parse holds sha256 to 64 lowercase hex digits.
   auto d = digest::parse("sha256:" + std::string(hex));
   if (!d) return std::nullopt;
   return *d;
