@@ -35,7 +35,7 @@ std::string rule_for(const error& e, bool layer_stage) {
     case errc::size_mismatch: return "blob.size";
     case errc::digest_mismatch: return "blob.digest";
     case errc::unsafe_path: return layer_stage ? "layer.tar.path" : "blob.symlink";
-    case errc::resource_exhausted: return "layer.limits";
+    case errc::resource_exhausted: return layer_stage ? "layer.limits" : "blob.read";
     default: return layer_stage ? "layer.stream" : "blob.read";
   }
 }
@@ -237,6 +237,8 @@ std::string_view oci_layer_type(media_type::layer_compression c) {
 }
 
 }  // namespace
+
+std::string blob_rule(const error& e) { return rule_for(e, false); }
 
 std::uint64_t path_hash(std::string_view cleaned) noexcept {
   // FNV-1a: stable, and collisions only ever hide a finding, never invent one.

@@ -57,6 +57,11 @@ struct blob_job {
 /// distinct jobs.
 void check_blob(const io::image_layout& store, blob_job& job);
 
+/// The rule id for a failure to read a blob whole (missing, wrong size or
+/// digest, a symlink or a link out of an archive, other read errors):
+/// blob.missing, blob.size, blob.digest, blob.symlink, blob.read.
+[[nodiscard]] std::string blob_rule(const error& e);
+
 /// The hash check_blob() keeps of a cleaned entry path.
 [[nodiscard]] std::uint64_t path_hash(std::string_view cleaned) noexcept;
 

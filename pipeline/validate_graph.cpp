@@ -117,13 +117,7 @@ class image_walker {
     auto bytes = pipeline::read_verified_blob(store_, d);
     ++out_.blobs;
     if (!bytes) {
-      const auto code = bytes.error().code();
-      add(code == errc::not_found         ? "blob.missing"
-          : code == errc::size_mismatch   ? "blob.size"
-          : code == errc::digest_mismatch ? "blob.digest"
-          : code == errc::unsafe_path     ? "blob.symlink"
-                                          : "blob.read",
-          true, at, {}, bytes.error().message());
+      add(pipeline::blob_rule(bytes.error()), true, at, {}, bytes.error().message());
       return std::nullopt;
     }
     out_.blob_bytes += bytes->size();
@@ -203,8 +197,7 @@ class image_walker {
       auto view = pipeline::load_docker_image(store_, list.images[n], at);
       const place config_at{"manifest.json" + json_member_path(at, "Config"), {}};
       if (!view) {
-        add(view.error().code() == errc::not_found ? "blob.missing" : "blob.read", true, config_at, {},
-            view.error().message());
+        add(pipeline::blob_rule(view.error()), true, config_at, {}, view.error().message());
         continue;
       }
       for (auto& p : view->problems) add(p.rule, true, list_at, p.json_path, p.message);
