@@ -236,16 +236,20 @@ def version_of(argv):
         return ""
 
 
-def host_info(args, tools):
-    cpu = ""
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo, or "" where it is not there."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return ""
+
+
+def host_info(args, tools):
+    cpu = cpu_model()
     versions = {}
     cmds = {"ocipipe": [args.ocipipe, "version"], "umoci": ["umoci", "--version"],
             "oci-image-tool": ["oci-image-tool", "--version"], "tar": ["tar", "--version"],

@@ -59,7 +59,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ in the tree for the import below
-from unpack_bench import rss_method, sh_quote, tail, timed_run, version_of  # noqa: E402
+from unpack_bench import cpu_model, rss_method, sh_quote, tail, timed_run, version_of  # noqa: E402
 
 ALL_TOOLS = ["ocipipe", "floor", "oci-image-tool"]
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -360,15 +360,7 @@ def check_tools(args):
 
 
 def host_info(args):
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
