@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "stages/oci/rootless_owner.h"
+
 namespace ocipipe::io {
 namespace {
 
@@ -125,7 +127,7 @@ timespec to_timespec(std::int64_t sec, std::int64_t nsec) {
 result<rootfs_writer> rootfs_writer::open(const std::string& rootfs, rootfs_writer_options opts) {
   rootfs_writer w;
   w.opts_ = opts;
-  if (::geteuid() != 0) w.opts_.set_owner = false;
+  if (::geteuid() != 0) w.opts_.rootless = true;
   w.root_ = unique_fd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!w.root_) return fail_errno("rootfs " + quote(rootfs), errno);
   return w;
@@ -134,7 +136,41 @@ result<rootfs_writer> rootfs_writer::open(const std::string& rootfs, rootfs_writ
 void rootfs_writer::warn_once(const std::string& key, const std::string& message) {
   if (std::find(warned_keys_.begin(), warned_keys_.end(), key) != warned_keys_.end()) return;
   warned_keys_.push_back(key);
-  warnings_.push_back(message);
+  warnings_.emplace_back("rootfs.unsupported", message);
+}
+
+result<void> rootfs_writer::set_owner(int fd, int dirfd, const std::string& base, const tar_entry& e,
+                                      const std::string& path) {
+  const auto uid = static_cast<uid_t>(e.uid);
+  const auto gid = static_cast<gid_t>(e.gid);
+  if (!opts_.rootless) {
+    const int rc = fd >= 0 ? ::fchown(fd, uid, gid) : ::fchownat(dirfd, base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW);
+    if (rc == 0) return {};
+    // EINVAL: the id has no mapping in this user namespace (podman#22092,
+    // B37). The file stays ours; the owner is kept as a rootless unpack keeps it.
+    if (errno != EINVAL) return fail_errno("chown " + quote(path), errno);
+    if (unmapped_.count++ == 0) {
+      unmapped_.first_path = path;
+      unmapped_.first_uid = e.uid;
+      unmapped_.first_gid = e.gid;
+    }
+  }
+  // Linux allows user.* xattrs on regular files and directories only.
+  if (fd < 0) return {};
+  const std::string value = rootless_owner::encode(uid, gid);
+  if (value.empty()) {
+    // A lower layer's record must not outlive a new owner of 0:0.
+    if (::fremovexattr(fd, rootless_owner::xattr_name) != 0 && errno != ENODATA && errno != ENOTSUP)
+      return fail_errno("remove xattr " + quote(rootless_owner::xattr_name) + " of " + quote(path), errno);
+    return {};
+  }
+  if (::fsetxattr(fd, rootless_owner::xattr_name, value.data(), value.size(), 0) == 0) return {};
+  if (errno == ENOTSUP) {
+    warn_once("xattr:rootless", "owners not recorded: this filesystem has no user.* xattrs (first "
+                                "seen on " + quote(path) + ")");
+    return {};
+  }
+  return fail_errno("set xattr " + quote(rootless_owner::xattr_name) + " on " + quote(path), errno);
 }
 
 result<int> rootfs_writer::parent_fd(const std::string& parent, bool create) {
@@ -287,15 +323,18 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
       return fail(errc::unsafe_path, "entry for the rootfs itself is not a directory");
     unique_fd fd(::openat(root_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) return fail_errno("open rootfs", errno);
-    if (opts_.set_owner && ::fchown(fd.get(), static_cast<uid_t>(e.uid), static_cast<gid_t>(e.gid)) != 0)
-      return fail_errno("chown rootfs", errno);
-    if (::fchmod(fd.get(), e.mode) != 0) return fail_errno("chmod rootfs", errno);
+    OCIPIPE_TRY(set_owner(fd.get(), -1, {}, e, "."));
+    // Rootless, the rootfs's own mode waits for finish() like every directory's.
+    if (opts_.rootless) {
+      dir_finals_[std::string()] = {e.mtime_sec, e.mtime_nsec, e.mode};
+      if (::fchmod(fd.get(), e.mode | 0700) != 0) return fail_errno("chmod rootfs", errno);
+    } else if (::fchmod(fd.get(), e.mode) != 0) {
+      return fail_errno("chmod rootfs", errno);
+    }
     return {};
   }
   auto [parent, base] = split_parent(path);
   OCIPIPE_ASSIGN_OR_RETURN(int pfd, parent_fd(parent, true));
-  const auto uid = static_cast<uid_t>(e.uid);
-  const auto gid = static_cast<gid_t>(e.gid);
   const auto mtime = to_timespec(e.mtime_sec, e.mtime_nsec);
   const timespec times[2] = {mtime, mtime};
 
@@ -329,10 +368,9 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
       }
       unique_fd fd(::openat(pfd, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd) return fail_errno("open directory " + quote(path), errno);
-      if (opts_.set_owner && ::fchown(fd.get(), uid, gid) != 0)
-        return fail_errno("chown " + quote(path), errno);
-      // Without root, the owner needs rwx to fill the directory: its own mode waits for finish().
-      const std::uint32_t mode_now = opts_.set_owner ? e.mode : (e.mode | 0700);
+      OCIPIPE_TRY(set_owner(fd.get(), -1, {}, e, path));
+      // Rootless, the owner needs rwx to fill the directory: its own mode waits for finish().
+      const std::uint32_t mode_now = opts_.rootless ? (e.mode | 0700) : e.mode;
       if (::fchmod(fd.get(), mode_now) != 0) return fail_errno("chmod " + quote(path), errno);
       OCIPIPE_TRY(set_xattrs(fd.get(), e, path));
       dir_finals_[path] = {e.mtime_sec, e.mtime_nsec,
@@ -347,8 +385,7 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
         if (::symlinkat(e.link_target.c_str(), pfd, base.c_str()) != 0)
           return fail_errno("create symlink " + quote(path), errno);
       }
-      if (opts_.set_owner && ::fchownat(pfd, base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
-        return fail_errno("chown " + quote(path), errno);
+      OCIPIPE_TRY(set_owner(-1, pfd, base, e, path));
       if (::utimensat(pfd, base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
         return fail_errno("set mtime of " + quote(path), errno);
       return {};
@@ -381,8 +418,9 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
       mode_t type = e.type == entry_type::fifo ? S_IFIFO
                     : e.type == entry_type::char_device ? S_IFCHR : S_IFBLK;
       const dev_t dev = e.type == entry_type::fifo ? 0 : makedev(e.dev_major, e.dev_minor);
-      if (::mknodat(pfd, base.c_str(), type | 0600, dev) != 0) {
-        if ((errno == EPERM || errno == EACCES) && e.type != entry_type::fifo) {
+      const bool may_mknod = !opts_.rootless || e.type == entry_type::fifo;
+      if (!may_mknod || ::mknodat(pfd, base.c_str(), type | 0600, dev) != 0) {
+        if (!may_mknod || ((errno == EPERM || errno == EACCES) && e.type != entry_type::fifo)) {
           // Unprivileged (rootless, user namespace): device nodes are skipped
           // with one warning, as layer.md's "where supported" allows (B36).
           warn_once("device-nodes", "device node " + quote(path) +
@@ -395,8 +433,7 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
         if (::mknodat(pfd, base.c_str(), type | 0600, dev) != 0)
           return fail_errno("create node " + quote(path), errno);
       }
-      if (opts_.set_owner && ::fchownat(pfd, base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
-        return fail_errno("chown " + quote(path), errno);
+      OCIPIPE_TRY(set_owner(-1, pfd, base, e, path));
       if (::fchmodat(pfd, base.c_str(), e.mode, 0) != 0)
         return fail_errno("chmod " + quote(path), errno);
       if (::utimensat(pfd, base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
@@ -433,8 +470,7 @@ result<void> rootfs_writer::end_entry() {
   if (::ftruncate(fd, static_cast<off_t>(e.size)) != 0)
     return fail_errno("truncate " + quote(file_path_), errno);
   // chown before chmod: chown clears setuid/setgid (umoci#166).
-  if (opts_.set_owner && ::fchown(fd, static_cast<uid_t>(e.uid), static_cast<gid_t>(e.gid)) != 0)
-    return fail_errno("chown " + quote(file_path_), errno);
+  OCIPIPE_TRY(set_owner(fd, -1, {}, e, file_path_));
   if (::fchmod(fd, e.mode) != 0) return fail_errno("chmod " + quote(file_path_), errno);
   OCIPIPE_TRY(set_xattrs(fd, e, file_path_));
   const auto mtime = to_timespec(e.mtime_sec, e.mtime_nsec);
@@ -445,7 +481,22 @@ result<void> rootfs_writer::end_entry() {
 }
 
 result<void> rootfs_writer::finish() {
-  for (const auto& [path, t] : dir_finals_) {
+  if (unmapped_.count > 0)
+    warnings_.emplace_back(
+        "rootfs.owner", std::to_string(unmapped_.count) + " entries have an owner this user namespace cannot map (first: " +
+                            quote(unmapped_.first_path) + ", " + std::to_string(unmapped_.first_uid) + ":" +
+                            std::to_string(unmapped_.first_gid) + "); they are owned by the unpacking user, "
+                            "with the image's owner in the " + rootless_owner::xattr_name + " xattr");
+  // Children before their parents, so a parent's mode never locks a child out;
+  // the rootfs itself ("") sorts first, so it goes last.
+  for (auto it = dir_finals_.rbegin(); it != dir_finals_.rend(); ++it) {
+    const auto& [path, t] = *it;
+    const auto mtime = to_timespec(t.mtime_sec, t.mtime_nsec);
+    const timespec times[2] = {mtime, mtime};
+    if (path.empty()) {
+      if (t.mode && ::fchmodat(root_.get(), ".", *t.mode, 0) != 0) return fail_errno("chmod rootfs", errno);
+      continue;
+    }
     auto [parent, base] = split_parent(path);
     auto pfd = open_in_root(root_.get(), parent, O_PATH | O_DIRECTORY);
     if (!pfd) continue;  // removed by a later layer
@@ -454,8 +505,6 @@ result<void> rootfs_writer::finish() {
       continue;
     if (t.mode && ::fchmodat(pfd->get(), base.c_str(), *t.mode, 0) != 0)
       return fail_errno("chmod " + quote(path), errno);
-    const auto mtime = to_timespec(t.mtime_sec, t.mtime_nsec);
-    const timespec times[2] = {mtime, mtime};
     if (::utimensat(pfd->get(), base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
       return fail_errno("set mtime of " + quote(path), errno);
   }

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "io/unique_fd.h"
@@ -26,8 +27,12 @@
 namespace ocipipe::io {
 
 struct rootfs_writer_options {
-  /// chown entries to their uid/gid. Default: only when running as root.
-  bool set_owner = true;
+  /// Rootless unpack, as umoci's --rootless: no chown and no device nodes; an
+  /// owner other than 0:0 is kept in the `user.rootlesscontainers` xattr of
+  /// regular files and directories (stages/oci/rootless_owner.h); every
+  /// directory stays u+rwx until finish(), so a lower layer's 0555 directory
+  /// still takes the upper layers' changes. Forced on when not running as root.
+  bool rootless = false;
 };
 
 /// Writes one rootfs. Not thread-safe: the apply stage is serial by design.
@@ -67,8 +72,14 @@ class rootfs_writer {
   /// Sets every directory's recorded mtime; call once after the last layer.
   [[nodiscard]] result<void> finish();
 
-  /// Warnings worth showing once (e.g. xattrs unsupported by the filesystem).
-  [[nodiscard]] const std::vector<std::string>& warnings() const noexcept { return warnings_; }
+  /// Warnings worth showing once (e.g. xattrs unsupported by the filesystem),
+  /// as (rule id, message): `rootfs.unsupported` (what this host cannot
+  /// create), `rootfs.owner` (owners this user namespace cannot map: kept in
+  /// the `user.rootlesscontainers` xattr instead; complete after finish()).
+  [[nodiscard]] const std::vector<std::pair<std::string, std::string>>& warnings() const noexcept {
+    return warnings_;
+  }
+  [[nodiscard]] bool rootless() const noexcept { return opts_.rootless; }
 
  private:
   rootfs_writer() = default;
@@ -77,6 +88,11 @@ class rootfs_writer {
   result<void> remove_existing(int dirfd, const std::string& name, const std::string& path);
   result<void> hide_children(int dirfd, const std::string& dir_path, const keep_predicate& keep);
   result<void> set_xattrs(int fd, const tar_entry& e, const std::string& path);
+  // Gives `path` the entry's owner: chown, or the rootless xattr where chown
+  // is not ours to do. `fd` is the file itself (regular, directory) or -1 for
+  // a name under `dirfd` (symlink, fifo, device: no user.* xattrs on those).
+  result<void> set_owner(int fd, int dirfd, const std::string& base, const tar_entry& e,
+                         const std::string& path);
   void warn_once(const std::string& key, const std::string& message);
 
   unique_fd root_;
@@ -96,8 +112,14 @@ class rootfs_writer {
     std::optional<std::uint32_t> mode;
   };
   std::map<std::string, dir_final> dir_finals_;
-  std::vector<std::string> warnings_;
+  std::vector<std::pair<std::string, std::string>> warnings_;
   std::vector<std::string> warned_keys_;
+  // Owners chown refused with EINVAL (outside this user namespace's map, B37).
+  struct unmapped_owners {
+    std::uint64_t count = 0;
+    std::string first_path;
+    std::int64_t first_uid = 0, first_gid = 0;
+  } unmapped_;
 };
 
 /// Opens `path` (cleaned, relative) under `root_fd` as if root_fd were "/",

@@ -15,6 +15,20 @@
 namespace ocipipe::io {
 namespace {
 
+// A rootless rootfs holds the image's directory modes (0555, 0000) on
+// directories this user owns: to empty it, give them u+rwx first, as the
+// owner may. Returns the opened directory, or an invalid fd with errno set.
+unique_fd open_own_dir_rwx(int dirfd, const std::string& name) {
+  struct stat st{};
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) {
+    errno = EACCES;
+    return {};
+  }
+  if (::fchmodat(dirfd, name.c_str(), (st.st_mode & 07777) | 0700, 0) != 0) return {};
+  return unique_fd(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+}
+
 result<void> remove_children(int dfd, const std::string& what) {
   unique_fd own(::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!own) return fail_errno("open " + quote(what), errno);
@@ -35,6 +49,7 @@ result<void> remove_children(int dfd, const std::string& what) {
       break;
     }
     unique_fd child(::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!child && errno == EACCES) child = open_own_dir_rwx(fd, name);
     if (!child) {
       out = fail_errno("open " + quote(what + "/" + name), errno);
       break;
@@ -48,6 +63,9 @@ result<void> remove_children(int dfd, const std::string& what) {
                                              ": another filesystem is mounted there");
       break;
     }
+    // Emptying needs u+wx on it; a rootless rootfs may have left 0555 here.
+    if (::geteuid() != 0 && child_st.st_uid == ::geteuid() && (child_st.st_mode & 0300) != 0300)
+      ::fchmod(child.get(), (child_st.st_mode & 07777) | 0700);
     if (out = remove_children(child.get(), what + "/" + name); !out) break;
     if (::unlinkat(fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
       out = fail_errno("remove " + quote(what + "/" + name), errno);

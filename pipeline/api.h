@@ -58,6 +58,12 @@ struct unpack_options {
   int jobs = 0;                                   ///< worker threads; 0 = all cores
   std::size_t max_bytes_in_flight = 64u << 20;    ///< decoded bytes queued for apply, all layers
   bool force = false;                             ///< empty a non-empty rootfs first
+  /// Rootless unpack (umoci --rootless), automatic when not running as root:
+  /// no chown and no device nodes (skipped with a warning); an owner other
+  /// than 0:0 is kept in the `user.rootlesscontainers` xattr of regular files
+  /// and directories; directory modes are set last, so a lower layer's 0555
+  /// directory still takes the upper layers' changes.
+  bool rootless = false;
   /// Largest uncompressed tar stream accepted per layer: past it a decompression
   /// bomb fails with `resource_exhausted` (DESIGN.md §6; moby CVE-2017-14992).
   std::uint64_t max_layer_bytes = std::uint64_t{1} << 40;
@@ -94,9 +100,12 @@ struct unpack_report {
   std::uint64_t compressed_bytes = 0;
   std::uint64_t tar_bytes = 0;
   std::size_t peak_queued_bytes = 0;  ///< high-water mark of decoded bytes waiting for apply
+  bool rootless = false;  ///< unpacked rootless (asked for, or not running as root)
   /// What was done other than the image says, as (rule id, message):
-  /// `rootfs.unsupported` (device nodes not permitted, …), `layer.compression`
-  /// (a media type naming the wrong compression; the bytes were followed).
+  /// `rootfs.unsupported` (device nodes not permitted, …), `rootfs.owner`
+  /// (owners this user namespace cannot map, kept in the
+  /// `user.rootlesscontainers` xattr), `layer.compression` (a media type
+  /// naming the wrong compression; the bytes were followed).
   std::vector<std::pair<std::string, std::string>> warnings;
 };
 

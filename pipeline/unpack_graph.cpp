@@ -202,7 +202,7 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
                                                    " and the image layout being unpacked overlap"));
   auto created = prepare_target_dir(rootfs, opts.force);
   if (!created) return where(std::move(created).error());
-  auto writer = io::rootfs_writer::open(rootfs);
+  auto writer = io::rootfs_writer::open(rootfs, {.rootless = opts.rootless});
   if (!writer) return where(std::move(writer).error());
 
   // Decoders, plus one thread for apply: it must never wait for a thread
@@ -242,7 +242,8 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
     rep.tar_bytes += l.tar_bytes;
   }
   for (auto& ch : run.channels) rep.peak_queued_bytes = std::max(rep.peak_queued_bytes, ch->high_water_bytes());
-  for (auto& w : writer->warnings()) rep.warnings.emplace_back("rootfs.unsupported", std::move(w));
+  rep.rootless = writer->rootless();
+  rep.warnings = writer->warnings();
   for (std::size_t i = 0; i < run.stats.size(); ++i)
     if (!run.stats[i].warning.empty())
       rep.warnings.emplace_back("layer.compression", "layer " + std::to_string(i) + " (" +

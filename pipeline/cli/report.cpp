@@ -75,6 +75,7 @@ int render_image_result(const global_flags& g, const std::string& verb, const st
       end["compressed_bytes"] = r->compressed_bytes;
       end["tar_bytes"] = r->tar_bytes;
       end["peak_queued_bytes"] = r->peak_queued_bytes;
+      end["rootless"] = r->rootless;
     } else {
       end["error"] = {{"code", errc_name(r.error().code())}, {"message", r.error().message()}};
     }

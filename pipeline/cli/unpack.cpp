@@ -7,13 +7,16 @@ verb add_unpack(CLI::App& root, global_flags& g) {
   struct state {
     std::string ref, rootfs, platform;
     unpack_options limits;  // the limit flags' values
-    bool force = false;
+    bool force = false, rootless = false;
   };
   static state s;
   auto* app = root.add_subcommand("unpack", "Unpack an image's layers into a rootfs directory");
   app->add_option("REF", s.ref, image_ref_help)->required();
   app->add_option("ROOTFS", s.rootfs, "Target directory (created; must be empty)")->required();
   app->add_flag("--force", s.force, "Empty a non-empty ROOTFS first");
+  app->add_flag("--rootless", s.rootless,
+                "No chown, no device nodes; owners kept in the user.rootlesscontainers xattr "
+                "(automatic when not root)");
   app->add_option("--platform", s.platform, "OS/ARCH[/VARIANT] to pick from an image index");
   add_limit_flags(*app, s.limits);
   add_global_flags(*app, g);
@@ -28,6 +31,7 @@ verb add_unpack(CLI::App& root, global_flags& g) {
             unpack_options opts = s.limits;
             opts.jobs = g.jobs;
             opts.force = s.force;
+            opts.rootless = s.rootless;
             opts.cancel = install_cancel_handlers();
             opts.progress = make_progress(g, ref->str());
             if (!s.platform.empty()) {
