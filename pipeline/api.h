@@ -48,11 +48,21 @@ struct resolved_image {
 [[nodiscard]] result<resolved_image> resolve_image(const image_reference& ref,
                                                    const platform_selector& platform = {});
 
-/// Progress as data: called from the apply stage after each layer is applied,
-/// in manifest order, with (layers done, layer count, the layer's report).
-/// Must be cheap and thread-safe; it never affects the result.
-struct layer_report;
-using layer_progress = std::function<void(std::size_t done, std::size_t total, const layer_report&)>;
+/// Progress as data (DESIGN.md §4), for unpack, create and validate: bytes
+/// done of the run's total, in blob bytes as stored (compressed), and what is
+/// being worked on. Reported at most every 200 ms, plus once per finished
+/// layer (unpack) or blob (validate).
+struct progress_update {
+  std::uint64_t done_bytes = 0;
+  std::uint64_t total_bytes = 0;  ///< sum of the descriptor sizes to read
+  /// Unpack: the layer being applied, "layer 2 of 5 (sha256:0123456789ab)";
+  /// validate: the blob finished last, "blob 7 of 40 (sha256:…)".
+  std::string current;
+  bool finished_one = false;  ///< this update marks a layer (blob) finished
+};
+/// Called from pipeline threads, never concurrently with itself; must be
+/// cheap; it never affects the result.
+using progress_callback = std::function<void(const progress_update&)>;
 
 struct unpack_options {
   int jobs = 0;                                   ///< worker threads; 0 = all cores
@@ -78,7 +88,7 @@ struct unpack_options {
   /// Largest PAX extended header body, in bytes (Go's cap; buglog B29).
   std::size_t max_pax_header_bytes = std::size_t{1} << 20;
   platform_selector platform;
-  layer_progress progress;                        ///< optional
+  progress_callback progress;                     ///< optional
   /// Set (from any thread, e.g. a signal handler) to stop: the run ends with
   /// `cancelled` and the rootfs is emptied as for any failure. Optional.
   const std::atomic<bool>* cancel = nullptr;
@@ -172,9 +182,8 @@ struct validate_options {
   /// Schema mode: rules where the spec's prose says SHOULD but its JSON schema
   /// says MUST (a manifest with `layers: []`, buglog B52) are errors, not warnings.
   bool strict = false;
-  /// Progress as data: called after each distinct blob is checked, from any
-  /// worker thread, with (blobs done, blob count, the blob's digest).
-  std::function<void(std::size_t, std::size_t, const std::string&)> progress;
+  /// Progress as data: bytes of the distinct blobs read of all there are. Optional.
+  progress_callback progress;
 };
 
 /// The outcome for one reference.

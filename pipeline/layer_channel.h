@@ -32,6 +32,7 @@ struct apply_op {
 struct apply_batch {
   std::vector<apply_op> ops;
   std::vector<std::byte> arena;
+  std::uint64_t blob_bytes_read = 0;  ///< of the layer's blob, when the batch was cut
   [[nodiscard]] std::size_t bytes() const { return arena.size() + ops.size() * sizeof(apply_op); }
 };
 

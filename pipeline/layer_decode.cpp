@@ -16,9 +16,11 @@ namespace {
 constexpr std::size_t batch_bytes = 1 << 20;
 
 // Fills batches and hands them to the channel when they reach batch_bytes.
+// Each batch carries how far into the blob reading was when it was cut, for
+// progress in bytes as stored.
 class batcher {
  public:
-  explicit batcher(layer_channel& ch) : ch_(ch) {}
+  batcher(layer_channel& ch, const std::atomic<std::uint64_t>& blob_read) : ch_(ch), blob_read_(blob_read) {}
   apply_op& add(apply_op::kind k) {
     cur_.ops.emplace_back();
     cur_.ops.back().what = k;
@@ -50,6 +52,7 @@ class batcher {
   result<void> flush() {
     if (cur_.ops.empty()) return {};
     apply_batch b = std::move(cur_);
+    b.blob_bytes_read = blob_read_.load(std::memory_order_relaxed);
     cur_ = apply_batch{};
     cur_.arena.reserve(batch_bytes);
     if (!ch_.push(std::move(b))) return fail(errc::cancelled, "cancelled");
@@ -58,7 +61,25 @@ class batcher {
 
  private:
   layer_channel& ch_;
+  const std::atomic<std::uint64_t>& blob_read_;
   apply_batch cur_;
+};
+
+// Counts the blob bytes read, for the batches' progress stamps; the reading
+// may run on the prefetch thread.
+class read_counter final : public byte_source {
+ public:
+  read_counter(std::unique_ptr<byte_source> inner, std::atomic<std::uint64_t>& read)
+      : inner_(std::move(inner)), read_(read) {}
+  result<byte_view> next() override {
+    auto chunk = inner_->next();
+    if (chunk) read_.fetch_add(chunk->size(), std::memory_order_relaxed);
+    return chunk;
+  }
+
+ private:
+  std::unique_ptr<byte_source> inner_;
+  std::atomic<std::uint64_t>& read_;
 };
 
 // Counts a layer's uncompressed bytes into the image's total, shared by all
@@ -87,9 +108,9 @@ std::size_t depth_of(std::string_view cleaned) {
 
 result<layer_digests> decode_stream(layer_stream& stream, const descriptor& layer,
                                     const digest* diff_id, const decode_limits& limits, layer_channel& out,
-                                    decode_stats& stats) {
+                                    decode_stats& stats, const std::atomic<std::uint64_t>& blob_read) {
   tar_reader tar(stream, limits.tar);
-  batcher batches(out);
+  batcher batches(out, blob_read);
   for (;;) {
     OCIPIPE_ASSIGN_OR_RETURN(auto entry, tar.next_entry());
     if (!entry) break;
@@ -153,7 +174,9 @@ result<layer_digests> decode(const io::image_layout& layout, const descriptor& d
                              const digest* diff_id, const decode_limits& limits,
                              layer_channel& out, decode_stats& stats) {
   OCIPIPE_ASSIGN_OR_RETURN(const auto layer, as_stored(layout, declared, stats));
-  OCIPIPE_ASSIGN_OR_RETURN(auto blob, layout.open_blob(layer));
+  OCIPIPE_ASSIGN_OR_RETURN(auto opened, layout.open_blob(layer));
+  std::atomic<std::uint64_t> blob_read{0};
+  auto blob = std::make_unique<read_counter>(std::move(opened), blob_read);
   const auto diff_alg = diff_id && diff_id->algorithm() == digest_algorithm::sha512
                             ? digest_algorithm::sha512
                             : digest_algorithm::sha256;
@@ -168,7 +191,7 @@ result<layer_digests> decode(const io::image_layout& layout, const descriptor& d
   };
   OCIPIPE_ASSIGN_OR_RETURN(auto stream,
                            layer_stream::open(*blob, layer, limits.decompress, diff_alg, on_own_thread));
-  auto decoded = decode_stream(*stream, layer, diff_id, limits, out, stats);
+  auto decoded = decode_stream(*stream, layer, diff_id, limits, out, stats, blob_read);
   if (decoded) return decoded;
   // A corrupt blob usually breaks the inflater or the tar parser before its
   // digest is known. Finish the digest so the error names the real cause

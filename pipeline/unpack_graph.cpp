@@ -24,6 +24,7 @@
 #include "pipeline/api.h"
 #include "pipeline/graph_arena.h"
 #include "pipeline/layer_decode.h"
+#include "pipeline/progress_meter.h"
 #include "stages/layer_paths.h"
 
 namespace ocipipe {
@@ -41,7 +42,8 @@ struct unpack_run {
   std::mutex mu;
   std::optional<error> failure;
   std::atomic<bool> failed{false};
-  layer_progress progress;
+  pipeline::progress_meter& progress;
+  std::uint64_t applied_blob_bytes = 0;  // of the layers applied so far
   const std::atomic<bool>* cancel = nullptr;
 
   void fail_with(error e) {
@@ -55,6 +57,10 @@ struct unpack_run {
 
   std::string layer_name(std::size_t i) const {
     return "layer " + std::to_string(i) + " (" + image.manifest.layers[i].digest.short_str() + ")";
+  }
+  std::string progress_name(std::size_t i) const {
+    return "layer " + std::to_string(i) + " of " + std::to_string(channels.size()) + " (" +
+           image.manifest.layers[i].digest.short_str() + ")";
   }
 };
 
@@ -104,6 +110,7 @@ void apply_layer(unpack_run& run, std::size_t i) {
       run.fail_with(std::move(r).error().context(run.layer_name(i)));
       return;
     }
+    if (run.progress.enabled()) run.progress.set(run.applied_blob_bytes + batch->blob_bytes_read, run.progress_name(i));
   }
   if (auto r = run.writer.end_entry(); !r) {
     run.fail_with(std::move(r).error().context(run.layer_name(i)));
@@ -121,7 +128,8 @@ void apply_layer(unpack_run& run, std::size_t i) {
   rep.compressed_bytes = outcome->compressed_bytes;
   rep.tar_bytes = outcome->tar_bytes;
   rep.entries = run.stats[i].entries;
-  if (run.progress) run.progress(i + 1, run.reports.size(), rep);
+  run.applied_blob_bytes += rep.layer.size > 0 ? static_cast<std::uint64_t>(rep.layer.size) : 0;
+  run.progress.finished(run.applied_blob_bytes, run.progress_name(i));
 }
 
 result<void> run_graph(unpack_run& run, pipeline::graph_arena& arena, std::size_t in_flight_layers,
@@ -214,7 +222,10 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   const std::size_t per_channel =
       std::max<std::size_t>(4u << 20, opts.max_bytes_in_flight / std::max<std::size_t>(1, in_flight));
 
-  unpack_run run{*image, *layout, *writer, {}, {}, {}, {}, {}, {}, opts.progress, opts.cancel};
+  std::uint64_t total_blob_bytes = 0;
+  for (const auto& l : layers) total_blob_bytes += l.size > 0 ? static_cast<std::uint64_t>(l.size) : 0;
+  pipeline::progress_meter meter(opts.progress, total_blob_bytes);
+  unpack_run run{*image, *layout, *writer, {}, {}, {}, {}, {}, {}, meter, 0, opts.cancel};
   for (std::size_t i = 0; i < layers.size(); ++i)
     run.channels.push_back(std::make_unique<pipeline::layer_channel>(per_channel));
   run.stats.resize(layers.size());
@@ -223,7 +234,12 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   std::atomic<std::uint64_t> image_bytes{0};
   pipeline::decode_limits limits;
   limits.decompress.max_output_bytes = opts.max_layer_bytes;
+  limits.decompress.max_output_name = "--max-layer-bytes";
+  // No file is bigger than its layer's tar stream.
+  limits.tar.max_entry_size = opts.max_layer_bytes;
+  limits.tar.max_entry_size_name = "--max-layer-bytes";
   limits.tar.max_path_bytes = opts.max_path_bytes;
+  limits.tar.max_path_name = "--max-path-bytes";
   limits.max_entries = opts.max_entries_per_layer;
   limits.max_depth = opts.max_depth;
   limits.max_pax_header_bytes = opts.max_pax_header_bytes;

@@ -159,9 +159,15 @@ void add_header_problem(blob_job& job, tar_header_problem p) {
 
 // The layer checks, reading the blob as `desc` says (its media type may be
 // corrected from job.desc's, B42).
-void check_layer(const io::image_layout& store, blob_job& job, const descriptor& desc) {
+std::unique_ptr<byte_source> metered(std::unique_ptr<byte_source> s, progress_meter* meter) {
+  if (meter && meter->enabled()) return std::make_unique<metered_source>(std::move(s), *meter);
+  return s;
+}
+
+void check_layer(const io::image_layout& store, blob_job& job, const descriptor& desc, progress_meter* meter) {
   auto blob = store.open_blob(desc);
   if (!blob) return problem(job, blob.error(), false);
+  *blob = metered(std::move(*blob), meter);
   tar_header_check headers;
   // A big layer inflates (and digests its compressed bytes) on a thread of its
   // own, so one large layer still uses two cores, as `igzip -dc | openssl` does.
@@ -247,13 +253,14 @@ std::uint64_t path_hash(std::string_view cleaned) noexcept {
   return h;
 }
 
-void check_blob(const io::image_layout& store, blob_job& job) {
+void check_blob(const io::image_layout& store, blob_job& job, progress_meter* meter) {
   if (!job.is_layer) {
     auto blob = store.open_blob(job.desc);
     if (!blob) return problem(job, blob.error(), false);
+    *blob = metered(std::move(*blob), meter);
     return check_plain_blob(**blob, job);
   }
-  check_layer(store, job, job.desc);
+  check_layer(store, job, job.desc, meter);
   // descriptor.md "Verification": bytes that are not the image's say nothing
   // about it; what parsing them found is noise beside the digest mismatch.
   if (std::any_of(job.problems.begin(), job.problems.end(),
@@ -273,7 +280,7 @@ void check_blob(const io::image_layout& store, blob_job& job) {
   again.diff_id_algorithm = job.diff_id_algorithm;
   descriptor as_is = job.desc;
   as_is.media_type = std::string(oci_layer_type(*actual));
-  check_layer(store, again, as_is);
+  check_layer(store, again, as_is, nullptr);
   again.problems.insert(again.problems.begin(),
                         {"layer.compression", true, {},
                          "media type " + quote(job.desc.media_type) + " does not match the blob, which is " +

@@ -12,6 +12,7 @@
 
 #include "io/image_layout.h"
 #include "pipeline/api.h"
+#include "pipeline/progress_meter.h"
 
 namespace ocipipe::pipeline {
 
@@ -53,9 +54,9 @@ struct blob_job {
 /// Checks one blob: size and digest always; for layers also the compressed
 /// stream, the tar stream (libarchive's parse, tar_header_check's light
 /// checks, entry paths, whiteout names, duplicate paths) and measures the
-/// diff_id. Never fails: problems go to `job.problems`. Thread-safe for
-/// distinct jobs.
-void check_blob(const io::image_layout& store, blob_job& job);
+/// diff_id. Never fails: problems go to `job.problems`. The blob bytes read
+/// are added to `meter` when given. Thread-safe for distinct jobs.
+void check_blob(const io::image_layout& store, blob_job& job, progress_meter* meter = nullptr);
 
 /// The rule id for a failure to read a blob whole (missing, wrong size or
 /// digest, a symlink or a link out of an archive, other read errors):

@@ -366,9 +366,18 @@ void run_blob_graph(run_state& run, const validate_options& opts) {
     });
     // Each check holds two 1 MiB buffers: concurrency bounds the memory.
     std::atomic<std::size_t> done{0};
+    std::uint64_t total_bytes = 0;
+    for (const auto& job : run.jobs) total_bytes += job.desc.size > 0 ? static_cast<std::uint64_t>(job.desc.size) : 0;
+    pipeline::progress_meter meter(opts.progress, total_bytes);
     flow::function_node<std::size_t> check_blob_node(g, threads, [&](std::size_t j) {
-      pipeline::check_blob(*run.job_store[j], run.jobs[j]);
-      if (opts.progress) opts.progress(++done, run.jobs.size(), run.jobs[j].desc.digest.str());
+      auto& job = run.jobs[j];
+      pipeline::check_blob(*run.job_store[j], job, &meter);
+      if (!meter.enabled()) return;
+      // A blob cut short or missing still counts as done, in full.
+      const auto size = job.desc.size > 0 ? static_cast<std::uint64_t>(job.desc.size) : 0;
+      if (job.compressed_bytes < size) meter.add(size - job.compressed_bytes);
+      meter.finished(meter.done(), "blob " + std::to_string(++done) + " of " + std::to_string(run.jobs.size()) +
+                                       " (" + job.desc.digest.short_str() + ")");
     });
     flow::make_edge(blob_job_node, check_blob_node);
     blob_job_node.activate();

@@ -23,7 +23,8 @@ class passthrough_source final : public byte_source {
     total_ += chunk.size();
     if (total_ > lim_.max_output_bytes)
       return fail(errc::resource_exhausted, "uncompressed layer exceeds " +
-                                                std::to_string(lim_.max_output_bytes) + " bytes");
+                                                std::to_string(lim_.max_output_bytes) + " bytes" +
+                                                limit_name(lim_.max_output_name));
     return chunk;
   }
 
@@ -96,7 +97,8 @@ class gzip_source final : public byte_source {
     total_ += n;
     if (total_ > lim_.max_output_bytes)
       return fail(errc::resource_exhausted, "uncompressed layer exceeds " +
-                                                std::to_string(lim_.max_output_bytes) + " bytes");
+                                                std::to_string(lim_.max_output_bytes) + " bytes" +
+                                                limit_name(lim_.max_output_name));
     if (n == 0) done_ = true;
     return byte_view(out_.data(), n);
   }
@@ -166,7 +168,8 @@ class zstd_source final : public byte_source {
     total_ += out.pos;
     if (total_ > lim_.max_output_bytes)
       return fail(errc::resource_exhausted, "uncompressed layer exceeds " +
-                                                std::to_string(lim_.max_output_bytes) + " bytes");
+                                                std::to_string(lim_.max_output_bytes) + " bytes" +
+                                                limit_name(lim_.max_output_name));
     return byte_view(out_.data(), out.pos);
   }
 

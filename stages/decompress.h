@@ -15,6 +15,9 @@ namespace ocipipe {
 struct decompress_limits {
   /// Largest uncompressed stream accepted, in bytes.
   std::uint64_t max_output_bytes = std::uint64_t{1} << 40;
+  /// What the caller calls this limit ("--max-layer-bytes"): the error names
+  /// it, so a user knows what to raise. Static storage; may be empty.
+  std::string_view max_output_name;
 };
 
 /// Wraps `upstream` (compressed bytes) and yields the uncompressed stream.

@@ -82,7 +82,8 @@ result<std::optional<tar_entry>> tar_reader::next_entry() {
   e.path = path;
   if (e.path.size() > m.limits.max_path_bytes)
     return fail(errc::resource_exhausted, "tar: entry path longer than " +
-                                              std::to_string(m.limits.max_path_bytes) + " bytes");
+                                              std::to_string(m.limits.max_path_bytes) + " bytes" +
+                                              limit_name(m.limits.max_path_name));
   e.mode = archive_entry_perm(ae) & 07777;
   e.uid = archive_entry_uid(ae);
   e.gid = archive_entry_gid(ae);
@@ -114,14 +115,17 @@ result<std::optional<tar_entry>> tar_reader::next_entry() {
   }
   if (e.link_target.size() > m.limits.max_path_bytes)
     return fail(errc::resource_exhausted, "tar: entry " + quote(e.path) + ": link target longer than " +
-                                              std::to_string(m.limits.max_path_bytes) + " bytes");
+                                              std::to_string(m.limits.max_path_bytes) + " bytes" +
+                                              limit_name(m.limits.max_path_name));
   if (e.type == entry_type::regular) {
     const auto size = archive_entry_size(ae);
     if (size < 0) return fail(errc::malformed, "tar: entry " + quote(e.path) + ": negative size");
     e.size = static_cast<std::uint64_t>(size);
     if (e.size > m.limits.max_entry_size)
       return fail(errc::resource_exhausted, "tar: entry " + quote(e.path) + ": size " +
-                                                std::to_string(e.size) + " over limit");
+                                                std::to_string(e.size) + " over the limit of " +
+                                                std::to_string(m.limits.max_entry_size) + " bytes" +
+                                                limit_name(m.limits.max_entry_size_name));
   }
   if (e.type == entry_type::char_device || e.type == entry_type::block_device) {
     e.dev_major = archive_entry_rdevmajor(ae);

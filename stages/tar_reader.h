@@ -20,6 +20,9 @@ struct tar_limits {
   /// depth of a tree (2048 levels), which recursive removal relies on.
   std::size_t max_path_bytes = 4096;
   std::size_t max_xattr_bytes = 1 << 20;                  ///< all xattrs of one entry
+  /// What the caller calls max_entry_size and max_path_bytes ("--max-path-bytes"):
+  /// their errors name them. Static storage; may be empty.
+  std::string_view max_entry_size_name, max_path_name;
 };
 
 /// Reads entries in stream order. `source` (the uncompressed tar stream) must

@@ -49,8 +49,21 @@ void out_json(std::string_view type, nlohmann::ordered_json data) {
   out_line(rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
+namespace {
+std::atomic<bool> progress_line_open{false};
+}
+
 void err_line(const std::string& message) {
-  const std::string line = "ocipipe: " + message + "\n";
+  // A message never lands on the end of a progress line being redrawn.
+  const std::string line = std::string(progress_line_open.exchange(false) ? "\r\033[K" : "") + "ocipipe: " +
+                           message + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+void progress_line(const std::string& message, bool last) {
+  if (!::isatty(STDERR_FILENO)) return err_line(message);
+  const std::string line = "\rocipipe: " + message + (last ? "\033[K\n" : "\033[K");
+  progress_line_open = !last;
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -1,5 +1,7 @@
 #include "pipeline/cli/report.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 
 namespace ocipipe::cli {
@@ -13,12 +15,18 @@ std::string mb(std::uint64_t bytes) {
 
 }  // namespace
 
-layer_progress make_progress(const global_flags& g, const std::string& ref) {
+progress_callback make_progress(const global_flags& g, const std::string& label) {
   if (!progress_enabled(g)) return {};
-  return [ref](std::size_t done, std::size_t total, const layer_report& l) {
-    err_line(ref + ": layer " + std::to_string(l.index) + " (" + l.layer.digest.short_str() +
-             ") applied, " + std::to_string(done) + " of " + std::to_string(total) + ": " +
-             mb(l.tar_bytes) + ", " + std::to_string(l.entries) + " entries");
+  // Off a terminal (--progress=always into a log), one line per finished layer or blob.
+  const bool terminal = ::isatty(STDERR_FILENO);
+  return [label, terminal](const progress_update& u) {
+    if (!terminal && !u.finished_one) return;
+    const double pct = u.total_bytes ? 100.0 * static_cast<double>(u.done_bytes) / static_cast<double>(u.total_bytes) : 100.0;
+    char frac[32];
+    std::snprintf(frac, sizeof frac, " (%.0f%%)", pct);
+    progress_line(label + ": " + mb(u.done_bytes) + " of " + mb(u.total_bytes) + frac +
+                      (u.current.empty() ? "" : ", " + u.current + (u.finished_one ? " done" : "")),
+                  u.finished_one && u.done_bytes >= u.total_bytes);
   };
 }
 

@@ -14,9 +14,11 @@ int render_image_result(const global_flags& g, const std::string& verb, const st
                         const std::string& target, const result<unpack_report>& r,
                         double seconds);
 
-/// The progress callback the CLI passes to unpack/create: one stderr line per
-/// applied layer when progress is enabled, nothing otherwise.
-layer_progress make_progress(const global_flags& g, const std::string& ref);
+/// The progress callback the CLI passes to unpack, create and validate when
+/// progress is enabled (DESIGN.md §4), else an empty one: bytes done of the
+/// total and the layer or blob at hand, on one redrawn stderr line on a
+/// terminal; elsewhere one line per finished layer or blob.
+progress_callback make_progress(const global_flags& g, const std::string& label);
 
 /// Registers the limit flags of unpack and create (--max-layer-bytes,
 /// --max-image-bytes, --max-entries, --max-path-bytes, --max-depth,

@@ -3,6 +3,7 @@
 
 #include "pipeline/api.h"
 #include "pipeline/cli/cli.h"
+#include "pipeline/cli/report.h"
 #include "stages/oci/media_type.h"
 
 namespace ocipipe::cli {
@@ -106,11 +107,7 @@ verb add_validate(CLI::App& root, global_flags& g) {
             opts.jobs = g.jobs;
             opts.all = s.all;
             opts.strict = s.strict;
-            if (progress_enabled(g))
-              opts.progress = [](std::size_t done, std::size_t total, const std::string& d) {
-                err_line("validate: blob " + std::to_string(done) + "/" + std::to_string(total) + " " +
-                         d + " checked");
-              };
+            opts.progress = make_progress(g, "validate");
             validate_totals totals;
             const auto results = validate(refs, opts, &totals);
             int rc = exit_ok;

@@ -105,6 +105,12 @@ tl::unexpected<error> fail_errno(std::string what, int sys_errno);
 /// control bytes, so hostile names cannot forge output lines.
 std::string quote(std::string_view s);
 
+/// " (--max-layer-bytes)" for a limit the caller named, "" for an unnamed one:
+/// the tail of a `resource_exhausted` message, telling the user what to raise.
+inline std::string limit_name(std::string_view name) {
+  return name.empty() ? std::string() : " (" + std::string(name) + ")";
+}
+
 }  // namespace ocipipe
 
 /// Returns the error of a `result<void>` expression, adding no context.

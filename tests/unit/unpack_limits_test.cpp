@@ -45,6 +45,12 @@ TEST(UnpackLimits, EachLimitRefusesWhatPassesItAndNamesItsFlag) {
   for (int i = 0; i < 14; ++i) long_path += (i ? "/" : "") + std::string(200, static_cast<char>('a' + i));
   const auto with_pax = file(long_path, "p");
 
+  expect_refused({"--max-layer-bytes", {layer_spec{{file("big", std::string(100000, 'x'))}}},
+                  [](unpack_options& o) { o.max_layer_bytes = 50000; }});
+  expect_refused({"--max-layer-bytes", {layer_spec{{file("zeros", std::string(200000, '\0'))}, layer_compression::none}},
+                  [](unpack_options& o) { o.max_layer_bytes = 150000; }});
+  expect_refused({"--max-path-bytes", {layer_spec{{symlink("l", std::string(300, 't'))}}},
+                  [](unpack_options& o) { o.max_path_bytes = 200; }});
   expect_refused({"--max-entries", {layer_spec{many}}, [](unpack_options& o) { o.max_entries_per_layer = 10; }});
   expect_refused({"--max-depth", {layer_spec{{file(deep, "x")}}}, [](unpack_options& o) { o.max_depth = 8; }});
   expect_refused({"--max-image-bytes",
@@ -63,6 +69,7 @@ TEST(UnpackLimits, PathLongerThanTheLimitIsRefused) {
   auto r = unpack(img.ref(), tmp.sub("rootfs"), o);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), errc::resource_exhausted) << r.error().message();
+  EXPECT_NE(r.error().message().find("(--max-path-bytes)"), std::string::npos) << r.error().message();
   EXPECT_FALSE(path_exists(tmp.sub("rootfs")));
 }
 
@@ -77,6 +84,7 @@ TEST(UnpackLimits, ZstdBombStopsAtTheLayerLimit) {
   auto r = unpack(img.ref(), tmp.sub("rootfs"), o);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), errc::resource_exhausted) << r.error().message();
+  EXPECT_NE(r.error().message().find("(--max-layer-bytes)"), std::string::npos) << r.error().message();
 }
 
 // The CLI takes the flags on unpack and create.

@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <vector>
@@ -77,17 +78,9 @@ TEST(ValidateBulk, BaseLayerHardlinkedBetweenLayoutsIsReadOnce) {
   two_layouts s;
   s.link_base();
   validate_totals totals;
-  std::atomic<std::size_t> progress_calls{0};
-  std::atomic<std::size_t> progress_total{0};
-  std::atomic<std::size_t> progress_max_done{0};
+  std::vector<progress_update> updates;  // the meter never calls twice at once
   validate_options opts;
-  opts.progress = [&](std::size_t done, std::size_t total, const std::string&) {
-    ++progress_calls;
-    progress_total = total;
-    std::size_t seen = progress_max_done.load();
-    while (done > seen && !progress_max_done.compare_exchange_weak(seen, done)) {
-    }
-  };
+  opts.progress = [&](const progress_update& u) { updates.push_back(u); };
   const auto out = validate({s.a.ref(), s.b.ref()}, opts, &totals);
   ASSERT_EQ(out.size(), 2u);
   EXPECT_TRUE(out[0].valid()) << describe_all(out);
@@ -96,10 +89,17 @@ TEST(ValidateBulk, BaseLayerHardlinkedBetweenLayoutsIsReadOnce) {
   // Each image still counts the blobs it names.
   EXPECT_EQ(out[0].tar_bytes, s.a.layers[0].tar.size() + s.a.layers[1].tar.size());
   EXPECT_EQ(out[1].tar_bytes, s.b.layers[0].tar.size() + s.b.layers[1].tar.size());
-  // Progress is reported per distinct blob of the graph: the three layer blobs.
-  EXPECT_EQ(progress_calls.load(), 3u) << "progress should be called once per distinct layer blob";
-  EXPECT_EQ(progress_total.load(), 3u);
-  EXPECT_EQ(progress_max_done.load(), 3u);
+  // Progress counts each distinct layer blob once, in bytes as stored: one
+  // finished update per blob, never going backwards, ending at the total.
+  const std::uint64_t distinct_bytes = static_cast<std::uint64_t>(
+      s.a.layers[0].size + s.a.layers[1].size + s.b.layers[1].size);
+  const auto finished = std::count_if(updates.begin(), updates.end(), [](const auto& u) { return u.finished_one; });
+  EXPECT_EQ(finished, 3) << "progress should mark each distinct layer blob finished once";
+  ASSERT_FALSE(updates.empty());
+  for (std::size_t i = 1; i < updates.size(); ++i) EXPECT_GE(updates[i].done_bytes, updates[i - 1].done_bytes);
+  EXPECT_EQ(updates.back().total_bytes, distinct_bytes);
+  EXPECT_EQ(updates.back().done_bytes, distinct_bytes);
+  EXPECT_NE(updates.back().current.find("blob 3 of 3"), std::string::npos) << updates.back().current;
 
   // The same layouts with the base layer copied, not linked: read twice.
   two_layouts copies;
