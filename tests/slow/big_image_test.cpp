@@ -37,6 +37,7 @@
 #include "stages/digester.h"
 #include "stages/oci/media_type.h"
 #include "tests/support/image_builder.h"
+#include "tests/support/measured_run.h"
 #include "tests/support/report_text.h"
 #include "tests/support/stream_builders.h"
 #include "tests/support/test_env.h"
@@ -49,23 +50,6 @@ namespace fs = std::filesystem;
 using ordered_json = nlohmann::ordered_json;
 
 // ---- scratch space and small helpers ----
-
-// A temp_dir on disk: /var/tmp unless TMPDIR is set (the user's choice wins), with at least
-// `need_bytes` free, so a full disk shows up as a clear failure, not as an unpack error.
-temp_dir disk_temp_dir(const std::string& prefix, std::uint64_t need_bytes) {
-  const char* t = std::getenv("TMPDIR");
-  if (t == nullptr || *t == '\0') ::setenv("TMPDIR", "/var/tmp", 1);
-  temp_dir tmp(prefix);
-  struct statvfs vfs {};
-  if (::statvfs(tmp.path().c_str(), &vfs) != 0)
-    throw std::runtime_error("statvfs \"" + tmp.path() + "\": " + std::strerror(errno));
-  const std::uint64_t free_bytes = std::uint64_t{vfs.f_bavail} * vfs.f_frsize;
-  if (free_bytes < need_bytes)
-    throw std::runtime_error("\"" + tmp.path() + "\" has " + std::to_string(free_bytes >> 20) +
-                             " MiB free, this test needs " + std::to_string(need_bytes >> 20) +
-                             " MiB (set TMPDIR to a bigger disk)");
-  return tmp;
-}
 
 std::string sha256_of_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -674,16 +658,6 @@ large_image build_large(const std::string& dir) {
   return {"oci:" + dir + ":large", content.finish().str(), blob.size};
 }
 
-// Runs the CLI under GNU time; returns the result and the peak RSS in kB (-1 if unknown).
-std::pair<command_result, long> run_measured(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"/usr/bin/time", "-f", "maxrss_kb=%M", ocipipe_binary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = run_command(argv);
-  long rss = -1;
-  const auto at = r.err.rfind("maxrss_kb=");
-  if (at != std::string::npos) rss = std::strtol(r.err.c_str() + at + 10, nullptr, 10);
-  return {std::move(r), rss};
-}
 
 TEST(LargeFileImage, UnpacksExactContentUnderRssLimit) {
   ASSERT_EQ(::access("/usr/bin/time", X_OK), 0) << "needs GNU time (/usr/bin/time, package time)";
@@ -691,7 +665,9 @@ TEST(LargeFileImage, UnpacksExactContentUnderRssLimit) {
   const auto img = build_large(tmp.sub("layout"));
   const std::string rootfs = tmp.sub("rootfs");
 
-  const auto [r, rss] = run_measured({"unpack", img.ref, rootfs});
+  const auto m = run_measured({"unpack", img.ref, rootfs});
+  const auto& r = m.run;
+  const long rss = m.peak_rss_kb;
   ASSERT_TRUE(r.ok()) << r.describe();
   ASSERT_GT(rss, 0) << "no peak RSS from /usr/bin/time: " << r.err;
   RecordProperty("peak_rss_kb", std::to_string(rss));
@@ -712,7 +688,9 @@ TEST(LargeFileImage, ValidatesUnderRssLimit) {
   temp_dir tmp = disk_temp_dir("ocipipe-slow-large", 2ull << 30);
   const auto img = build_large(tmp.sub("layout"));
 
-  const auto [r, rss] = run_measured({"validate", img.ref});
+  const auto m = run_measured({"validate", img.ref});
+  const auto& r = m.run;
+  const long rss = m.peak_rss_kb;
   EXPECT_EQ(r.exit_code, 0) << r.describe() << "\nstdout:\n" << r.out;
   EXPECT_NE(r.out.find("PASS: " + img.ref), std::string::npos) << r.out;
   ASSERT_GT(rss, 0) << "no peak RSS from /usr/bin/time: " << r.err;

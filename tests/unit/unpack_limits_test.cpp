@@ -19,6 +19,12 @@ struct limit_case {
   std::function<void(unpack_options&)> tighten;
 };
 
+std::vector<tar_spec_entry> many_of(int files, std::size_t bytes) {
+  std::vector<tar_spec_entry> out;
+  for (int i = 0; i < files; ++i) out.push_back(file("f" + std::to_string(i), std::string(bytes, 'x')));
+  return out;
+}
+
 void expect_refused(const limit_case& c) {
   SCOPED_TRACE(c.flag);
   temp_dir tmp;
@@ -36,8 +42,7 @@ void expect_refused(const limit_case& c) {
 }
 
 TEST(UnpackLimits, EachLimitRefusesWhatPassesItAndNamesItsFlag) {
-  std::vector<tar_spec_entry> many;
-  for (int i = 0; i < 50; ++i) many.push_back(file("f" + std::to_string(i), "x"));
+  const auto many = many_of(50, 1);
   std::string deep = "a";
   for (int i = 0; i < 20; ++i) deep += "/d";
   // A path of ~2800 bytes (14 components of 200) needs a PAX header of ~2.8 KB.
@@ -49,6 +54,8 @@ TEST(UnpackLimits, EachLimitRefusesWhatPassesItAndNamesItsFlag) {
                   [](unpack_options& o) { o.max_layer_bytes = 50000; }});
   expect_refused({"--max-layer-bytes", {layer_spec{{file("zeros", std::string(200000, '\0'))}, layer_compression::none}},
                   [](unpack_options& o) { o.max_layer_bytes = 150000; }});
+  // Every file below the limit, the stream past it: the decompressor's count stops it.
+  expect_refused({"--max-layer-bytes", {layer_spec{many_of(60, 4000)}}, [](unpack_options& o) { o.max_layer_bytes = 100000; }});
   expect_refused({"--max-path-bytes", {layer_spec{{symlink("l", std::string(300, 't'))}}},
                   [](unpack_options& o) { o.max_path_bytes = 200; }});
   expect_refused({"--max-entries", {layer_spec{many}}, [](unpack_options& o) { o.max_entries_per_layer = 10; }});
