@@ -444,6 +444,9 @@ TEST(UnpackTarFormat, SparseFileRestoredWithHoles) {
   EXPECT_EQ(names_in(s.rootfs), std::vector<std::string>{"sparse.bin"});
   EXPECT_EQ(lstat_of(s.at("sparse.bin")).st_size, size);
   EXPECT_TRUE(read_bytes(s.at("sparse.bin")) == content);
+  // Kept sparse: the holes take no blocks (2 MiB of which 4 KiB are data).
+  EXPECT_LT(static_cast<std::int64_t>(lstat_of(s.at("sparse.bin")).st_blocks) * 512, size / 4)
+      << "the holes were written as zeros";
 }
 
 // B29: a PAX header claiming a multi-GB body fails cleanly at the PAX header limit

@@ -6,7 +6,7 @@
 // mediaType, B48 layer sizes and a changed byte, B50's nested index, B52 a/b and the
 // libdeflate/zstd empty tars) are not repeated; what their recipes ask beyond those is here.
 // The 8 GiB entries of B24/B25 and the 2 GiB bomb of B43 are in
-// tests/slow/validate_buglog_big_test.cpp; B24/B25 are also fed to the header check here,
+// tests/slow/buglog_big_test.cpp; B24/B25 are also fed to the header check here,
 // lazily, so the default suite sees them too.
 
 #include <unistd.h>

@@ -1,5 +1,7 @@
-// ocipipe::validate() on the buglog cases that need big streams (shared/cases/buglog.md):
-// B24 and B25 (tar entries of 8 GiB and more) and B43 (a gzip bomb of 2 GiB of zeros). The
+// ocipipe::validate() and unpack() on the buglog cases that need big streams
+// (shared/cases/buglog.md): B24 and B25 (tar entries of 8 GiB and more; unpack writes them
+// whole, so those tests need about 17 GiB of scratch disk) and B43 (a gzip bomb of 2 GiB of
+// zeros). The
 // layers are streamed here, never held: the tar is made of header blocks written by hand and
 // runs of zeros fed from one 1 MiB buffer, compressed as it is made (zstd for the tar cases,
 // ISA-L's gzip for the bomb) and digested on the way, so only the compressed blob (a few MiB)
@@ -7,6 +9,8 @@
 //
 // Label `slow`: about 40 GiB of tar are digested twice (here for the diff_id, then by
 // validate); a minute or two on 2 cores.
+
+#include <sys/stat.h>
 
 #include <cstdint>
 #include <iostream>
@@ -19,6 +23,7 @@
 #include "pipeline/api.h"
 #include "stages/oci/media_type.h"
 #include "tests/support/image_builder.h"
+#include "tests/support/measured_run.h"
 #include "tests/support/report_text.h"
 #include "tests/support/stream_builders.h"
 #include "tests/support/test_env.h"
@@ -74,13 +79,30 @@ void expect_valid_and_whole(const built_image& img, const layer_stream_writer::r
   EXPECT_LT(rss.growth_kib(), rss_bound_kib) << rss.describe();
 }
 
+// Unpacks `img` and checks every big file has its size and after.txt its content: the
+// tar reader took the size from the PAX record or the base-256 field, not the ustar zero.
+void expect_unpacked_whole(const built_image& img, const std::vector<std::pair<std::string, std::uint64_t>>& sizes) {
+  std::uint64_t need = 1ull << 30;
+  for (const auto& [name, size] : sizes) need += size;
+  temp_dir tmp = disk_temp_dir("ocipipe-slow-bigfile", need);
+  const std::string rootfs = tmp.sub("rootfs");
+  auto r = unpack(img.ref(), rootfs, {});
+  ASSERT_TRUE(r) << r.error().message();
+  for (const auto& [name, size] : sizes) {
+    struct stat st {};
+    ASSERT_EQ(::lstat((rootfs + "/" + name).c_str(), &st), 0) << name;
+    EXPECT_EQ(static_cast<std::uint64_t>(st.st_size), size) << name;
+  }
+  EXPECT_EQ(read_bytes(rootfs + "/after.txt"), "after\n");
+}
+
 // =====================================================================================
 
 // B24: big0 of 8 GiB - 1 bytes (the largest 11-digit octal size) and big1 of exactly 8 GiB
 // with its size in a PAX `size` record (ustar field 0, as GNU tar writes it), then
 // after.txt. Valid; the entries after both big ones are read (a later layer's hardlinks to
 // big1 and after.txt find them), and the diff_id over all 16 GiB matches.
-TEST(ValidateBuglogBig, EightGiBFileWithPaxSizeRecordIsValid) {
+TEST(BuglogBig, EightGiBFileWithPaxSizeRecordValidatesAndUnpacksWhole) {
   temp_dir tmp;
   zstd_writer w;
   w.bytes(tar_header({"big0", eight_gib - 1}));
@@ -93,10 +115,11 @@ TEST(ValidateBuglogBig, EightGiBFileWithPaxSizeRecordIsValid) {
   const auto big = w.finish();
   const auto img = image_with(tmp, big, media_type::layer_tar_zstd, {"big0", "big1", "after.txt"});
   expect_valid_and_whole(img, big);
+  expect_unpacked_whole(img, {{"big0", eight_gib - 1}, {"big1", eight_gib}});
 }
 
 // B24, the same archive re-encoded with a GNU base-256 size field for big1 (GNU format).
-TEST(ValidateBuglogBig, EightGiBFileWithBase256SizeFieldIsValid) {
+TEST(BuglogBig, EightGiBFileWithBase256SizeFieldValidatesAndUnpacksWhole) {
   temp_dir tmp;
   zstd_writer w;
   w.bytes(tar_header({"big0", eight_gib - 1, '0', true}));
@@ -108,11 +131,12 @@ TEST(ValidateBuglogBig, EightGiBFileWithBase256SizeFieldIsValid) {
   const auto big = w.finish();
   const auto img = image_with(tmp, big, media_type::layer_tar_zstd, {"big0", "big1", "after.txt"});
   expect_valid_and_whole(img, big);
+  expect_unpacked_whole(img, {{"big0", eight_gib - 1}, {"big1", eight_gib}});
 }
 
 // B25: an `x` header with size=8589934593, then big's ustar header with size field 0, then
 // 8 GiB + 1 bytes and padding, then after.txt. The PAX size wins: valid, after.txt read.
-TEST(ValidateBuglogBig, PaxSizeOverEightGiBOverridesUstarZero) {
+TEST(BuglogBig, PaxSizeOverEightGiBOverridesUstarZeroInValidateAndUnpack) {
   temp_dir tmp;
   zstd_writer w;
   w.bytes(pax_header("big", pax_record("size", std::to_string(eight_gib + 1))));
@@ -123,13 +147,14 @@ TEST(ValidateBuglogBig, PaxSizeOverEightGiBOverridesUstarZero) {
   const auto big = w.finish();
   const auto img = image_with(tmp, big, media_type::layer_tar_zstd, {"big", "after.txt"});
   expect_valid_and_whole(img, big);
+  expect_unpacked_whole(img, {{"big", eight_gib + 1}});
 }
 
 // B43: a gzip bomb, one file entry of 2 GiB of zeros compressed to about 2 MiB, correctly
 // described. validate has no limit on decompressed bytes (the decompressor's default cap is
 // 1 TiB): it reads the whole stream, finds the image valid, and its memory does not grow
 // with the stream.
-TEST(ValidateBuglogBig, GzipBombOfTwoGiBIsReadInBoundedMemory) {
+TEST(BuglogBig, GzipBombOfTwoGiBIsReadInBoundedMemory) {
   temp_dir tmp;
   isal_gzip_writer w;
   constexpr std::uint64_t size = std::uint64_t{2} << 30;
