@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 
 #include "stages/oci/rootless_owner.h"
 
@@ -130,7 +131,22 @@ result<rootfs_writer> rootfs_writer::open(const std::string& rootfs, rootfs_writ
   if (::geteuid() != 0) w.opts_.rootless = true;
   w.root_ = unique_fd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!w.root_) return fail_errno("rootfs " + quote(rootfs), errno);
+  w.root_real_ = w.real_path_of(w.root_.get(), {});
   return w;
+}
+
+std::string rootfs_writer::real_path_of(int fd, const std::string& spelled) const {
+  char buf[PATH_MAX];
+  const std::string link = "/proc/self/fd/" + std::to_string(fd);
+  const ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+  if (n <= 0 || static_cast<std::size_t>(n) >= sizeof buf) return spelled;
+  const std::string_view p(buf, static_cast<std::size_t>(n));
+  if (root_real_.empty()) return std::string(p);  // open() asking for the root's own
+  if (p == root_real_) return {};
+  const std::string_view prefix = root_real_ == "/" ? std::string_view() : std::string_view(root_real_);
+  if (p.size() > prefix.size() + 1 && p.substr(0, prefix.size()) == prefix && p[prefix.size()] == '/')
+    return std::string(p.substr(prefix.size() + 1));
+  return spelled;  // /proc not mounted, or a name the kernel marks " (deleted)"
 }
 
 void rootfs_writer::warn_once(const std::string& key, const std::string& message) {
@@ -189,6 +205,7 @@ result<int> rootfs_writer::parent_fd(const std::string& parent, bool create) {
   }
   cached_parent_ = parent;
   cached_fd_ = std::move(*fd);
+  cached_real_parent_ = real_path_of(cached_fd_.get(), parent);
   cache_valid_ = true;
   return cached_fd_.get();
 }
@@ -271,14 +288,16 @@ result<void> rootfs_writer::remove_lower(const std::string& path, const keep_pre
     if (errno == ENOENT) return {};
     return fail_errno("whiteout " + quote(path), errno);
   }
-  if (!keep(path)) {
+  // What this layer wrote is known by resolved paths: compare like with like.
+  const std::string real = join(real_path_of(pfd->get(), parent), base);
+  if (!keep(real)) {
     cache_valid_ = false;
     return remove_tree(pfd->get(), base);
   }
   if (!S_ISDIR(st.st_mode)) return {};
   unique_fd dfd(::openat(pfd->get(), base.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dfd) return fail_errno("whiteout " + quote(path), errno);
-  return hide_children(dfd.get(), path, keep);
+  return hide_children(dfd.get(), real, keep);
 }
 
 result<void> rootfs_writer::clear_lower_children(const std::string& dir, const keep_predicate& keep) {
@@ -289,7 +308,7 @@ result<void> rootfs_writer::clear_lower_children(const std::string& dir, const k
     if (e == ENOENT || e == ENOTDIR) return {};
     return tl::unexpected(std::move(dfd).error());
   }
-  return hide_children(dfd->get(), dir, keep);
+  return hide_children(dfd->get(), real_path_of(dfd->get(), dir), keep);
 }
 
 result<void> rootfs_writer::set_xattrs(int fd, const tar_entry& e, const std::string& path) {
@@ -315,6 +334,7 @@ result<void> rootfs_writer::set_xattrs(int fd, const tar_entry& e, const std::st
 }
 
 result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& path) {
+  last_entry_path_ = path;
   OCIPIPE_TRY(check_clean(path, true));
   if (e.type == entry_type::hardlink) OCIPIPE_TRY(check_clean(e.link_target, false));
   if (path.empty()) {
@@ -326,7 +346,7 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
     OCIPIPE_TRY(set_owner(fd.get(), -1, {}, e, "."));
     // Rootless, the rootfs's own mode waits for finish() like every directory's.
     if (opts_.rootless) {
-      dir_finals_[std::string()] = {e.mtime_sec, e.mtime_nsec, e.mode};
+      dir_finals_[std::string()] = {e.mtime_sec, e.mtime_nsec, e.mode, 0, 0};
       if (::fchmod(fd.get(), e.mode | 0700) != 0) return fail_errno("chmod rootfs", errno);
     } else if (::fchmod(fd.get(), e.mode) != 0) {
       return fail_errno("chmod rootfs", errno);
@@ -335,6 +355,7 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
   }
   auto [parent, base] = split_parent(path);
   OCIPIPE_ASSIGN_OR_RETURN(int pfd, parent_fd(parent, true));
+  last_entry_path_ = join(parent.empty() ? std::string() : cached_real_parent_, base);
   const auto mtime = to_timespec(e.mtime_sec, e.mtime_nsec);
   const timespec times[2] = {mtime, mtime};
 
@@ -373,8 +394,11 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
       const std::uint32_t mode_now = opts_.rootless ? (e.mode | 0700) : e.mode;
       if (::fchmod(fd.get(), mode_now) != 0) return fail_errno("chmod " + quote(path), errno);
       OCIPIPE_TRY(set_xattrs(fd.get(), e, path));
-      dir_finals_[path] = {e.mtime_sec, e.mtime_nsec,
-                           mode_now == e.mode ? std::nullopt : std::optional<std::uint32_t>(e.mode)};
+      struct stat st{};
+      if (::fstat(fd.get(), &st) != 0) return fail_errno("stat " + quote(path), errno);
+      dir_finals_[last_entry_path_] = {e.mtime_sec, e.mtime_nsec,
+                                       mode_now == e.mode ? std::nullopt : std::optional<std::uint32_t>(e.mode),
+                                       static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
       return {};
     }
     case entry_type::symlink: {
@@ -500,8 +524,10 @@ result<void> rootfs_writer::finish() {
     auto [parent, base] = split_parent(path);
     auto pfd = open_in_root(root_.get(), parent, O_PATH | O_DIRECTORY);
     if (!pfd) continue;  // removed by a later layer
+    // Removed, or removed and made again (implicitly, 0755) by a later layer.
     struct stat st{};
-    if (::fstatat(pfd->get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+    if (::fstatat(pfd->get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+        static_cast<std::uint64_t>(st.st_ino) != t.ino || static_cast<std::uint64_t>(st.st_dev) != t.dev)
       continue;
     if (t.mode && ::fchmodat(pfd->get(), base.c_str(), *t.mode, 0) != 0)
       return fail_errno("chmod " + quote(path), errno);

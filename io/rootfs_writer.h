@@ -81,6 +81,11 @@ class rootfs_writer {
   }
   [[nodiscard]] bool rootless() const noexcept { return opts_.rootless; }
 
+  /// The path the last begin_entry() wrote, with every symlink of its parent
+  /// resolved inside the rootfs: what a whiteout's "written by this layer"
+  /// check must compare with, since whiteouts resolve their parents too.
+  [[nodiscard]] const std::string& last_entry_path() const noexcept { return last_entry_path_; }
+
  private:
   rootfs_writer() = default;
   result<int> parent_fd(const std::string& parent, bool create);
@@ -94,11 +99,15 @@ class rootfs_writer {
   result<void> set_owner(int fd, int dirfd, const std::string& base, const tar_entry& e,
                          const std::string& path);
   void warn_once(const std::string& key, const std::string& message);
+  // The symlink-free path below the rootfs of directory `fd` ("" for the
+  // rootfs itself), as the kernel names it; `spelled` when it cannot tell.
+  std::string real_path_of(int fd, const std::string& spelled) const;
 
   unique_fd root_;
   rootfs_writer_options opts_;
   // One cached parent directory: tar streams list a directory's entries together.
   std::string cached_parent_;
+  std::string cached_real_parent_;  // cached_parent_ with its symlinks resolved
   unique_fd cached_fd_;
   bool cache_valid_ = false;
   // The regular file being written.
@@ -106,12 +115,17 @@ class rootfs_writer {
   tar_entry file_entry_;
   std::string file_path_;
   // What finish() sets on each directory after its children: the mtime, and,
-  // without root, the mode (a 0555 directory would refuse its own children).
+  // rootless, the mode (a 0555 directory would refuse its own children).
+  // Keyed by the resolved path, so the last entry for a directory wins under
+  // whatever name it came; the inode tells a directory replaced since apart.
   struct dir_final {
     std::int64_t mtime_sec = 0, mtime_nsec = 0;
     std::optional<std::uint32_t> mode;
+    std::uint64_t dev = 0, ino = 0;
   };
   std::map<std::string, dir_final> dir_finals_;
+  std::string root_real_;  // the rootfs's own path, as /proc/self/fd names it
+  std::string last_entry_path_;
   std::vector<std::pair<std::string, std::string>> warnings_;
   std::vector<std::string> warned_keys_;
   // Owners chown refused with EINVAL (outside this user namespace's map, B37).

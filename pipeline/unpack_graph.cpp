@@ -70,9 +70,9 @@ result<void> apply_batch(io::rootfs_writer& w, const pipeline::apply_batch& b, l
     switch (op.what) {
       case pipeline::apply_op::kind::entry: {
         OCIPIPE_TRY(w.end_entry());
-        written.add(op.path);
         auto r = w.begin_entry(op.entry, op.path);
         if (!r) return tl::unexpected(std::move(r).error().context("entry " + quote(op.path)));
+        written.add(w.last_entry_path());
         break;
       }
       case pipeline::apply_op::kind::content:
