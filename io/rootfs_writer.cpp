@@ -311,6 +311,33 @@ result<void> rootfs_writer::clear_lower_children(const std::string& dir, const k
   return hide_children(dfd->get(), real_path_of(dfd->get(), dir), keep);
 }
 
+result<void> rootfs_writer::drop_other_xattrs(int fd, const tar_entry& e, const std::string& path) {
+  std::string names(4096, '\0');
+  ssize_t n = ::flistxattr(fd, names.data(), names.size());
+  if (n < 0 && errno == ERANGE) {
+    n = ::flistxattr(fd, nullptr, 0);
+    if (n > 0) {
+      names.resize(static_cast<std::size_t>(n));
+      n = ::flistxattr(fd, names.data(), names.size());
+    }
+  }
+  if (n < 0) {
+    if (errno == ENOTSUP) return {};
+    return fail_errno("list xattrs of " + quote(path), errno);
+  }
+  names.resize(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < names.size();) {
+    const std::string name(names.c_str() + i);
+    i += name.size() + 1;
+    // The host's SELinux label and the rootless owner record are not the image's to replace.
+    if (name.empty() || name == "security.selinux" || name == rootless_owner::xattr_name) continue;
+    if (std::any_of(e.xattrs.begin(), e.xattrs.end(), [&](const auto& x) { return x.first == name; })) continue;
+    if (::fremovexattr(fd, name.c_str()) != 0 && errno != ENODATA && errno != EPERM && errno != ENOTSUP)
+      return fail_errno("remove xattr " + quote(name) + " of " + quote(path), errno);
+  }
+  return {};
+}
+
 result<void> rootfs_writer::set_xattrs(int fd, const tar_entry& e, const std::string& path) {
   for (const auto& [name, value] : e.xattrs) {
     if (::fsetxattr(fd, name.c_str(), value.data(), value.size(), 0) == 0) continue;
@@ -344,6 +371,8 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
     unique_fd fd(::openat(root_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) return fail_errno("open rootfs", errno);
     OCIPIPE_TRY(set_owner(fd.get(), -1, {}, e, "."));
+    OCIPIPE_TRY(drop_other_xattrs(fd.get(), e, "."));
+    OCIPIPE_TRY(set_xattrs(fd.get(), e, "."));
     // Rootless, the rootfs's own mode waits for finish() like every directory's.
     if (opts_.rootless) {
       dir_finals_[std::string()] = {e.mtime_sec, e.mtime_nsec, e.mode, 0, 0};
@@ -393,6 +422,9 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
       // Rootless, the owner needs rwx to fill the directory: its own mode waits for finish().
       const std::uint32_t mode_now = opts_.rootless ? (e.mode | 0700) : e.mode;
       if (::fchmod(fd.get(), mode_now) != 0) return fail_errno("chmod " + quote(path), errno);
+      // A directory written again takes the entry's xattrs, not the union
+      // (layer.md "Changeset over existing files": attributes are replaced).
+      OCIPIPE_TRY(drop_other_xattrs(fd.get(), e, path));
       OCIPIPE_TRY(set_xattrs(fd.get(), e, path));
       struct stat st{};
       if (::fstat(fd.get(), &st) != 0) return fail_errno("stat " + quote(path), errno);

@@ -93,6 +93,8 @@ class rootfs_writer {
   result<void> remove_existing(int dirfd, const std::string& name, const std::string& path);
   result<void> hide_children(int dirfd, const std::string& dir_path, const keep_predicate& keep);
   result<void> set_xattrs(int fd, const tar_entry& e, const std::string& path);
+  // Removes the xattrs of `fd` that entry `e` does not have.
+  result<void> drop_other_xattrs(int fd, const tar_entry& e, const std::string& path);
   // Gives `path` the entry's owner: chown, or the rootless xattr where chown
   // is not ours to do. `fd` is the file itself (regular, directory) or -1 for
   // a name under `dirfd` (symlink, fifo, device: no user.* xattrs on those).
