@@ -59,6 +59,8 @@ void expect_same_as_umoci(const std::string& name) {
   expect_equal_trees(bundle + "/rootfs", rootfs, "umoci (A) vs ocipipe (B), " + name);
 }
 
+TEST(UnpackMatchesUmoci, Debian) { expect_same_as_umoci("debian"); }
+
 TEST(UnpackMatchesUmoci, DebianSlim) { expect_same_as_umoci("debian-slim"); }
 
 TEST(UnpackMatchesUmoci, DebianPy) { expect_same_as_umoci("debian-py"); }
