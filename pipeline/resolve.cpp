@@ -164,6 +164,49 @@ result<resolved_image> resolve_docker(const io::image_layout& store, const image
   return out;
 }
 
+// The best manifest for a platform found so far in a tree of image indexes.
+struct platform_search {
+  std::optional<descriptor> pick;
+  int rank = 0;
+  std::string have;  // the platforms seen, for the message when none matches
+};
+
+// Manifests without a platform are taken only when no entry names a match;
+// the config's own platform is checked after (resolve_in).
+constexpr int unnamed_platform_rank = 1 << 20;
+
+// Walks image index `d` and the indexes it holds (B50: an index's entries may
+// be indexes themselves, with or without a platform of their own), depth
+// first; the best-ranked manifest wins, among equals the first.
+result<void> search_index(const io::image_layout& layout, const descriptor& d, const platform_selector& platform,
+                          int depth, platform_search& s) {
+  if (depth == media_type::max_index_depth)
+    return fail(errc::malformed, "image indexes nested deeper than " + std::to_string(media_type::max_index_depth));
+  auto bytes = pipeline::read_verified_blob(layout, d);
+  if (!bytes) return tl::unexpected(std::move(bytes).error().context("image index " + d.digest.str()));
+  auto index = parse_image_index(*bytes);
+  if (!index) return tl::unexpected(std::move(index).error().context("image index " + d.digest.str()));
+  OCIPIPE_TRY(check_media_type_matches(index->media_type, d));
+  for (const auto& m : index->manifests) {
+    std::optional<int> rank = unnamed_platform_rank;
+    if (m.platform) {
+      const auto named = platform_string(m.platform->os, m.platform->architecture, m.platform->variant);
+      if (s.have.find(quote(named)) == std::string::npos) s.have += (s.have.empty() ? "" : ", ") + quote(named);
+      rank = platform_rank(m.platform->os, m.platform->architecture, m.platform->variant, platform);
+    }
+    if (!rank) continue;
+    if (media_type::is_image_index(m.media_type)) {
+      OCIPIPE_TRY(search_index(layout, m, platform, depth + 1, s));
+      continue;
+    }
+    if (!s.pick || *rank < s.rank) {
+      s.pick = m;
+      s.rank = *rank;
+    }
+  }
+  return {};
+}
+
 result<resolved_image> resolve_in(const io::image_layout& layout, const image_reference& ref,
                                   const platform_selector& platform) {
   auto where = [](error e) { return tl::unexpected(std::move(e)); };
@@ -176,38 +219,14 @@ result<resolved_image> resolve_in(const io::image_layout& layout, const image_re
   const auto* layout_ptr = &layout;
 
   descriptor d = *chosen;
-  for (int depth = 0; media_type::is_image_index(d.media_type); ++depth) {
-    if (depth == media_type::max_index_depth)
-      return where(error(errc::malformed, "image indexes nested deeper than " +
-                                              std::to_string(media_type::max_index_depth)));
-    auto bytes = pipeline::read_verified_blob(*layout_ptr, d);
-    if (!bytes) return where(std::move(bytes).error().context("image index " + d.digest.str()));
-    auto nested = parse_image_index(*bytes);
-    if (!nested) return where(std::move(nested).error().context("image index " + d.digest.str()));
-    if (auto ok = check_media_type_matches(nested->media_type, d); !ok) return where(std::move(ok).error());
-    // The best suited manifest; among equals, the first.
-    const descriptor* pick = nullptr;
-    int best = 0;
-    for (const auto& m : nested->manifests) {
-      if (!m.platform) continue;
-      const auto rank = platform_rank(m.platform->os, m.platform->architecture, m.platform->variant, platform);
-      if (rank && (!pick || *rank < best)) {
-        pick = &m;
-        best = *rank;
-      }
-    }
-    if (!pick) {
-      std::string have;
-      for (const auto& m : nested->manifests)
-        if (m.platform)
-          have += (have.empty() ? "" : ", ") +
-                  quote(platform_string(m.platform->os, m.platform->architecture, m.platform->variant));
-      return where(error(errc::not_found, "image index " + d.digest.str() +
-                                              " has no manifest for platform " +
+  if (media_type::is_image_index(d.media_type)) {
+    platform_search found;
+    if (auto ok = search_index(*layout_ptr, d, platform, 0, found); !ok) return where(std::move(ok).error());
+    if (!found.pick)
+      return where(error(errc::not_found, "image index " + d.digest.str() + " has no manifest for platform " +
                                               platform_text(platform) +
-                                              (have.empty() ? "" : "; it has " + have)));
-    }
-    d = *pick;
+                                              (found.have.empty() ? "" : "; it has " + found.have)));
+    d = *found.pick;
   }
   if (!media_type::is_image_manifest(d.media_type))
     return where(error(errc::unsupported, "descriptor " + d.digest.str() + ": media type " +

@@ -50,6 +50,34 @@ result<resolved_image> pick(const std::string& dir, const std::string& platform)
   return resolve_image(*ref, *p);
 }
 
+// B50: an index whose entries are indexes. index.json -> index -> index ->
+// the per-variant manifests; --platform still finds its image, and unpack
+// gives its tree.
+TEST(PlatformSelect, NestedIndexesAreDescended) {
+  temp_dir tmp;
+  const std::string dir = tmp.sub("nested");
+  const auto images = arm_index(dir, {"v6", "v7"});
+  auto top = nlohmann::ordered_json::parse(read_bytes(dir + "/index.json"));
+  auto inner = top["manifests"][0];
+  inner.erase("annotations");
+  const nlohmann::ordered_json wrapper = {
+      {"schemaVersion", 2}, {"mediaType", media_type::image_index}, {"manifests", {inner}}};
+  const auto text = wrapper.dump();
+  const auto d = write_blob(images.front(), text);
+  top["manifests"][0]["digest"] = d.str();
+  top["manifests"][0]["size"] = text.size();
+  write_bytes(dir + "/index.json", top.dump());
+
+  auto picked = pick(dir, "linux/arm/v7");
+  ASSERT_TRUE(picked) << picked.error().message();
+  EXPECT_EQ(picked->manifest_descriptor.digest, images[1].manifest_digest);
+  unpack_options o;
+  o.platform = *parse_platform("linux/arm/v6");
+  auto r = unpack(*parse_reference("oci:" + dir + ":t"), tmp.sub("rootfs"), o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(read_bytes(tmp.sub("rootfs/which")), "v6");
+}
+
 TEST(PlatformSelect, ArmV7TakesTheNewestVariantItRuns) {
   temp_dir tmp;
   const auto images = arm_index(tmp.sub("all"), {"v5", "v6", "v7"});

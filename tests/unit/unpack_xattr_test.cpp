@@ -4,7 +4,9 @@
 
 #include <sys/xattr.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -32,15 +34,18 @@ TEST(UnpackXattrs, XattrTheFilesystemRefusesIsAWarning) {
 std::string user_xattrs_of(const std::string& path) {
   char names[1024];
   const ssize_t n = ::llistxattr(path.c_str(), names, sizeof names);
-  std::string out;
+  std::vector<std::string> found;  // sorted: listxattr's order is the filesystem's
   for (ssize_t i = 0; i < n;) {
     const std::string name(names + i);
     i += static_cast<ssize_t>(name.size()) + 1;
     if (name.rfind("user.", 0) != 0) continue;
     char value[256];
     const ssize_t v = ::lgetxattr(path.c_str(), name.c_str(), value, sizeof value);
-    out += name + "=" + std::string(value, v > 0 ? static_cast<std::size_t>(v) : 0) + ";";
+    found.push_back(name + "=" + std::string(value, v > 0 ? static_cast<std::size_t>(v) : 0) + ";");
   }
+  std::sort(found.begin(), found.end());
+  std::string out;
+  for (const auto& f : found) out += f;
   return out;
 }
 
