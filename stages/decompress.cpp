@@ -74,6 +74,13 @@ class gzip_source final : public byte_source {
             return byte_view{};
           }
         }
+        // Zero bytes after the last member (tape-style padding) end the
+        // stream, as gzip(1) takes them; anything else must be a member.
+        if (*state_.next_in == 0) {
+          OCIPIPE_TRY(skip_zero_padding());
+          done_ = true;
+          return byte_view{};
+        }
         const auto* in = state_.next_in;
         const auto avail = state_.avail_in;
         isal_inflate_reset(&state_);
@@ -104,6 +111,19 @@ class gzip_source final : public byte_source {
   }
 
  private:
+  // Reads to the end of the stream, which must hold only zero bytes.
+  result<void> skip_zero_padding() {
+    for (;;) {
+      for (std::uint32_t i = 0; i < state_.avail_in; ++i)
+        if (state_.next_in[i] != 0)
+          return fail(errc::malformed, "gzip: garbage after member " + std::to_string(members_ + 1) +
+                                           " (a non-zero byte in what began as zero padding)");
+      state_.avail_in = 0;
+      OCIPIPE_TRY(refill());
+      if (state_.avail_in == 0) return {};
+    }
+  }
+
   result<void> refill() {
     OCIPIPE_ASSIGN_OR_RETURN(auto chunk, up_.next());
     state_.next_in = const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(chunk.data()));
