@@ -9,6 +9,10 @@
 namespace ocipipe {
 namespace {
 
+// " at compressed byte N": where a broken stream stopped decoding, so a
+// damaged blob can be looked at (issue 4: "fail with the layer and offset").
+std::string blob_offset(std::uint64_t n) { return " at compressed byte " + std::to_string(n); }
+
 constexpr std::size_t out_chunk = 1 << 20;
 
 // Plain tar. A blob that starts with gzip or zstd magic is compressed although
@@ -95,10 +99,10 @@ class gzip_source final : public byte_source {
         OCIPIPE_TRY(refill());
         if (state_.avail_in == 0)
           return fail(errc::malformed, "gzip: truncated stream (ended inside member " +
-                                           std::to_string(members_ + 1) + ")");
+                                           std::to_string(members_ + 1) + ")" + at());
       }
       const int rc = isal_inflate(&state_);
-      if (rc != ISAL_DECOMP_OK) return fail(errc::malformed, gzip_error(rc, members_));
+      if (rc != ISAL_DECOMP_OK) return fail(errc::malformed, gzip_error(rc, members_) + at());
     }
     const std::size_t n = out_.size() - state_.avail_out;
     total_ += n;
@@ -117,7 +121,8 @@ class gzip_source final : public byte_source {
       for (std::uint32_t i = 0; i < state_.avail_in; ++i)
         if (state_.next_in[i] != 0)
           return fail(errc::malformed, "gzip: garbage after member " + std::to_string(members_ + 1) +
-                                           " (a non-zero byte in what began as zero padding)");
+                                           " (a non-zero byte in what began as zero padding)" +
+                                           blob_offset(in_total_ - state_.avail_in + i));
       state_.avail_in = 0;
       OCIPIPE_TRY(refill());
       if (state_.avail_in == 0) return {};
@@ -128,8 +133,11 @@ class gzip_source final : public byte_source {
     OCIPIPE_ASSIGN_OR_RETURN(auto chunk, up_.next());
     state_.next_in = const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(chunk.data()));
     state_.avail_in = static_cast<std::uint32_t>(chunk.size());
+    in_total_ += chunk.size();
     return {};
   }
+  // Where in the blob decoding stopped: the bytes the inflater consumed.
+  std::string at() const { return blob_offset(in_total_ - state_.avail_in); }
 
   static std::string gzip_error(int rc, unsigned members_done) {
     switch (rc) {
@@ -153,6 +161,7 @@ class gzip_source final : public byte_source {
   inflate_state state_{};
   std::vector<std::byte> out_;
   std::uint64_t total_ = 0;
+  std::uint64_t in_total_ = 0;  // compressed bytes taken from upstream
   unsigned members_ = 0;
   bool done_ = false;
 };
@@ -173,17 +182,19 @@ class zstd_source final : public byte_source {
         OCIPIPE_ASSIGN_OR_RETURN(auto chunk, up_.next());
         if (chunk.empty()) {
           if (last_ != 0 || !any_input_)
-            return fail(errc::malformed, any_input_ ? "zstd: truncated frame"
-                                                    : "zstd: empty stream");
+            return fail(errc::malformed, std::string(any_input_ ? "zstd: truncated frame" : "zstd: empty stream") +
+                                             blob_offset(in_total_));
           done_ = true;
           return byte_view{};
         }
         any_input_ = true;
         in_ = ZSTD_inBuffer{chunk.data(), chunk.size(), 0};
+        in_total_ += chunk.size();
       }
       last_ = ZSTD_decompressStream(ds_, &out, &in_);
       if (ZSTD_isError(last_))
-        return fail(errc::malformed, std::string("zstd: ") + ZSTD_getErrorName(last_));
+        return fail(errc::malformed, std::string("zstd: ") + ZSTD_getErrorName(last_) +
+                                         blob_offset(in_total_ - (in_.size - in_.pos)));
     }
     total_ += out.pos;
     if (total_ > lim_.max_output_bytes)
@@ -199,6 +210,7 @@ class zstd_source final : public byte_source {
   ZSTD_DStream* ds_;
   std::vector<std::byte> out_;
   ZSTD_inBuffer in_{nullptr, 0, 0};
+  std::uint64_t in_total_ = 0;  // compressed bytes taken from upstream
   std::size_t last_ = 0;
   std::uint64_t total_ = 0;
   bool any_input_ = false;

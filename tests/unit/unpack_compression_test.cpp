@@ -95,6 +95,9 @@ TEST(UnpackCompression, GzipWithGarbageAfterZeroPaddingFails) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), errc::malformed) << r.error().message();
   EXPECT_NE(r.error().message().find("garbage after member 1"), std::string::npos) << r.error().message();
+  const auto junk_at = gzip_bytes(img.layers[0].tar).size() + 100;
+  EXPECT_NE(r.error().message().find("at compressed byte " + std::to_string(junk_at)), std::string::npos)
+      << r.error().message();
 }
 
 TEST(UnpackCompression, ZstdWithSkippableFramesUnpacks) {

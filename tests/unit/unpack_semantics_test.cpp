@@ -580,6 +580,10 @@ TEST(UnpackCompression, TruncatedGzipFails) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), errc::malformed) << r.error().message();
   EXPECT_NE(r.error().message().find("truncated"), std::string::npos) << r.error().message();
+  // Where: the layer, and the offset in its blob where decoding stopped.
+  EXPECT_NE(r.error().message().find("layer 0 ("), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("at compressed byte " + std::to_string(img.layers[0].size)), std::string::npos)
+      << r.error().message();
   EXPECT_FALSE(path_exists(s.rootfs));
 }
 
