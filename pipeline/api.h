@@ -132,22 +132,41 @@ struct unpack_report {
                                            const unpack_options& opts);
 
 struct create_options {
+  /// How the rootfs is unpacked; `unpack.rootless` (automatic when not root)
+  /// also makes config.json rootless, as `runc spec --rootless` writes it.
   unpack_options unpack;
   std::optional<std::vector<std::string>> args;  ///< replaces process.args
   bool terminal = false;                         ///< process.terminal
+  /// --env NAME=value: replaces the image Env entry of that NAME, else appended.
+  std::vector<std::string> env;
+  std::optional<std::string> cwd;   ///< --cwd: replaces WorkingDir
+  std::optional<std::string> user;  ///< --user: replaces Config.User (any of its forms)
 };
 
 struct create_report {
   unpack_report unpack;
   std::string config_json;  ///< the runtime config written to BUNDLE/config.json
+  /// What of the image config.json leaves out, as (rule id, message):
+  /// `runtime.annotations.key` (a label with an empty key). Unpack's own
+  /// warnings are in `unpack.warnings`.
+  std::vector<std::pair<std::string, std::string>> warnings;
 };
 
-/// Creates an OCI runtime bundle: BUNDLE/rootfs (as unpack) and
-/// BUNDLE/config.json from the image config per image-spec conversion.md,
-/// with the rest as `runc spec` writes it. The user name is resolved from the
-/// rootfs's /etc/passwd and /etc/group, read inside the rootfs. Errors: those
-/// of unpack; `not_found` for a user or group name missing from the rootfs;
-/// `invalid_argument` for a numeric uid/gid out of range.
+/// Creates an OCI runtime bundle (runtime-spec bundle.md): BUNDLE (mode
+/// 0700) with BUNDLE/rootfs (as unpack) and BUNDLE/config.json converted from
+/// the image config per image-spec conversion.md (stages/runtime_config.h),
+/// with `env`, `cwd` and `user` applied to the image config first
+/// (conversion.md: externally provided inputs), and the rest as `runc spec`
+/// (or `runc spec --rootless`, mapping the caller's effective uid and gid to
+/// 0) writes it. Config.User is resolved from the rootfs's /etc/passwd and
+/// /etc/group, read inside the rootfs; a WorkingDir missing from the rootfs is
+/// created there, owned by the process user (rootless: by the caller). On
+/// failure nothing is left of BUNDLE (or it is emptied, when it existed).
+/// Errors: those of unpack; `not_found` for a user or group name missing from
+/// the rootfs; `invalid_argument` for a numeric uid/gid out of range, an env
+/// entry not NAME=value, a relative WorkingDir, a WorkingDir that is not a
+/// directory, a Volumes path with "..", nothing to run, or a rootless
+/// process user other than 0:0.
 [[nodiscard]] result<create_report> create(const image_reference& ref, const std::string& bundle,
                                            const create_options& opts);
 

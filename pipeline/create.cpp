@@ -1,7 +1,10 @@
 // create: an OCI runtime bundle from an image (image-spec conversion.md).
+#include <unistd.h>
+
 #include "io/rootfs_files.h"
 #include "io/target_dir.h"
 #include "pipeline/api.h"
+#include "stages/config_edits.h"
 #include "stages/image_user.h"
 #include "stages/runtime_config.h"
 
@@ -11,8 +14,12 @@ result<create_report> create(const image_reference& ref, const std::string& bund
                              const create_options& opts) {
   auto where = [&](error e) { return tl::unexpected(std::move(e).context("create " + ref.str())); };
   if (io::path_within(ref.path, bundle) || io::path_within(bundle, ref.path))
-    return where(error(errc::invalid_argument, "bundle " + quote(bundle) +
-                                                   " and the image layout being unpacked overlap"));
+    return where(error(errc::invalid_argument,
+                       "bundle " + quote(bundle) + " and the image layout being unpacked overlap"));
+  // The edits are checked before anything is unpacked, so a bad --env costs nothing.
+  const config_edits edits{opts.env, opts.cwd, opts.user};
+  if (auto checked = apply_config_edits(image_config{}, edits); !checked)
+    return where(std::move(checked).error());
   // The bundle is private (0700): its rootfs holds the image's setuid files
   // and device nodes, which no other local user may reach.
   auto created = io::prepare_empty_dir(bundle, opts.unpack.force, 0700);
@@ -22,26 +29,39 @@ result<create_report> create(const image_reference& ref, const std::string& bund
   const std::string rootfs = bundle + "/rootfs";
   auto unpacked = unpack(ref, rootfs, opts.unpack);
   if (!unpacked) return tl::unexpected(undo(std::move(unpacked).error()));
-  auto build = [&]() -> result<std::string> {
-    const auto& cfg = unpacked->image.config;
+  auto build = [&]() -> result<runtime_config> {
+    OCIPIPE_ASSIGN_OR_RETURN(auto cfg, apply_config_edits(unpacked->image.config, edits));
     OCIPIPE_ASSIGN_OR_RETURN(auto passwd, io::read_file_in_root(rootfs, "/etc/passwd"));
     OCIPIPE_ASSIGN_OR_RETURN(auto group, io::read_file_in_root(rootfs, "/etc/group"));
     OCIPIPE_ASSIGN_OR_RETURN(auto user, resolve_user(cfg.config.user, passwd, group));
     runtime_config_options rc_opts;
     rc_opts.args = opts.args;
     rc_opts.terminal = opts.terminal;
-    OCIPIPE_ASSIGN_OR_RETURN(auto json, make_runtime_config(cfg, user, rc_opts));
-    // A WorkingDir the image never created must exist before runc chdirs.
-    if (!cfg.config.working_dir.empty())
-      OCIPIPE_TRY(io::make_dirs_in_root(rootfs, cfg.config.working_dir, user.uid, user.gid));
-    OCIPIPE_TRY(io::write_file_atomic(bundle, "config.json", json));
-    return json;
+    rc_opts.os_features = cfg.os_features;
+    // A rootless rootfs (asked for, or unpacked by a user who is not root)
+    // runs only in a user namespace: its files belong to the caller.
+    if (unpacked->rootless) rc_opts.rootless = rootless_ids{::geteuid(), ::getegid()};
+    OCIPIPE_ASSIGN_OR_RETURN(auto converted, make_runtime_config(cfg, user, rc_opts));
+    // A WorkingDir the image never created must exist before runc chdirs (and
+    // a read-only root, runc spec's default, would stop runc making it).
+    // It belongs to the process user, as Docker makes it (podman#9040); in a
+    // rootless bundle that user is the caller.
+    if (!cfg.config.working_dir.empty()) {
+      const auto owner =
+          rc_opts.rootless
+              ? process_user{rc_opts.rootless->host_uid, rc_opts.rootless->host_gid, {}}
+              : user.user;
+      OCIPIPE_TRY(io::make_dirs_in_root(rootfs, cfg.config.working_dir, owner.uid, owner.gid));
+    }
+    OCIPIPE_TRY(io::write_file_atomic(bundle, "config.json", converted.json));
+    return converted;
   };
-  auto json = build();
-  if (!json) return where(undo(std::move(json).error()));
+  auto converted = build();
+  if (!converted) return where(undo(std::move(converted).error()));
   create_report rep;
   rep.unpack = std::move(*unpacked);
-  rep.config_json = std::move(*json);
+  rep.config_json = std::move(converted->json);
+  rep.warnings = std::move(converted->warnings);
   return rep;
 }
 

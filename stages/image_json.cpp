@@ -291,6 +291,9 @@ result<image_config> parse_image_config(std::string_view json) {
     OCIPIPE_ASSIGN_OR_RETURN(out.architecture, optional_string(m, "", "architecture"));
     OCIPIPE_ASSIGN_OR_RETURN(out.os, optional_string(m, "", "os"));
     OCIPIPE_ASSIGN_OR_RETURN(out.os_version, optional_string(m, "", "os.version"));
+    if (auto f = optional_member(m, "os.features")) {
+      OCIPIPE_ASSIGN_OR_RETURN(out.os_features, as_string_array(*f, "os.features"));
+    }
     OCIPIPE_ASSIGN_OR_RETURN(out.variant, optional_string(m, "", "variant"));
     OCIPIPE_ASSIGN_OR_RETURN(out.created, optional_string(m, "", "created"));
     OCIPIPE_ASSIGN_OR_RETURN(out.author, optional_string(m, "", "author"));

@@ -18,6 +18,7 @@ std::vector<std::string_view> fields(std::string_view line) {
   return out;
 }
 
+// Calls f on each record until it returns true.
 template <typename F>
 void for_each_record(std::string_view text, F&& f) {
   std::size_t i = 0;
@@ -31,129 +32,137 @@ void for_each_record(std::string_view text, F&& f) {
   }
 }
 
-enum class id_kind { numeric, name };
-
 // Decimal ids only, at most 2^31 - 1: runc takes ids as signed 32-bit ints, so a
 // larger one would wrap, to 0 among others (containerd CVE-2024-40635).
 constexpr std::uint64_t max_id = 2147483647;
 
-result<std::optional<std::uint32_t>> parse_id(std::string_view s, std::string_view what) {
-  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return std::optional<std::uint32_t>{};
-  if (s.size() > 10)
-    return fail(errc::invalid_argument, std::string(what) + " " + quote(s) + " is out of range");
-  const std::uint64_t v = std::stoull(std::string(s));
-  if (v > max_id)
-    return fail(errc::invalid_argument, std::string(what) + " " + quote(s) + " is out of range");
-  return std::optional<std::uint32_t>(static_cast<std::uint32_t>(v));
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// nullopt when `s` is not all digits (a name); an error when it is but is out of range.
+result<std::optional<std::uint32_t>> parse_id(std::string_view s, std::string_view what) {
+  if (!all_digits(s)) return std::optional<std::uint32_t>{};
+  const auto digits = s.substr(std::min(s.find_first_not_of('0'), s.size()));
+  if (digits.size() > 10 || std::stoull("0" + std::string(digits)) > max_id)
+    return fail(errc::invalid_argument, std::string(what) + " " + quote(s) + " is out of range");
+  return std::optional<std::uint32_t>(
+      static_cast<std::uint32_t>(std::stoull("0" + std::string(digits))));
+}
+
+// An id field of a record: numeric and in range, else `malformed`.
 result<std::uint32_t> field_id(std::string_view s, std::string_view what) {
-  OCIPIPE_ASSIGN_OR_RETURN(auto id, parse_id(s, what));
-  if (!id) return fail(errc::malformed, std::string(what) + " " + quote(s) + " is not numeric");
-  return *id;
+  auto id = parse_id(s, what);
+  if (!id || !*id)
+    return fail(errc::malformed, std::string(what) + " " + quote(s) + " is not an id");
+  return **id;
+}
+
+// The passwd record of a user, as far as resolution needs it.
+struct passwd_record {
+  std::string name;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string home;
+};
+
+// The record of uid `uid` (records whose ids are not ids are skipped: they
+// cannot be that uid), or of name `name` (such a record is an error: the user
+// asked for cannot be resolved).
+result<std::optional<passwd_record>> find_passwd(std::string_view passwd,
+                                                 std::optional<std::uint32_t> uid,
+                                                 std::string_view name) {
+  std::optional<passwd_record> found;
+  std::optional<error> bad;
+  for_each_record(passwd, [&](const std::vector<std::string_view>& f) {
+    if (f.size() < 4) return false;
+    if (!uid && f[0] != name) return false;
+    auto fuid = field_id(f[2], "uid");
+    auto fgid = field_id(f[3], "gid");
+    if (uid && (!fuid || *fuid != *uid)) return false;
+    if (!fuid || !fgid) {
+      bad = (!fuid ? fuid.error() : fgid.error()).context("/etc/passwd entry " + quote(name));
+      return true;
+    }
+    found = passwd_record{std::string(f[0]), *fuid, *fgid, f.size() > 5 ? std::string(f[5]) : ""};
+    return true;
+  });
+  if (bad) return tl::unexpected(std::move(*bad));
+  return found;
+}
+
+// The gid of group `name` in /etc/group.
+std::optional<std::uint32_t> find_group(std::string_view group, std::string_view name) {
+  std::optional<std::uint32_t> gid;
+  for_each_record(group, [&](const std::vector<std::string_view>& f) {
+    if (f.size() < 3 || f[0] != name) return false;
+    if (auto g = field_id(f[2], "gid")) gid = *g;
+    return gid.has_value();
+  });
+  return gid;
+}
+
+// Every /etc/group record listing `user_name` as a member, but `primary`.
+std::vector<std::uint32_t> supplementary_groups(std::string_view group, std::string_view user_name,
+                                                std::uint32_t primary) {
+  std::vector<std::uint32_t> out;
+  for_each_record(group, [&](const std::vector<std::string_view>& f) {
+    if (f.size() < 4) return false;
+    auto g = field_id(f[2], "gid");
+    if (!g || *g == primary || std::find(out.begin(), out.end(), *g) != out.end()) return false;
+    std::string_view members = f[3];
+    for (std::size_t i = 0; i <= members.size();) {
+      auto j = members.find(',', i);
+      if (j == std::string_view::npos) j = members.size();
+      if (members.substr(i, j - i) == user_name) {
+        out.push_back(*g);
+        break;
+      }
+      i = j + 1;
+    }
+    return false;
+  });
+  return out;
 }
 
 }  // namespace
 
-result<process_user> resolve_user(std::string_view user, const std::optional<std::string>& passwd,
-                                  const std::optional<std::string>& group) {
-  process_user out;
+result<resolved_user> resolve_user(std::string_view user, const std::optional<std::string>& passwd,
+                                   const std::optional<std::string>& group) {
   const auto colon = user.find(':');
-  const auto user_part = user.substr(0, colon);
-  const auto group_part = colon == std::string_view::npos ? std::string_view() : user.substr(colon + 1);
-  if (colon != std::string_view::npos && group_part.empty())
+  // No user part means the default user, root (uid 0), as runc takes it.
+  const auto user_part = colon == 0 || user.empty() ? std::string_view("0") : user.substr(0, colon);
+  const bool has_group = colon != std::string_view::npos;
+  const auto group_part = has_group ? user.substr(colon + 1) : std::string_view();
+  if (has_group && group_part.empty())
     return fail(errc::invalid_argument, "user " + quote(user) + ": empty group");
 
-  std::string user_name;
-  bool gid_from_passwd = false;
-  if (user_part.empty()) {
-    out.uid = 0;
-    user_name = "root";
-    gid_from_passwd = true;
-  } else {
-    OCIPIPE_ASSIGN_OR_RETURN(auto uid, parse_id(user_part, "uid"));
-    std::optional<std::uint32_t> primary;
-    if (uid) {
-      out.uid = *uid;
-    } else {
-      user_name = std::string(user_part);
-    }
-    // Look the user up by name or by uid to learn its name and primary group.
-    bool found = false;
-    result<void> bad;
-    if (passwd) {
-      for_each_record(*passwd, [&](const std::vector<std::string_view>& f) {
-        if (f.size() < 4) return false;
-        auto fuid = field_id(f[2], "uid");
-        if (!fuid) return false;
-        if (uid ? *fuid != *uid : f[0] != user_part) return false;
-        auto fgid = field_id(f[3], "gid");
-        if (!fgid) {
-          bad = tl::unexpected(std::move(fgid).error().context("/etc/passwd"));
-          return true;
-        }
-        found = true;
-        out.uid = *fuid;
-        user_name = std::string(f[0]);
-        primary = *fgid;
-        return true;
-      });
-    }
-    if (!bad) return tl::unexpected(std::move(bad).error());
-    if (!uid && !found)
-      return fail(errc::not_found, "user " + quote(user_part) + " not found in the rootfs's /etc/passwd");
-    out.gid = primary.value_or(0);
-    gid_from_passwd = true;
+  OCIPIPE_ASSIGN_OR_RETURN(auto uid, parse_id(user_part, "uid"));
+  std::optional<passwd_record> record;
+  if (passwd) {
+    OCIPIPE_ASSIGN_OR_RETURN(record, find_passwd(*passwd, uid, user_part));
   }
-  if (!group_part.empty()) {
-    gid_from_passwd = false;
+  if (!uid && !record)
+    return fail(errc::not_found,
+                "user " + quote(user_part) + " not found in the rootfs's /etc/passwd");
+
+  resolved_user out;
+  // conversion.md: a numeric uid is copied verbatim, listed or not.
+  out.user.uid = uid ? *uid : record->uid;
+  out.user.gid = record ? record->gid : 0;
+  if (record && !record->home.empty()) out.home = record->home;
+
+  if (has_group) {
     OCIPIPE_ASSIGN_OR_RETURN(auto gid, parse_id(group_part, "gid"));
-    if (gid) {
-      out.gid = *gid;
-    } else {
-      bool found = false;
-      if (group)
-        for_each_record(*group, [&](const std::vector<std::string_view>& f) {
-          if (f.size() < 3 || f[0] != group_part) return false;
-          auto g = field_id(f[2], "gid");
-          if (!g) return false;
-          out.gid = *g;
-          found = true;
-          return true;
-        });
-      if (!found)
-        return fail(errc::not_found, "group " + quote(group_part) + " not found in the rootfs's /etc/group");
-    }
-  }
-  if (user_part.empty() && passwd) {
-    for_each_record(*passwd, [&](const std::vector<std::string_view>& f) {
-      if (f.size() < 4 || f[0] != "root") return false;
-      if (auto g = field_id(f[3], "gid"); g && gid_from_passwd) out.gid = *g;
-      return true;
-    });
-  }
-  // Supplementary groups: every /etc/group record listing the user by name,
-  // only when no group is given (runc: they make sense in the implicit form
-  // only; an explicit group replaces all of the user's groups).
-  if (group_part.empty() && !user_name.empty() && group) {
-    for_each_record(*group, [&](const std::vector<std::string_view>& f) {
-      if (f.size() < 4) return false;
-      auto g = field_id(f[2], "gid");
-      if (!g) return false;
-      std::string_view members = f[3];
-      std::size_t i = 0;
-      while (i <= members.size()) {
-        auto j = members.find(',', i);
-        if (j == std::string_view::npos) j = members.size();
-        if (members.substr(i, j - i) == user_name && *g != out.gid &&
-            std::find(out.additional_gids.begin(), out.additional_gids.end(), *g) ==
-                out.additional_gids.end())
-          out.additional_gids.push_back(*g);
-        i = j + 1;
-      }
-      return false;
-    });
+    if (!gid && group) gid = find_group(*group, group_part);
+    if (!gid)
+      return fail(errc::not_found,
+                  "group " + quote(group_part) + " not found in the rootfs's /etc/group");
+    // An explicit group replaces all of the user's groups (runc; conversion.md:
+    // additionalGids SHOULD NOT be set when Config.User names a group).
+    out.user.gid = *gid;
+  } else if (record && group) {
+    out.user.additional_gids = supplementary_groups(*group, record->name, out.user.gid);
   }
   return out;
 }

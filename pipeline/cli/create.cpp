@@ -5,10 +5,10 @@ namespace ocipipe::cli {
 
 verb add_create(CLI::App& root, global_flags& g) {
   struct state {
-    std::string ref, bundle, platform;
-    std::vector<std::string> args, arg;
+    std::string ref, bundle, platform, cwd, user;
+    std::vector<std::string> args, arg, env;
     unpack_options limits;  // the limit flags' values
-    bool force = false, tty = false;
+    bool force = false, tty = false, rootless = false;
   };
   static state s;
   auto* app = root.add_subcommand("create", "Create an OCI runtime bundle (rootfs + config.json)");
@@ -19,28 +19,47 @@ verb add_create(CLI::App& root, global_flags& g) {
                   "Replace process.args, one argument per --arg, taken verbatim (commas kept); "
                   "write --arg=-c for arguments starting with '-'")
       ->excludes(args);
+  app->add_option("--env", s.env,
+                  "KEY=VALUE for process.env, repeatable: replaces the image's Env entry of KEY, "
+                  "else added");
+  auto* cwd = app->add_option("--cwd", s.cwd,
+                              "Replace the image's WorkingDir (absolute; created in the rootfs "
+                              "when missing)");
+  auto* user = app->add_option("--user", s.user,
+                               "Replace the image's User: uid, uid:gid, name, name:group, "
+                               "uid:group or name:gid, resolved in the rootfs");
   app->add_flag("--tty", s.tty, "Set process.terminal (default false: bundles are run by scripts)");
+  app->add_flag("--rootless", s.rootless,
+                "Unpack rootless and write config.json as `runc spec --rootless` does: a user "
+                "namespace mapping the caller to 0:0, no network namespace, no cgroup settings "
+                "(automatic when not root)");
   app->add_flag("--force", s.force, "Empty a non-empty BUNDLE first");
   app->add_option("--platform", s.platform, "OS/ARCH[/VARIANT] to pick from an image index");
   add_limit_flags(*app, s.limits);
   add_global_flags(*app, g);
   app->footer(
-      "config.json follows image-spec conversion.md (args = Entrypoint + Cmd, env, cwd, user\n"
-      "resolved from the rootfs's /etc/passwd and /etc/group, annotations) and runc spec's\n"
-      "defaults for the rest.\n\n"
+      "config.json follows image-spec conversion.md (args = Entrypoint + Cmd; env = Env, then\n"
+      "PATH and HOME (from the rootfs's /etc/passwd) where Env has none; cwd; user resolved\n"
+      "from the rootfs's /etc/passwd and /etc/group; Volumes as tmpfs mounts; annotations)\n"
+      "and runc spec's defaults for the rest.\n\n"
       "Examples:\n  ocipipe create --args /bin/echo,ok oci:images/debian:bookworm /tmp/bundle\n"
+      "  ocipipe create --user app --env HOME=/srv --cwd /srv oci-archive:img.tar /tmp/b1\n"
       "  ocipipe create --arg /bin/sh --arg=-c --arg 'echo a,b' oci:images/debian:bookworm /tmp/b2\n"
       "  runc run --bundle /tmp/bundle demo");
-  return {app, [&g] {
+  return {app, [&g, cwd, user] {
             auto ref = parse_ref_or_report(s.ref);
             if (!ref) return exit_failure;
             create_options opts;
             opts.unpack = s.limits;
             opts.unpack.jobs = g.jobs;
             opts.unpack.force = s.force;
+            opts.unpack.rootless = s.rootless;
             opts.unpack.cancel = install_cancel_handlers();
             opts.unpack.progress = make_progress(g, ref->str());
             opts.terminal = s.tty;
+            opts.env = s.env;
+            if (cwd->count() > 0) opts.cwd = s.cwd;
+            if (user->count() > 0) opts.user = s.user;
             if (!s.args.empty()) opts.args = s.args;
             if (!s.arg.empty()) opts.args = s.arg;
             if (!s.platform.empty()) {
@@ -56,6 +75,8 @@ verb add_create(CLI::App& root, global_flags& g) {
             auto r = create(*ref, s.bundle, opts);
             result<unpack_report> u = r ? result<unpack_report>(r->unpack)
                                         : result<unpack_report>(tl::unexpected(r.error()));
+            // The conversion's warnings are reported with unpack's, the same way.
+            if (r) u->warnings.insert(u->warnings.end(), r->warnings.begin(), r->warnings.end());
             return render_image_result(g, "created", ref->str(), s.bundle, u, seconds_since(start));
           }};
 }

@@ -83,6 +83,7 @@ struct image_config {
   std::string architecture;
   std::string os;
   std::string os_version;
+  std::vector<std::string> os_features;  ///< config.md "os.features"
   std::string variant;
   std::string created;
   std::string author;

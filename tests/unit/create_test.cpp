@@ -1,7 +1,8 @@
-// Runtime bundles: ocipipe::create() on images built in the test, and the stages it uses
-// (stages/image_user.h: User against /etc/passwd and /etc/group; stages/runtime_config.h:
-// image config to config.json per image-spec conversion.md). Buglog class 8 cases are named
-// in the comments.
+// Runtime bundles: ocipipe::create() end to end on images built in the test: the rootfs's
+// /etc/passwd and /etc/group read in-root, the WorkingDir created there, --env/--cwd/--user,
+// --rootless, archives with --platform, and config.json as stages/runtime_config.h builds it
+// (its rules alone: runtime_config_test.cpp, image_user_test.cpp, config_edits_test.cpp).
+// Buglog class 8 cases are named in the comments.
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -18,7 +19,6 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/api.h"
-#include "stages/image_user.h"
 #include "stages/runtime_config.h"
 #include "tests/support/image_builder.h"
 #include "tests/support/test_env.h"
@@ -28,12 +28,15 @@ namespace {
 
 using json = nlohmann::json;
 
-// buglog B54's /etc/passwd and /etc/group.
+using args = std::vector<std::string>;
+
+// buglog B54's /etc/passwd and /etc/group, plus a group "staff" app is in.
 const std::string passwd_text =
     "root:x:0:0::/root:/bin/sh\n"
     "app:x:1000:1000::/home/app:/bin/sh\n";
 const std::string group_text =
     "wheel:x:10:root,app\n"
+    "staff:x:50:app\n"
     "app:x:1000:\n";
 
 // An image whose rootfs has /etc/passwd and /etc/group, and `extra` entries after them.
@@ -59,7 +62,9 @@ struct scratch {
   std::string parent = tmp.sub("parent");
   std::string bundle = tmp.sub("parent/bundle");
   scratch() { ::mkdir(parent.c_str(), 0755); }
-  [[nodiscard]] std::string in_rootfs(const std::string& rel) const { return bundle + "/rootfs/" + rel; }
+  [[nodiscard]] std::string in_rootfs(const std::string& rel) const {
+    return bundle + "/rootfs/" + rel;
+  }
 };
 
 bool is_dir(const std::string& path) {
@@ -68,151 +73,6 @@ bool is_dir(const std::string& path) {
 }
 
 json process_of(const create_report& rep) { return json::parse(rep.config_json).at("process"); }
-
-// ---- users: stages/image_user.h ----
-
-struct user_case {
-  std::string user;
-  std::uint32_t uid;
-  std::uint32_t gid;
-  std::vector<std::uint32_t> additional_gids;
-};
-
-// B54: the user's supplementary groups from /etc/group apply when no group is given; any
-// explicit group means no supplementary groups. A numeric user listed in /etc/passwd is
-// treated like its name (what the fixed containerd does; conversion.md leaves it open).
-TEST(ImageUser, SupplementaryGroupsFromEtcGroup) {
-  for (const auto& c : {user_case{"", 0, 0, {10}}, user_case{"app", 1000, 1000, {10}},
-                        user_case{"app:app", 1000, 1000, {}}, user_case{"app:10", 1000, 10, {}},
-                        user_case{"1000", 1000, 1000, {10}}, user_case{"1000:1000", 1000, 1000, {}},
-                        user_case{"root", 0, 0, {10}}, user_case{"0:wheel", 0, 10, {}}}) {
-    SCOPED_TRACE("User \"" + c.user + "\"");
-    auto u = resolve_user(c.user, passwd_text, group_text);
-    ASSERT_TRUE(u) << u.error().message();
-    EXPECT_EQ(u->uid, c.uid);
-    EXPECT_EQ(u->gid, c.gid);
-    EXPECT_EQ(u->additional_gids, c.additional_gids);
-  }
-}
-
-// Numeric ids need no /etc/passwd; a numeric user not listed gets gid 0.
-TEST(ImageUser, NumericUserWithoutPasswdCopiedVerbatim) {
-  for (const auto& c : {user_case{"1234", 1234, 0, {}}, user_case{"1234:5678", 1234, 5678, {}},
-                        user_case{"2147483647:2147483647", 2147483647, 2147483647, {}}}) {
-    SCOPED_TRACE(c.user);
-    auto u = resolve_user(c.user, std::nullopt, std::nullopt);
-    ASSERT_TRUE(u) << u.error().message();
-    EXPECT_EQ(u->uid, c.uid);
-    EXPECT_EQ(u->gid, c.gid);
-    EXPECT_EQ(u->additional_gids, c.additional_gids);
-  }
-}
-
-// B55: a numeric id above 2^31 - 1 (runc's limit) is refused, never wrapped to 0, and an
-// all-digit value is never looked up as a name, even when /etc/passwd has such a name.
-TEST(ImageUser, OversizedNumericUserRefused) {
-  const std::string hostile_passwd = passwd_text + "99999999999999999999:x:0:0::/:/bin/sh\n";
-  for (const std::string user : {"2147483648:2147483648", "2147483648", "1000:2147483648",
-                                 "4294967296", "4294967295", "99999999999999999999",
-                                 "app:99999999999999999999"}) {
-    SCOPED_TRACE(user);
-    auto u = resolve_user(user, hostile_passwd, group_text);
-    ASSERT_FALSE(u) << "resolved to uid " << u->uid << " gid " << u->gid;
-    EXPECT_EQ(u.error().code(), errc::invalid_argument) << u.error().message();
-  }
-}
-
-// conversion.md: a user or group name the rootfs does not know MUST be an error.
-TEST(ImageUser, UnknownNamesAreNotFound) {
-  for (const auto& [user, passwd] :
-       std::vector<std::pair<std::string, std::optional<std::string>>>{
-           {"nobody", passwd_text}, {"app:nogroup", passwd_text}, {"app", std::nullopt},
-           {"1000:nogroup", passwd_text}}) {
-    SCOPED_TRACE(user);
-    auto u = resolve_user(user, passwd, group_text);
-    ASSERT_FALSE(u);
-    EXPECT_EQ(u.error().code(), errc::not_found) << u.error().message();
-  }
-}
-
-// ---- process.args and the rest: stages/runtime_config.h ----
-
-json runtime_config(const image_config& cfg, const runtime_config_options& opts = {}) {
-  auto text = make_runtime_config(cfg, process_user{}, opts);
-  EXPECT_TRUE(text) << text.error().message();
-  return text ? json::parse(*text) : json();
-}
-
-image_config with_command(std::optional<std::vector<std::string>> entrypoint,
-                          std::optional<std::vector<std::string>> cmd) {
-  image_config c;
-  c.os = "linux";
-  c.architecture = "amd64";
-  if (entrypoint) {
-    c.config.has_entrypoint = true;
-    c.config.entrypoint = *entrypoint;
-  }
-  if (cmd) {
-    c.config.has_cmd = true;
-    c.config.cmd = *cmd;
-  }
-  return c;
-}
-
-using args = std::vector<std::string>;
-
-// B58: process.args is Entrypoint followed by Cmd, exactly; [""] stays one empty argument.
-TEST(RuntimeConfig, ArgsAreEntrypointThenCmd) {
-  struct args_case {
-    const char* what;
-    std::optional<args> entrypoint;
-    std::optional<args> cmd;
-    args want;
-  };
-  for (const auto& c : {args_case{"both", args{"a", "b"}, args{"c"}, {"a", "b", "c"}},
-                        args_case{"entrypoint alone", args{"a", "b"}, std::nullopt, {"a", "b"}},
-                        args_case{"cmd alone", std::nullopt, args{"x"}, {"x"}},
-                        args_case{"empty entrypoint", args{}, args{"x"}, {"x"}},
-                        args_case{"empty string cmd", std::nullopt, args{""}, {""}}}) {
-    SCOPED_TRACE(c.what);
-    const auto rc = runtime_config(with_command(c.entrypoint, c.cmd));
-    EXPECT_EQ(rc["process"]["args"].get<args>(), c.want);
-  }
-}
-
-// B58: with nothing to run the bundle cannot be made.
-TEST(RuntimeConfig, NothingToRunIsAnError) {
-  for (const auto& [entrypoint, cmd] : std::vector<std::pair<std::optional<args>, std::optional<args>>>{
-           {std::nullopt, std::nullopt}, {args{}, args{}}, {args{}, std::nullopt}}) {
-    auto text = make_runtime_config(with_command(entrypoint, cmd), process_user{}, {});
-    ASSERT_FALSE(text);
-    EXPECT_EQ(text.error().code(), errc::invalid_argument) << text.error().message();
-  }
-}
-
-TEST(RuntimeConfig, ArgsOptionReplacesEntrypointAndCmd) {
-  runtime_config_options opts;
-  opts.args = args{"/bin/echo", "hi"};
-  const auto rc = runtime_config(with_command(args{"a"}, args{"b"}), opts);
-  EXPECT_EQ(rc["process"]["args"].get<args>(), (args{"/bin/echo", "hi"}));
-}
-
-// DESIGN.md §4: bundles are run by scripts, so no terminal unless asked.
-TEST(RuntimeConfig, TerminalFalseUnlessAsked) {
-  EXPECT_EQ(runtime_config(with_command(std::nullopt, args{"x"}))["process"]["terminal"], false);
-  runtime_config_options opts;
-  opts.terminal = true;
-  EXPECT_EQ(runtime_config(with_command(std::nullopt, args{"x"}), opts)["process"]["terminal"], true);
-}
-
-// B59: runtime-spec wants an absolute cwd.
-TEST(RuntimeConfig, RelativeWorkingDirIsAnError) {
-  auto cfg = with_command(std::nullopt, args{"x"});
-  cfg.config.working_dir = "app";
-  auto text = make_runtime_config(cfg, process_user{}, {});
-  ASSERT_FALSE(text);
-  EXPECT_EQ(text.error().code(), errc::invalid_argument) << text.error().message();
-}
 
 // ---- create() ----
 
@@ -225,7 +85,7 @@ TEST(Create, UserAndSupplementaryGroupsInConfig) {
   const auto user = process_of(*rep).at("user");
   EXPECT_EQ(user.at("uid"), 1000);
   EXPECT_EQ(user.at("gid"), 1000);
-  EXPECT_EQ(user.at("additionalGids"), json::array({10}));
+  EXPECT_EQ(user.at("additionalGids"), json::array({10, 50}));
   EXPECT_EQ(names_in(s.bundle), (std::vector<std::string>{"config.json", "rootfs"}));
 }
 
@@ -293,8 +153,9 @@ TEST(Create, WorkingDirSymlinkToDirectoryIsKept) {
   scratch s;
   auto cfg = runnable();
   cfg.working_dir = "/work";
-  const auto img = build_layout(s.layout, "t",
-                                etc_layers({dir("opt/"), dir("opt/real/"), symlink("work", "/opt/real")}), cfg);
+  const auto img =
+      build_layout(s.layout, "t",
+                   etc_layers({dir("opt/"), dir("opt/real/"), symlink("work", "/opt/real")}), cfg);
   auto rep = create(img.ref(), s.bundle, {});
   ASSERT_TRUE(rep) << rep.error().message();
   EXPECT_EQ(process_of(*rep).at("cwd"), "/work");
@@ -317,27 +178,39 @@ TEST(Create, WorkingDirThatIsAFileIsAnError) {
   EXPECT_EQ(names_in(s.parent), std::vector<std::string>{});
 }
 
-// B60: Volumes are not mounted or seeded, so a path with ".." or through a symlink to "/"
-// creates nothing, inside the rootfs or out, and adds no mount.
-TEST(Create, VolumesWithDotDotCreateNothing) {
+// B60: a Volumes path with ".." fails the bundle before anything is made of it, and nothing
+// is left, inside the bundle or beside it.
+TEST(Create, VolumeWithDotDotFailsAndLeavesNoBundle) {
   scratch s;
   auto cfg = runnable();
-  cfg.volumes = {"/../../../../../../etc", "/data/secrets", "/../../outside-volume"};
-  const auto img = build_layout(s.layout, "t", {layer_spec{{symlink("data", "/"), file("bin-sh", "")}}}, cfg);
+  cfg.volumes = {"/../../../../../../etc"};
+  const auto img = build_layout(s.layout, "t", etc_layers(), cfg);
+  auto rep = create(img.ref(), s.bundle, {});
+  ASSERT_FALSE(rep);
+  EXPECT_EQ(rep.error().code(), errc::invalid_argument) << rep.error().message();
+  EXPECT_EQ(names_in(s.parent), std::vector<std::string>{});
+  EXPECT_EQ(names_in(s.tmp.path()), (std::vector<std::string>{"layout", "parent"}));
+}
+
+// B60, second image: `data -> /` in the rootfs and Volumes "/data/secrets". create copies
+// and creates nothing for a volume: the mount's destination is the path as the image wrote
+// it, which the runtime resolves inside the rootfs (runc: to rootfs/secrets).
+TEST(Create, VolumeThroughSymlinkIsOnlyAMountDestination) {
+  scratch s;
+  auto cfg = runnable();
+  cfg.volumes = {"/data/secrets"};
+  const auto img =
+      build_layout(s.layout, "t", {layer_spec{{symlink("data", "/"), file("bin-sh", "")}}}, cfg);
   auto rep = create(img.ref(), s.bundle, {});
   ASSERT_TRUE(rep) << rep.error().message();
   EXPECT_EQ(names_in(s.tmp.path()), (std::vector<std::string>{"layout", "parent"}));
-  EXPECT_EQ(names_in(s.parent), std::vector<std::string>{"bundle"});
   EXPECT_EQ(names_in(s.bundle), (std::vector<std::string>{"config.json", "rootfs"}));
   EXPECT_EQ(names_in(s.bundle + "/rootfs"), (std::vector<std::string>{"bin-sh", "data"}));
   EXPECT_FALSE(path_exists("/secrets"));
-  EXPECT_FALSE(path_exists("/outside-volume"));
-  const auto config = json::parse(rep->config_json);
-  for (const auto& m : config.at("mounts")) {
-    const auto dest = m.at("destination").get<std::string>();
-    EXPECT_EQ(dest.find(".."), std::string::npos) << dest;
-    EXPECT_NE(dest, "/data/secrets");
-  }
+  const auto mounts = json::parse(rep->config_json).at("mounts");
+  ASSERT_FALSE(mounts.empty());
+  EXPECT_EQ(mounts.back().at("destination"), "/data/secrets");
+  EXPECT_EQ(mounts.back().at("type"), "tmpfs");
 }
 
 // /etc/passwd is read inside the rootfs: a symlink to an absolute path resolves to that path
@@ -350,12 +223,228 @@ TEST(Create, PasswdSymlinkResolvedInsideRootfs) {
   std::ofstream(host_dir + "/passwd") << "app:x:0:0::/:/bin/sh\n";
   const std::string in_root = host_dir.substr(1);  // the same path, relative to the rootfs
   layer_spec l;
-  l.entries = {dir("etc/"), symlink("etc/passwd", host_dir + "/passwd"), file("etc/group", group_text),
-               file(in_root + "/passwd", passwd_text)};
+  l.entries = {dir("etc/"), symlink("etc/passwd", host_dir + "/passwd"),
+               file("etc/group", group_text), file(in_root + "/passwd", passwd_text)};
   const auto img = build_layout(s.layout, "t", {l}, runnable("app"));
   auto rep = create(img.ref(), s.bundle, {});
   ASSERT_TRUE(rep) << rep.error().message();
   EXPECT_EQ(process_of(*rep).at("user").at("uid"), 1000);
+}
+
+// B58: Entrypoint set and Cmd null (Docker's spelling of absent) runs the Entrypoint alone.
+TEST(Create, EntrypointWithNullCmd) {
+  scratch s;
+  auto cfg = runnable();
+  cfg.entrypoint = args{"/bin/sh", "-c", "id"};
+  auto img = build_layout(s.layout, "t", etc_layers(), cfg);
+  edit_config(img, [](nlohmann::ordered_json& c) { c["config"]["Cmd"] = nullptr; });
+  auto rep = create(img.ref(), s.bundle, {});
+  ASSERT_TRUE(rep) << rep.error().message();
+  EXPECT_EQ(process_of(*rep).at("args").get<args>(), (args{"/bin/sh", "-c", "id"}));
+}
+
+// process.env: the image's Env, runc's PATH where it has none, and HOME from the rootfs's
+// /etc/passwd for the resolved user where it has none.
+TEST(Create, EnvGetsPathAndHomeOfTheUser) {
+  scratch s;
+  auto cfg = runnable("app");
+  cfg.env = {"LANG=C.UTF-8"};
+  const auto img = build_layout(s.layout, "t", etc_layers(), cfg);
+  auto rep = create(img.ref(), s.bundle, {});
+  ASSERT_TRUE(rep) << rep.error().message();
+  EXPECT_EQ(process_of(*rep).at("env").get<args>(),
+            (args{"LANG=C.UTF-8", default_path_env, "HOME=/home/app"}));
+}
+
+// An image's HOME wins over /etc/passwd's (umoci overwrote it).
+TEST(Create, ImageHomeWins) {
+  scratch s;
+  auto cfg = runnable("app");
+  cfg.env = {"HOME=/custom", "PATH=/bin"};
+  const auto img = build_layout(s.layout, "t", etc_layers(), cfg);
+  auto rep = create(img.ref(), s.bundle, {});
+  ASSERT_TRUE(rep) << rep.error().message();
+  EXPECT_EQ(process_of(*rep).at("env").get<args>(), (args{"HOME=/custom", "PATH=/bin"}));
+}
+
+// --env, --cwd and --user modify the image config before conversion: the user they name is
+// resolved in the rootfs, its HOME yields to --env's, and the new cwd is created for it.
+TEST(Create, EnvCwdUserOptionsOverrideTheImage) {
+  scratch s;
+  auto cfg = runnable("root");
+  cfg.env = {"PATH=/bin", "LANG=C", "HOME=/root"};
+  cfg.working_dir = "/etc";
+  const auto img = build_layout(s.layout, "t", etc_layers(), cfg);
+  create_options opts;
+  opts.env = {"HOME=/srv/home", "EXTRA=1"};
+  opts.cwd = "/srv/work";
+  opts.user = "app:staff";
+  auto rep = create(img.ref(), s.bundle, opts);
+  ASSERT_TRUE(rep) << rep.error().message();
+  const auto proc = process_of(*rep);
+  EXPECT_EQ(proc.at("env").get<args>(), (args{"PATH=/bin", "LANG=C", "HOME=/srv/home", "EXTRA=1"}));
+  EXPECT_EQ(proc.at("cwd"), "/srv/work");
+  EXPECT_EQ(proc.at("user"), (json{{"uid", 1000}, {"gid", 50}}));
+  ASSERT_TRUE(is_dir(s.in_rootfs("srv/work")));
+  if (::geteuid() == 0) {
+    struct stat st{};
+    ASSERT_EQ(::stat(s.in_rootfs("srv/work").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 1000u);
+    EXPECT_EQ(st.st_gid, 50u);
+  }
+}
+
+// A bad option is refused before anything is unpacked: no bundle directory at all.
+TEST(Create, BadOptionFailsBeforeUnpack) {
+  scratch s;
+  const auto img = build_layout(s.layout, "t", etc_layers(), runnable());
+  for (const auto& bad : {create_options{.env = {"NOEQUALS"}}, create_options{.env = {"=v"}}}) {
+    auto rep = create(img.ref(), s.bundle, bad);
+    ASSERT_FALSE(rep);
+    EXPECT_EQ(rep.error().code(), errc::invalid_argument) << rep.error().message();
+    EXPECT_FALSE(path_exists(s.bundle));
+  }
+  create_options relative;
+  relative.cwd = "work";
+  auto rep = create(img.ref(), s.bundle, relative);
+  ASSERT_FALSE(rep);
+  EXPECT_EQ(rep.error().code(), errc::invalid_argument) << rep.error().message();
+  EXPECT_EQ(names_in(s.parent), std::vector<std::string>{});
+  create_options unknown;
+  unknown.user = "nobody";
+  rep = create(img.ref(), s.bundle, unknown);
+  ASSERT_FALSE(rep);
+  EXPECT_EQ(rep.error().code(), errc::not_found) << rep.error().message();
+  EXPECT_NE(rep.error().message().find("\"nobody\""), std::string::npos) << rep.error().message();
+}
+
+// --rootless: the rootfs unpacked rootless and config.json as `runc spec --rootless` writes
+// it, mapping the caller; the WorkingDir made for it belongs to the caller.
+TEST(Create, RootlessBundleMapsTheCaller) {
+  scratch s;
+  auto cfg = runnable();
+  cfg.working_dir = "/srv/run";
+  const auto img = build_layout(s.layout, "t", etc_layers(), cfg);
+  create_options opts;
+  opts.unpack.rootless = true;
+  auto rep = create(img.ref(), s.bundle, opts);
+  ASSERT_TRUE(rep) << rep.error().message();
+  EXPECT_TRUE(rep->unpack.rootless);
+  const auto rc = json::parse(rep->config_json);
+  EXPECT_EQ(rc.at("linux").at("uidMappings"),
+            (json{{{"containerID", 0}, {"hostID", ::geteuid()}, {"size", 1}}}));
+  EXPECT_EQ(rc.at("linux").at("gidMappings"),
+            (json{{{"containerID", 0}, {"hostID", ::getegid()}, {"size", 1}}}));
+  EXPECT_FALSE(rc.at("linux").contains("resources"));
+  EXPECT_EQ(rc.at("process").at("user"), (json{{"uid", 0}, {"gid", 0}}));  // root's wheel dropped
+  struct stat st{};
+  ASSERT_EQ(::stat(s.in_rootfs("srv/run").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, ::geteuid());
+}
+
+// --rootless maps only the caller: an image user other than root is an error that --user
+// 0 overrides.
+TEST(Create, RootlessWithImageUserNeedsUserZero) {
+  scratch s;
+  const auto img = build_layout(s.layout, "t", etc_layers(), runnable("app"));
+  create_options opts;
+  opts.unpack.rootless = true;
+  auto rep = create(img.ref(), s.bundle, opts);
+  ASSERT_FALSE(rep);
+  EXPECT_EQ(rep.error().code(), errc::invalid_argument) << rep.error().message();
+  EXPECT_EQ(names_in(s.parent), std::vector<std::string>{});
+  opts.user = "0";
+  rep = create(img.ref(), s.bundle, opts);
+  ASSERT_TRUE(rep) << rep.error().message();
+}
+
+// conversion.md "Annotations": Labels win over the image's own fields (os.features
+// included), and the manifest's annotations are not copied (a converter SHOULD NOT).
+TEST(Create, AnnotationsFromConfigNotManifest) {
+  scratch s;
+  auto img = build_layout(s.layout, "t", etc_layers(), runnable());
+  edit_config(img, [](nlohmann::ordered_json& c) {
+    c["os.features"] = {"f1", "f2"};
+    c["config"]["Labels"] = {{"org.opencontainers.image.architecture", "from-label"},
+                             {"", "no key"}};
+    c["config"]["StopSignal"] = "SIGINT";
+    c["config"]["ExposedPorts"] = {{"8080/tcp", nlohmann::ordered_json::object()}};
+  });
+  edit_manifest(img, [](nlohmann::ordered_json& m) {
+    m["annotations"] = {{"org.example.from-manifest", "x"}};
+  });
+  auto rep = create(img.ref(), s.bundle, {});
+  ASSERT_TRUE(rep) << rep.error().message();
+  const auto ann = json::parse(rep->config_json).at("annotations");
+  EXPECT_EQ(ann.at("org.opencontainers.image.architecture"), "from-label");
+  EXPECT_EQ(ann.at("org.opencontainers.image.os"), "linux");
+  EXPECT_EQ(ann.at("org.opencontainers.image.os.features"), "f1,f2");
+  EXPECT_EQ(ann.at("org.opencontainers.image.stopSignal"), "SIGINT");
+  EXPECT_EQ(ann.at("org.opencontainers.image.exposedPorts"), "8080/tcp");
+  EXPECT_FALSE(ann.contains("org.example.from-manifest"));
+  // A label with an empty key cannot be a runtime-spec annotation: left out, and said so.
+  EXPECT_FALSE(ann.contains(""));
+  ASSERT_EQ(rep->warnings.size(), 1u);
+  EXPECT_EQ(rep->warnings[0].first, "runtime.annotations.key");
+}
+
+// create reads oci-archive: and docker-archive: in place, and --platform picks the image:
+// from an archived image index, or checks the one image a docker-archive holds.
+TEST(Create, FromArchivesWithPlatform) {
+  scratch s;
+  auto amd = build_layout(s.layout, "amd", etc_layers({file("which", "amd64")}), runnable());
+  config_overrides arm_cfg = runnable();
+  arm_cfg.architecture = "arm64";
+  auto arm = build_layout(s.layout, "arm", etc_layers({file("which", "arm64")}), arm_cfg);
+  nlohmann::ordered_json index = {{"schemaVersion", 2},
+                                  {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                                  {"manifests",
+                                   {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                     {"digest", amd.manifest_digest.str()},
+                                     {"size", amd.manifest_size},
+                                     {"platform", {{"architecture", "amd64"}, {"os", "linux"}}}},
+                                    {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                     {"digest", arm.manifest_digest.str()},
+                                     {"size", arm.manifest_size},
+                                     {"platform", {{"architecture", "arm64"}, {"os", "linux"}}}}}}};
+  const auto text = index.dump();
+  const auto d = write_blob(amd, text);
+  write_bytes(
+      s.layout + "/index.json",
+      nlohmann::ordered_json{{"schemaVersion", 2},
+                             {"manifests",
+                              {{{"mediaType", "application/vnd.oci.image.index.v1+json"},
+                                {"digest", d.str()},
+                                {"size", text.size()},
+                                {"annotations", {{"org.opencontainers.image.ref.name", "t"}}}}}}}
+          .dump());
+  const std::string oci_archive = s.tmp.sub("image.oci.tar");
+  write_oci_archive(amd, oci_archive);
+  const std::string docker_archive = s.tmp.sub("image.docker.tar");
+  write_docker_archive(amd, docker_archive);
+
+  auto ref = parse_reference("oci-archive:" + oci_archive + ":t");
+  ASSERT_TRUE(ref) << ref.error().message();
+  create_options opts;
+  opts.unpack.platform = *parse_platform("linux/arm64");
+  auto rep = create(*ref, s.bundle, opts);
+  ASSERT_TRUE(rep) << rep.error().message();
+  EXPECT_EQ(read_bytes(s.in_rootfs("which")), "arm64");
+  EXPECT_EQ(
+      json::parse(rep->config_json).at("annotations").at("org.opencontainers.image.architecture"),
+      "arm64");
+
+  ref = parse_reference("docker-archive:" + docker_archive);
+  ASSERT_TRUE(ref) << ref.error().message();
+  opts.unpack.force = true;
+  opts.unpack.platform = *parse_platform("linux/amd64");
+  rep = create(*ref, s.bundle, opts);
+  ASSERT_TRUE(rep) << rep.error().message();
+  EXPECT_EQ(read_bytes(s.in_rootfs("which")), "amd64");
+  opts.unpack.platform = *parse_platform("linux/arm64");
+  rep = create(*ref, s.bundle, opts);
+  ASSERT_FALSE(rep);
+  EXPECT_EQ(rep.error().code(), errc::not_found) << rep.error().message();
 }
 
 }  // namespace
