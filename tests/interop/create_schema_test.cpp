@@ -20,6 +20,7 @@
 #include "tests/support/image_builder.h"
 #include "tests/support/runtime_schema.h"
 #include "tests/support/test_env.h"
+#include "tests/support/user_files.h"
 
 namespace ocipipe::testing {
 namespace {
@@ -27,13 +28,6 @@ namespace {
 using json = nlohmann::ordered_json;
 using strings = std::vector<std::string>;
 
-const std::string passwd_text =
-    "root:x:0:0::/root:/bin/sh\n"
-    "app:x:1000:1000::/home/app:/bin/sh\n";
-const std::string group_text =
-    "wheel:x:10:root,app\n"
-    "staff:x:50:app\n"
-    "app:x:1000:\n";
 
 struct schema_case {
   std::string name;

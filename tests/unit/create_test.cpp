@@ -22,6 +22,7 @@
 #include "stages/runtime_config.h"
 #include "tests/support/image_builder.h"
 #include "tests/support/test_env.h"
+#include "tests/support/user_files.h"
 
 namespace ocipipe::testing {
 namespace {
@@ -30,14 +31,6 @@ using json = nlohmann::json;
 
 using args = std::vector<std::string>;
 
-// buglog B54's /etc/passwd and /etc/group, plus a group "staff" app is in.
-const std::string passwd_text =
-    "root:x:0:0::/root:/bin/sh\n"
-    "app:x:1000:1000::/home/app:/bin/sh\n";
-const std::string group_text =
-    "wheel:x:10:root,app\n"
-    "staff:x:50:app\n"
-    "app:x:1000:\n";
 
 // An image whose rootfs has /etc/passwd and /etc/group, and `extra` entries after them.
 std::vector<layer_spec> etc_layers(std::vector<tar_spec_entry> extra = {}) {

@@ -11,18 +11,10 @@
 #include <gtest/gtest.h>
 
 #include "stages/image_user.h"
+#include "tests/support/user_files.h"
 
 namespace ocipipe::testing {
 namespace {
-
-// buglog B54's /etc/passwd and /etc/group, plus a group "staff" app is in.
-const std::string passwd_text =
-    "root:x:0:0::/root:/bin/sh\n"
-    "app:x:1000:1000::/home/app:/bin/sh\n";
-const std::string group_text =
-    "wheel:x:10:root,app\n"
-    "staff:x:50:app\n"
-    "app:x:1000:\n";
 
 struct user_case {
   std::string user;
