@@ -35,7 +35,9 @@ TEST(UnpackProgress, ReportsBytesOfTheImageTotalAndEachLayerInOrder) {
   std::vector<std::string> finished;
   for (std::size_t i = 0; i < updates.size(); ++i) {
     EXPECT_EQ(updates[i].total_bytes, total);
-    if (i > 0) EXPECT_GE(updates[i].done_bytes, updates[i - 1].done_bytes);
+    if (i > 0) {
+      EXPECT_GE(updates[i].done_bytes, updates[i - 1].done_bytes);
+    }
     if (updates[i].finished_one) finished.push_back(updates[i].current);
   }
   ASSERT_EQ(finished.size(), 3u);

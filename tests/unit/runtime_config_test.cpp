@@ -46,7 +46,9 @@ json config_of(const image_config& cfg, const runtime_config_options& opts = {},
                const resolved_user& user = {}) {
   auto rc = make_runtime_config(cfg, user, opts);
   EXPECT_TRUE(rc) << rc.error().message();
-  if (rc) EXPECT_TRUE(rc->warnings.empty());
+  if (rc) {
+    EXPECT_TRUE(rc->warnings.empty());
+  }
   return rc ? json::parse(rc->json) : json();
 }
 
