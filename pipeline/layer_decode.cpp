@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "pipeline/counting_source.h"
 #include "pipeline/header_check_tap.h"
 #include "pipeline/prefetch_source.h"
 #include "stages/decompress.h"
@@ -63,23 +64,6 @@ class batcher {
   layer_channel& ch_;
   const std::atomic<std::uint64_t>& blob_read_;
   apply_batch cur_;
-};
-
-// Counts the blob bytes read, for the batches' progress stamps; the reading
-// may run on the prefetch thread.
-class read_counter final : public byte_source {
- public:
-  read_counter(std::unique_ptr<byte_source> inner, std::atomic<std::uint64_t>& read)
-      : inner_(std::move(inner)), read_(read) {}
-  result<byte_view> next() override {
-    auto chunk = inner_->next();
-    if (chunk) read_.fetch_add(chunk->size(), std::memory_order_relaxed);
-    return chunk;
-  }
-
- private:
-  std::unique_ptr<byte_source> inner_;
-  std::atomic<std::uint64_t>& read_;
 };
 
 // Counts a layer's uncompressed bytes into the image's total, shared by all
@@ -175,8 +159,10 @@ result<layer_digests> decode(const io::image_layout& layout, const descriptor& d
                              layer_channel& out, decode_stats& stats) {
   OCIPIPE_ASSIGN_OR_RETURN(const auto layer, as_stored(layout, declared, stats));
   OCIPIPE_ASSIGN_OR_RETURN(auto opened, layout.open_blob(layer));
+  // The reading may run on the prefetch thread, hence an atomic.
   std::atomic<std::uint64_t> blob_read{0};
-  auto blob = std::make_unique<read_counter>(std::move(opened), blob_read);
+  auto blob = std::make_unique<counting_source>(
+      std::move(opened), [&blob_read](std::size_t n) { blob_read.fetch_add(n, std::memory_order_relaxed); });
   const auto diff_alg = diff_id && diff_id->algorithm() == digest_algorithm::sha512
                             ? digest_algorithm::sha512
                             : digest_algorithm::sha256;

@@ -6,12 +6,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <string>
 
 #include "pipeline/api.h"
-#include "stages/oci/byte_source.h"
 
 namespace ocipipe::pipeline {
 
@@ -71,22 +69,6 @@ class progress_meter {
   std::atomic<std::int64_t> last_ns_{0};
   std::mutex mu_;
   std::string current_;
-};
-
-/// Passes a blob's bytes through, adding each chunk's size to a meter.
-class metered_source final : public byte_source {
- public:
-  metered_source(std::unique_ptr<byte_source> inner, progress_meter& meter)
-      : inner_(std::move(inner)), meter_(meter) {}
-  result<byte_view> next() override {
-    auto chunk = inner_->next();
-    if (chunk) meter_.add(chunk->size());
-    return chunk;
-  }
-
- private:
-  std::unique_ptr<byte_source> inner_;
-  progress_meter& meter_;
 };
 
 }  // namespace ocipipe::pipeline

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "pipeline/counting_source.h"
 #include "pipeline/header_check_tap.h"
 #include "pipeline/prefetch_source.h"
 #include "stages/digester.h"
@@ -157,13 +158,14 @@ void add_header_problem(blob_job& job, tar_header_problem p) {
                           std::move(p.message) + " (tar offset " + std::to_string(p.offset) + ")"});
 }
 
-// The layer checks, reading the blob as `desc` says (its media type may be
-// corrected from job.desc's, B42).
+// `s`, its bytes added to `meter` as they are read (when there is one).
 std::unique_ptr<byte_source> metered(std::unique_ptr<byte_source> s, progress_meter* meter) {
-  if (meter && meter->enabled()) return std::make_unique<metered_source>(std::move(s), *meter);
-  return s;
+  if (!meter || !meter->enabled()) return s;
+  return std::make_unique<counting_source>(std::move(s), [meter](std::size_t n) { meter->add(n); });
 }
 
+// The layer checks, reading the blob as `desc` says (its media type may be
+// corrected from job.desc's, B42).
 void check_layer(const io::image_layout& store, blob_job& job, const descriptor& desc, progress_meter* meter) {
   auto blob = store.open_blob(desc);
   if (!blob) return problem(job, blob.error(), false);
