@@ -13,6 +13,16 @@ namespace {
 // damaged blob can be looked at (issue 4: "fail with the layer and offset").
 std::string blob_offset(std::uint64_t n) { return " at compressed byte " + std::to_string(n); }
 
+// Adds `n` uncompressed bytes to `total` and refuses a stream past the limit
+// (a decompression bomb, moby CVE-2017-14992), naming the limit.
+result<void> count_output(std::uint64_t& total, std::size_t n, const decompress_limits& lim) {
+  total += n;
+  if (total > lim.max_output_bytes)
+    return fail(errc::resource_exhausted, "uncompressed layer exceeds " + std::to_string(lim.max_output_bytes) +
+                                              " bytes" + limit_name(lim.max_output_name));
+  return {};
+}
+
 constexpr std::size_t out_chunk = 1 << 20;
 
 // Plain tar. A blob that starts with gzip or zstd magic is compressed although
@@ -24,11 +34,7 @@ class passthrough_source final : public byte_source {
   result<byte_view> next() override {
     OCIPIPE_ASSIGN_OR_RETURN(auto chunk, up_.next());
     if (!sniffed_) OCIPIPE_TRY(sniff(chunk));
-    total_ += chunk.size();
-    if (total_ > lim_.max_output_bytes)
-      return fail(errc::resource_exhausted, "uncompressed layer exceeds " +
-                                                std::to_string(lim_.max_output_bytes) + " bytes" +
-                                                limit_name(lim_.max_output_name));
+    OCIPIPE_TRY(count_output(total_, chunk.size(), lim_));
     return chunk;
   }
 
@@ -105,11 +111,7 @@ class gzip_source final : public byte_source {
       if (rc != ISAL_DECOMP_OK) return fail(errc::malformed, gzip_error(rc, members_) + at());
     }
     const std::size_t n = out_.size() - state_.avail_out;
-    total_ += n;
-    if (total_ > lim_.max_output_bytes)
-      return fail(errc::resource_exhausted, "uncompressed layer exceeds " +
-                                                std::to_string(lim_.max_output_bytes) + " bytes" +
-                                                limit_name(lim_.max_output_name));
+    OCIPIPE_TRY(count_output(total_, n, lim_));
     if (n == 0) done_ = true;
     return byte_view(out_.data(), n);
   }
@@ -196,11 +198,7 @@ class zstd_source final : public byte_source {
         return fail(errc::malformed, std::string("zstd: ") + ZSTD_getErrorName(last_) +
                                          blob_offset(in_total_ - (in_.size - in_.pos)));
     }
-    total_ += out.pos;
-    if (total_ > lim_.max_output_bytes)
-      return fail(errc::resource_exhausted, "uncompressed layer exceeds " +
-                                                std::to_string(lim_.max_output_bytes) + " bytes" +
-                                                limit_name(lim_.max_output_name));
+    OCIPIPE_TRY(count_output(total_, out.pos, lim_));
     return byte_view(out_.data(), out.pos);
   }
 
