@@ -43,8 +43,8 @@ void out_json(std::string_view type, nlohmann::ordered_json data);
 /// Writes "ocipipe: <message>" to stderr.
 void err_line(const std::string& message);
 
-/// A progress line on stderr: on a terminal, redrawn in place (`last` ends
-/// it); elsewhere, a plain err_line.
+/// A progress line on a terminal's stderr, redrawn in place (`last` ends it);
+/// the next err_line clears it first.
 void progress_line(const std::string& message, bool last);
 
 /// A verb: registers its subcommand and returns the function that runs it.

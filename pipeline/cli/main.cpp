@@ -61,7 +61,6 @@ void err_line(const std::string& message) {
 }
 
 void progress_line(const std::string& message, bool last) {
-  if (!::isatty(STDERR_FILENO)) return err_line(message);
   const std::string line = "\rocipipe: " + message + (last ? "\033[K\n" : "\033[K");
   progress_line_open = !last;
   std::fwrite(line.data(), 1, line.size(), stderr);

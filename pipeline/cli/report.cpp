@@ -24,9 +24,12 @@ progress_callback make_progress(const global_flags& g, const std::string& label)
     const double pct = u.total_bytes ? 100.0 * static_cast<double>(u.done_bytes) / static_cast<double>(u.total_bytes) : 100.0;
     char frac[32];
     std::snprintf(frac, sizeof frac, " (%.0f%%)", pct);
-    progress_line(label + ": " + mb(u.done_bytes) + " of " + mb(u.total_bytes) + frac +
-                      (u.current.empty() ? "" : ", " + u.current + (u.finished_one ? " done" : "")),
-                  u.finished_one && u.done_bytes >= u.total_bytes);
+    const std::string text = label + ": " + mb(u.done_bytes) + " of " + mb(u.total_bytes) + frac +
+                             (u.current.empty() ? "" : ", " + u.current + (u.finished_one ? " done" : ""));
+    if (terminal)
+      progress_line(text, u.finished_one && u.done_bytes >= u.total_bytes);
+    else
+      err_line(text);
   };
 }
 
