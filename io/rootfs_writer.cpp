@@ -360,6 +360,24 @@ result<void> rootfs_writer::set_xattrs(int fd, const tar_entry& e, const std::st
   return {};
 }
 
+result<void> rootfs_writer::set_dir_metadata(int fd, const tar_entry& e, const std::string& key,
+                                             const std::string& path) {
+  OCIPIPE_TRY(set_owner(fd, -1, {}, e, path));
+  // Rootless, the owner needs rwx to fill the directory: its own mode waits for finish().
+  const std::uint32_t mode_now = opts_.rootless ? (e.mode | 0700) : e.mode;
+  if (::fchmod(fd, mode_now) != 0) return fail_errno("chmod " + quote(path), errno);
+  // A directory written again takes the entry's xattrs, not the union
+  // (layer.md "Changeset over existing files": attributes are replaced).
+  OCIPIPE_TRY(drop_other_xattrs(fd, e, path));
+  OCIPIPE_TRY(set_xattrs(fd, e, path));
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return fail_errno("stat " + quote(path), errno);
+  dir_finals_[key] = {e.mtime_sec, e.mtime_nsec,
+                      mode_now == e.mode ? std::nullopt : std::optional<std::uint32_t>(e.mode),
+                      static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+  return {};
+}
+
 result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& path) {
   last_entry_path_ = path;
   OCIPIPE_TRY(check_clean(path, true));
@@ -370,17 +388,7 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
       return fail(errc::unsafe_path, "entry for the rootfs itself is not a directory");
     unique_fd fd(::openat(root_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) return fail_errno("open rootfs", errno);
-    OCIPIPE_TRY(set_owner(fd.get(), -1, {}, e, "."));
-    OCIPIPE_TRY(drop_other_xattrs(fd.get(), e, "."));
-    OCIPIPE_TRY(set_xattrs(fd.get(), e, "."));
-    // Rootless, the rootfs's own mode waits for finish() like every directory's.
-    if (opts_.rootless) {
-      dir_finals_[std::string()] = {e.mtime_sec, e.mtime_nsec, e.mode, 0, 0};
-      if (::fchmod(fd.get(), e.mode | 0700) != 0) return fail_errno("chmod rootfs", errno);
-    } else if (::fchmod(fd.get(), e.mode) != 0) {
-      return fail_errno("chmod rootfs", errno);
-    }
-    return {};
+    return set_dir_metadata(fd.get(), e, std::string(), ".");
   }
   auto [parent, base] = split_parent(path);
   OCIPIPE_ASSIGN_OR_RETURN(int pfd, parent_fd(parent, true));
@@ -418,20 +426,7 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
       }
       unique_fd fd(::openat(pfd, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd) return fail_errno("open directory " + quote(path), errno);
-      OCIPIPE_TRY(set_owner(fd.get(), -1, {}, e, path));
-      // Rootless, the owner needs rwx to fill the directory: its own mode waits for finish().
-      const std::uint32_t mode_now = opts_.rootless ? (e.mode | 0700) : e.mode;
-      if (::fchmod(fd.get(), mode_now) != 0) return fail_errno("chmod " + quote(path), errno);
-      // A directory written again takes the entry's xattrs, not the union
-      // (layer.md "Changeset over existing files": attributes are replaced).
-      OCIPIPE_TRY(drop_other_xattrs(fd.get(), e, path));
-      OCIPIPE_TRY(set_xattrs(fd.get(), e, path));
-      struct stat st{};
-      if (::fstat(fd.get(), &st) != 0) return fail_errno("stat " + quote(path), errno);
-      dir_finals_[last_entry_path_] = {e.mtime_sec, e.mtime_nsec,
-                                       mode_now == e.mode ? std::nullopt : std::optional<std::uint32_t>(e.mode),
-                                       static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
-      return {};
+      return set_dir_metadata(fd.get(), e, last_entry_path_, path);
     }
     case entry_type::symlink: {
       if (::symlinkat(e.link_target.c_str(), pfd, base.c_str()) != 0) {
@@ -547,8 +542,7 @@ result<void> rootfs_writer::finish() {
   // the rootfs itself ("") sorts first, so it goes last.
   for (auto it = dir_finals_.rbegin(); it != dir_finals_.rend(); ++it) {
     const auto& [path, t] = *it;
-    const auto mtime = to_timespec(t.mtime_sec, t.mtime_nsec);
-    const timespec times[2] = {mtime, mtime};
+    // The rootfs's own entry: its mode, never its mtime (as before rootless).
     if (path.empty()) {
       if (t.mode && ::fchmodat(root_.get(), ".", *t.mode, 0) != 0) return fail_errno("chmod rootfs", errno);
       continue;
@@ -563,6 +557,8 @@ result<void> rootfs_writer::finish() {
       continue;
     if (t.mode && ::fchmodat(pfd->get(), base.c_str(), *t.mode, 0) != 0)
       return fail_errno("chmod " + quote(path), errno);
+    const auto mtime = to_timespec(t.mtime_sec, t.mtime_nsec);
+    const timespec times[2] = {mtime, mtime};
     if (::utimensat(pfd->get(), base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
       return fail_errno("set mtime of " + quote(path), errno);
   }

@@ -93,6 +93,10 @@ class rootfs_writer {
   result<void> remove_existing(int dirfd, const std::string& name, const std::string& path);
   result<void> hide_children(int dirfd, const std::string& dir_path, const keep_predicate& keep);
   result<void> set_xattrs(int fd, const tar_entry& e, const std::string& path);
+  // Owner, mode (rootless: u+rwx until finish()), xattrs of directory `fd`
+  // from `e`, and what finish() sets on it later, kept under `key` (its
+  // resolved path; "" for the rootfs).
+  result<void> set_dir_metadata(int fd, const tar_entry& e, const std::string& key, const std::string& path);
   // Removes the xattrs of `fd` that entry `e` does not have.
   result<void> drop_other_xattrs(int fd, const tar_entry& e, const std::string& path);
   // Gives `path` the entry's owner: chown, or the rootless xattr where chown
