@@ -125,7 +125,9 @@ TEST(ArchiveInterop, JsonOnBothArchivesIsCleanWithSummary) {
   EXPECT_EQ(ended, (std::set<std::string>{oci_archive_ref(), docker_archive_ref()})) << r.out;
   EXPECT_EQ(summaries, 1) << r.out;
   for (const auto& rec : records_of(r.out))
-    if (rec["type"] == "summary") EXPECT_EQ(rec["data"].value("tar_bytes", std::uint64_t{0}), end_tar) << r.out;
+    if (rec["type"] == "summary") {
+      EXPECT_EQ(rec["data"].value("tar_bytes", std::uint64_t{0}), end_tar) << r.out;
+    }
 }
 
 TEST(ArchiveInterop, ArchivesUnpackToTheLayoutsTree) {

@@ -132,7 +132,7 @@ TEST(RuncRun, ArchivesWithPlatformRun) {
   require_root();
   if (HasFatalFailure()) return;
   OCIPIPE_REQUIRE_DATASET(kSlim);
-  for (const std::string ref :
+  for (const std::string& ref :
        {"oci-archive:" + dataset_archive("debian-slim.oci-archive.tar"),
         "docker-archive:" + dataset_archive("debian-slim.docker-archive.tar")}) {
     SCOPED_TRACE(ref);

@@ -147,23 +147,12 @@ std::string hex_of(std::string_view bytes) {
   return s;
 }
 
-// name -> hex value of every xattr of `path` (not following a symlink); a failure to read
-// them shows as a "<...>" name, so it cannot pass for "no xattrs".
-std::map<std::string, std::string> xattrs_of(const std::string& path) {
-  std::map<std::string, std::string> out;
-  ssize_t n = ::llistxattr(path.c_str(), nullptr, 0);
-  std::string names(n > 0 ? static_cast<std::size_t>(n) : 0, '\0');
-  if (n > 0) n = ::llistxattr(path.c_str(), names.data(), names.size());
-  if (n < 0 && errno != ENOTSUP) out["<llistxattr>"] = std::strerror(errno);
-  if (n <= 0) return out;
-  names.resize(static_cast<std::size_t>(n));
-  for (std::size_t pos = 0; pos < names.size(); pos += std::strlen(names.c_str() + pos) + 1) {
-    const std::string name(names.c_str() + pos);
-    std::string value(65536, '\0');
-    const ssize_t v = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
-    value.resize(v < 0 ? 0 : static_cast<std::size_t>(v));
-    out[name] = v < 0 ? "<lgetxattr: " + std::string(std::strerror(errno)) + ">" : hex_of(value);
-  }
+// name -> hex value of every xattr of `path` (test_env's xattrs_of); a failure to read
+// them shows as a "<...>" name or value, so it cannot pass for "no xattrs".
+std::map<std::string, std::string> hex_xattrs_of(const std::string& path) {
+  auto out = xattrs_of(path);
+  for (auto& [name, value] : out)
+    if (name.front() != '<' && value.rfind("<lgetxattr: ", 0) != 0) value = hex_of(value);
   return out;
 }
 
@@ -205,7 +194,7 @@ json describe_path(const std::string& full) {
     d["major"] = major(st.st_rdev);
     d["minor"] = minor(st.st_rdev);
   }
-  if (auto x = xattrs_of(full); !x.empty()) d["xattrs"] = x;
+  if (auto x = hex_xattrs_of(full); !x.empty()) d["xattrs"] = x;
   return d;
 }
 

@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -341,6 +342,33 @@ std::vector<std::string> names_in(const std::string& dir) {
 bool path_exists(const std::string& path) {
   struct stat st{};
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+struct stat lstat_of(const std::string& path) {
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0) {
+    ADD_FAILURE() << "lstat \"" << path << "\": " << std::strerror(errno);
+    st = {};
+  }
+  return st;
+}
+
+std::map<std::string, std::string> xattrs_of(const std::string& path) {
+  std::map<std::string, std::string> out;
+  ssize_t n = ::llistxattr(path.c_str(), nullptr, 0);
+  std::string names(n > 0 ? static_cast<std::size_t>(n) : 0, '\0');
+  if (n > 0) n = ::llistxattr(path.c_str(), names.data(), names.size());
+  if (n < 0 && errno != ENOTSUP) out["<llistxattr>"] = std::strerror(errno);
+  if (n <= 0) return out;
+  names.resize(static_cast<std::size_t>(n));
+  for (std::size_t pos = 0; pos < names.size(); pos += std::strlen(names.c_str() + pos) + 1) {
+    const std::string name(names.c_str() + pos);
+    std::string value(65536, '\0');
+    const ssize_t v = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+    value.resize(v < 0 ? 0 : static_cast<std::size_t>(v));
+    out[name] = v < 0 ? "<lgetxattr: " + std::string(std::strerror(errno)) + ">" : value;
+  }
+  return out;
 }
 
 }  // namespace ocipipe::testing

@@ -2,7 +2,10 @@
 // The environment tests run in: scratch directories, the dataset cache that datasets/build.sh
 // fills, and running programs (build/ocipipe, umoci, runc) with their output captured.
 
+#include <sys/stat.h>
+
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,6 +46,13 @@ std::string remove_tree(const std::string& path);
 [[nodiscard]] std::vector<std::string> names_in(const std::string& dir);
 /// True when something (anything, a dangling symlink too) exists at `path`.
 [[nodiscard]] bool path_exists(const std::string& path);
+/// lstat of `path` (a symlink itself); a failure is a test failure (ADD_FAILURE) and gives
+/// a zeroed struct, whose st_mode 0 matches no file type.
+[[nodiscard]] struct stat lstat_of(const std::string& path);
+/// Name -> value of every xattr of `path` (not following a symlink), in name order. A
+/// failure to list them shows as the name "<llistxattr>" with the error as its value, and
+/// one to read a value as that value "<lgetxattr: error>", so neither passes for "none".
+[[nodiscard]] std::map<std::string, std::string> xattrs_of(const std::string& path);
 
 // ---- files and text ----
 

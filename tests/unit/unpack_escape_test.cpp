@@ -263,12 +263,6 @@ struct escape_scratch {
 
 // ---- checks inside the rootfs ----
 
-struct stat lstat_of(const std::string& path) {
-  struct stat st{};
-  if (::lstat(path.c_str(), &st) != 0) ADD_FAILURE() << "lstat \"" << path << "\": " << std::strerror(errno);
-  return st;
-}
-
 bool is_type(const std::string& path, mode_t type) {
   struct stat st{};
   return ::lstat(path.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == type;

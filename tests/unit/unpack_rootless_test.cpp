@@ -28,18 +28,11 @@ tar_spec_entry owned(tar_spec_entry e, std::int64_t uid, std::int64_t gid) {
   return e;
 }
 
-// The xattr's bytes, or "<absent>" / "<errno text>".
+// The xattr's bytes, or "<absent>".
 std::string rootless_xattr(const std::string& path) {
-  char buf[64];
-  const ssize_t n = ::lgetxattr(path.c_str(), rootless_owner::xattr_name, buf, sizeof buf);
-  if (n < 0) return errno == ENODATA ? "<absent>" : std::string("<") + std::strerror(errno) + ">";
-  return std::string(buf, static_cast<std::size_t>(n));
-}
-
-struct stat lstat_of(const std::string& path) {
-  struct stat st{};
-  if (::lstat(path.c_str(), &st) != 0) st.st_mode = 0;
-  return st;
+  const auto all = xattrs_of(path);
+  const auto it = all.find(rootless_owner::xattr_name);
+  return it == all.end() ? "<absent>" : it->second;
 }
 
 bool has_warning(const unpack_report& r, const std::string& rule, const std::string& text) {

@@ -50,12 +50,6 @@ result<unpack_report> unpack_image(const built_image& img, const std::string& ro
   return unpack(img.ref(), rootfs, opts);
 }
 
-struct stat lstat_of(const std::string& path) {
-  struct stat st{};
-  if (::lstat(path.c_str(), &st) != 0) ADD_FAILURE() << "lstat \"" << path << "\": " << std::strerror(errno);
-  return st;
-}
-
 bool is_regular(const std::string& path) { return path_exists(path) && S_ISREG(lstat_of(path).st_mode); }
 bool is_dir(const std::string& path) { return path_exists(path) && S_ISDIR(lstat_of(path).st_mode); }
 bool is_symlink(const std::string& path) { return path_exists(path) && S_ISLNK(lstat_of(path).st_mode); }

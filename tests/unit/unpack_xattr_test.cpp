@@ -31,21 +31,11 @@ TEST(UnpackXattrs, XattrTheFilesystemRefusesIsAWarning) {
   EXPECT_NE(r->warnings[0].second.find("user.big"), std::string::npos) << r->warnings[0].second;
 }
 
+// "name=value;" for each user.* xattr of `path`, in name order.
 std::string user_xattrs_of(const std::string& path) {
-  char names[1024];
-  const ssize_t n = ::llistxattr(path.c_str(), names, sizeof names);
-  std::vector<std::string> found;  // sorted: listxattr's order is the filesystem's
-  for (ssize_t i = 0; i < n;) {
-    const std::string name(names + i);
-    i += static_cast<ssize_t>(name.size()) + 1;
-    if (name.rfind("user.", 0) != 0) continue;
-    char value[256];
-    const ssize_t v = ::lgetxattr(path.c_str(), name.c_str(), value, sizeof value);
-    found.push_back(name + "=" + std::string(value, v > 0 ? static_cast<std::size_t>(v) : 0) + ";");
-  }
-  std::sort(found.begin(), found.end());
   std::string out;
-  for (const auto& f : found) out += f;
+  for (const auto& [name, value] : xattrs_of(path))
+    if (name.rfind("user.", 0) == 0) out += name + "=" + value + ";";
   return out;
 }
 
