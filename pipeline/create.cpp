@@ -37,7 +37,6 @@ result<create_report> create(const image_reference& ref, const std::string& bund
     runtime_config_options rc_opts;
     rc_opts.args = opts.args;
     rc_opts.terminal = opts.terminal;
-    rc_opts.os_features = cfg.os_features;
     // A rootless rootfs (asked for, or unpacked by a user who is not root)
     // runs only in a user namespace: its files belong to the caller.
     if (unpacked->rootless) rc_opts.rootless = rootless_ids{::geteuid(), ::getegid()};

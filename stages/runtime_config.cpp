@@ -79,8 +79,7 @@ std::string comma_joined(const std::vector<std::string>& values) {
 }
 
 // conversion.md "Annotation Fields" and "Annotations".
-json annotations_of(const image_config& image, const runtime_config_options& opts,
-                    std::vector<std::pair<std::string, std::string>>& warnings) {
+json annotations_of(const image_config& image, std::vector<std::pair<std::string, std::string>>& warnings) {
   json ann = json::object();
   for (const auto& [k, v] : image.config.labels) {
     if (k.empty()) {
@@ -99,7 +98,7 @@ json annotations_of(const image_config& image, const runtime_config_options& opt
   put("org.opencontainers.image.architecture", image.architecture);
   put("org.opencontainers.image.variant", image.variant);
   put("org.opencontainers.image.os.version", image.os_version);
-  put("org.opencontainers.image.os.features", comma_joined(opts.os_features));
+  put("org.opencontainers.image.os.features", comma_joined(image.os_features));
   put("org.opencontainers.image.author", image.author);
   put("org.opencontainers.image.created", image.created);
   put("org.opencontainers.image.stopSignal", image.config.stop_signal);
@@ -150,7 +149,7 @@ result<runtime_config> make_runtime_config(const image_config& image, const reso
 
   OCIPIPE_ASSIGN_OR_RETURN(auto volumes, volume_mounts(image));
   for (auto& m : volumes) rc["mounts"].push_back(std::move(m));
-  if (auto ann = annotations_of(image, opts, out.warnings); !ann.empty()) {
+  if (auto ann = annotations_of(image, out.warnings); !ann.empty()) {
     // Where runtime-spec's Go types (and so runc) put it: before "linux".
     json linux_section = std::move(rc["linux"]);
     rc.erase("linux");

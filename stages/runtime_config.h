@@ -23,9 +23,6 @@ struct runtime_config_options {
   std::optional<std::vector<std::string>> args;  ///< replaces Entrypoint + Cmd
   bool terminal = false;                         ///< process.terminal
   std::string rootfs = "rootfs";                 ///< root.path, relative to the bundle
-  /// config.md "os.features" of the image config, which image_config does not
-  /// carry (create reads it from the config bytes).
-  std::vector<std::string> os_features;
   /// A config for a user namespace that maps these host ids to 0:0, as
   /// `runc spec --rootless` writes it (no cgroup settings, no network
   /// namespace). The process user must then be 0:0, and its supplementary

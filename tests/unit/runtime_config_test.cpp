@@ -199,8 +199,8 @@ TEST(RuntimeConfig, AnnotationsFromImageFields) {
   cfg.config.stop_signal = "SIGQUIT";
   cfg.config.exposed_ports = {"443/tcp", "53/udp", "80/tcp"};
   cfg.config.labels = {{"com.example.team", "infra"}};
+  cfg.os_features = {"win32k", "other"};
   runtime_config_options opts;
-  opts.os_features = {"win32k", "other"};
   EXPECT_EQ(config_of(cfg, opts)["annotations"],
             (json{{"com.example.team", "infra"},
                   {"org.opencontainers.image.os", "linux"},
