@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -88,6 +89,13 @@ struct unpack_options {
   /// Largest PAX extended header body, in bytes (Go's cap; buglog B29).
   std::size_t max_pax_header_bytes = std::size_t{1} << 20;
   platform_selector platform;
+  /// Record the state of the finished rootfs beside it (`<rootfs
+  /// basename>.ocipipe-state` in its parent directory; io/rootfs_state.h)
+  /// for `pack --diff`. A parent directory that cannot be written gives the
+  /// warning `state.unwritable`, any other recording failure
+  /// `state.unrecorded`; neither fails the unpack. A state file already
+  /// there is removed first either way (it describes an older rootfs).
+  bool record_state = true;
   progress_callback progress;                     ///< optional
   /// Set (from any thread, e.g. a signal handler) to stop: the run ends with
   /// `cancelled` and the rootfs is emptied as for any failure. Optional.
@@ -115,7 +123,8 @@ struct unpack_report {
   /// `rootfs.unsupported` (device nodes not permitted, …), `rootfs.owner`
   /// (owners this user namespace cannot map, kept in the
   /// `user.rootlesscontainers` xattr), `layer.compression` (a media type
-  /// naming the wrong compression; the bytes were followed).
+  /// naming the wrong compression; the bytes were followed),
+  /// `state.unwritable` / `state.unrecorded` (no state for pack --diff).
   std::vector<std::pair<std::string, std::string>> warnings;
 };
 
@@ -169,6 +178,250 @@ struct create_report {
 /// process user other than 0:0.
 [[nodiscard]] result<create_report> create(const image_reference& ref, const std::string& bundle,
                                            const create_options& opts);
+
+/// --- pack (issue 6) -------------------------------------------------------
+
+/// Changes pack makes to the image config (config.md) and manifest, as the
+/// flags of the same names. Unset fields keep the base image's value.
+struct image_edits {
+  std::optional<std::vector<std::string>> entrypoint;  ///< config.Entrypoint
+  std::optional<std::vector<std::string>> cmd;         ///< config.Cmd
+  std::vector<std::string> env;                        ///< NAME=value, replaces NAME or appends
+  std::optional<std::string> working_dir;              ///< config.WorkingDir
+  std::optional<std::string> user;                     ///< config.User
+  std::map<std::string, std::string> labels;           ///< config.Labels additions
+  std::map<std::string, std::string> annotations;      ///< manifest annotations
+  std::optional<std::string> platform;                 ///< "os/arch[/variant]" of the image
+  std::optional<std::string> author;                   ///< author (and history author)
+  std::optional<std::string> created;                  ///< RFC 3339; default: now, or SOURCE_DATE_EPOCH
+  std::string history_comment;                         ///< history[].comment of the new layer
+};
+
+/// How a layer is compressed (media type +gzip, +zstd or plain tar).
+enum class layer_compression { gzip, zstd, none };
+
+struct pack_options {
+  int jobs = 0;  ///< 0 = all cores (parallel gzip chunks, zstd workers)
+  layer_compression compression = layer_compression::gzip;
+  int level = -1;  ///< -1: the compressor's default; gzip 1-9, zstd 1-19
+  /// Mtimes later than this (seconds since the epoch) are clamped to it
+  /// (reproducible-builds.org SOURCE_DATE_EPOCH); also `created`'s default.
+  std::optional<std::int64_t> source_date_epoch;
+  image_edits edits;
+  /// pack DIR only: the image whose layers the new layer goes on top of.
+  std::optional<image_reference> base;
+  platform_selector base_platform;
+  progress_callback progress;  ///< optional
+};
+
+struct pack_report {
+  descriptor manifest;       ///< the new manifest, as tagged in DEST's index.json
+  descriptor config;
+  descriptor layer;          ///< the new layer
+  digest diff_id;
+  std::uint64_t tar_bytes = 0;
+  std::uint64_t entries = 0;         ///< tar entries in the new layer
+  std::uint64_t base_layers = 0;     ///< layers below it
+  std::uint64_t changed = 0, removed = 0;  ///< pack --diff: paths added or changed, whiteouts
+  std::vector<std::pair<std::string, std::string>> warnings;  ///< (rule id, message)
+};
+
+/// Packs directory `dir` into one new layer (image-spec layer.md: every entry
+/// of the tree, sorted, uid/gid, mode, xattrs and hardlinks kept, mtimes
+/// clamped to source_date_epoch), on top of `opts.base`'s layers when given,
+/// writes its image config (with history) and image manifest into the image
+/// layout `dest` (oci:, created when missing) and tags it with dest's tag
+/// (default "latest"). The same tree and options give the same digests.
+/// Errors: `invalid_argument` (dest not oci:, a bad edit), those of
+/// resolve_image for the base, `io`, `resource_exhausted`. Thread-safe.
+[[nodiscard]] result<pack_report> pack(const std::string& dir, const image_reference& dest,
+                                       const pack_options& opts);
+
+/// Packs what changed in BUNDLE's rootfs since `unpack`/`create` wrote it
+/// (the state recorded beside the rootfs) as one new layer on top of the
+/// image it was unpacked from: new and changed entries, whiteouts for
+/// deletions, an opaque whiteout where a directory was replaced as a whole.
+/// Unchanged files are not read. `bundle` is a bundle directory (rootfs/
+/// inside) or a rootfs unpacked by `unpack`. Errors: `not_found` (no
+/// recorded state), those of pack.
+[[nodiscard]] result<pack_report> pack_diff(const std::string& bundle, const image_reference& dest,
+                                            const pack_options& opts);
+
+/// --- layout management (issue 6) -------------------------------------------
+// ls, inspect, tag, rm and gc. Every change of an image layout is made through
+// io/layout_writer.h with the layout lock held for the whole
+// read-modify-write, so these never interleave with a pack or copy into the
+// same layout; readers (ls, inspect) take no lock (index.json is replaced by
+// rename, blobs appear whole).
+
+/// A blob and its size in bytes (what gc and rm --blobs delete).
+struct blob_entry {
+  digest blob;
+  std::uint64_t size = 0;
+};
+
+/// One entry of index.json, as `ls` lists it.
+struct layout_entry {
+  std::string tag;                     ///< org.opencontainers.image.ref.name; "" untagged
+  descriptor manifest;                 ///< the index.json descriptor (manifest or index)
+  /// "os/arch[/variant]": of the descriptors below an image index (their
+  /// `platform`, else their config's), or of an image manifest's config.
+  std::vector<std::string> platforms;
+  /// Bytes of every distinct blob the entry reaches: the manifest, its
+  /// config and layers (for an index: itself and all of that for each child).
+  std::uint64_t total_size = 0;
+  /// Why platforms/total_size are partial ("" when complete): a blob missing,
+  /// unreadable or malformed. ls still lists the entry.
+  std::string problem;
+};
+
+struct ls_report {
+  image_reference layout;
+  std::vector<layout_entry> entries;  ///< in index.json order
+};
+
+/// Lists the entries of an image layout's index.json (oci: or oci-archive:;
+/// a tag or digest in `layout` is ignored). Errors: `unsupported`
+/// (docker-archive:, docker://), `not_found`, `malformed` (index.json).
+/// Thread-safe.
+[[nodiscard]] result<ls_report> list_layout(const image_reference& layout);
+
+struct inspect_report {
+  resolved_image image;       ///< manifest and config, verified
+  std::string manifest_json;  ///< the manifest document as stored (docker-archive: as ocipipe reads it)
+  /// Bytes of manifest + config + layers.
+  std::uint64_t total_size = 0;
+};
+
+/// Resolves `ref` (any readable transport; an index descended by `platform`)
+/// and returns its manifest and config. Errors: those of resolve_image.
+/// Thread-safe.
+[[nodiscard]] result<inspect_report> inspect(const image_reference& ref, const platform_selector& platform = {});
+
+struct tag_report {
+  image_reference source;
+  descriptor target;               ///< the descriptor now carrying the tag
+  std::string tag;
+  bool changed = false;            ///< false: the tag was there already
+  std::vector<descriptor> moved_from;  ///< descriptors the tag was taken from
+  std::vector<descriptor> dropped;     ///< of those, the ones removed from index.json
+};
+
+/// Gives the manifest (or index) `ref` names in its oci: layout the tag
+/// `new_tag` too, in the same layout (stages/layout_index.h set_tag: a tag
+/// names one descriptor, so it moves from any other). `ref` is a tag, a
+/// digest (of an index.json entry, or of any manifest or index blob in the
+/// layout, verified), or nothing when index.json has one entry.
+/// Errors: `unsupported` (not oci:), `invalid_argument` (new_tag not a valid
+/// ref name; no tag and several entries), `not_found`, `io`.
+[[nodiscard]] result<tag_report> tag_image(const image_reference& ref, const std::string& new_tag);
+
+struct rm_options {
+  /// Also delete the blobs only the removed entries reached: those gc would
+  /// keep before the removal and not after it.
+  bool blobs = false;
+};
+
+struct rm_report {
+  image_reference ref;
+  std::vector<descriptor> removed;   ///< index.json entries removed
+  std::vector<blob_entry> blobs;     ///< blobs deleted (--blobs), sorted by digest
+  std::uint64_t bytes = 0;           ///< their total size
+};
+
+/// Removes the index.json entries `ref` names (every entry with its tag, or
+/// with its digest) from its oci: layout; index.json is replaced atomically
+/// before any blob is deleted, so a killed run leaves only garbage for gc.
+/// `ref` must name a tag or a digest. Errors: `unsupported` (not oci:),
+/// `invalid_argument` (neither tag nor digest), `not_found`, those of gc's
+/// reachability walk (`malformed` for a reachable manifest that cannot be
+/// parsed), `io`.
+[[nodiscard]] result<rm_report> remove_image(const image_reference& ref, const rm_options& opts);
+
+struct gc_options {
+  bool dry_run = false;  ///< list what would be deleted; delete nothing
+};
+
+struct gc_report {
+  image_reference layout;
+  std::vector<blob_entry> removed;      ///< unreachable blobs (deleted unless dry_run)
+  std::vector<std::pair<std::string, std::uint64_t>> stale_files;  ///< ingest leftovers: (path in the layout, bytes)
+  std::uint64_t bytes = 0;              ///< bytes of both lists
+  std::size_t kept = 0;                 ///< blobs kept (reachable)
+  /// Reachable descriptors whose blob is missing (nothing below them could
+  /// be followed), as messages; gc goes on.
+  std::vector<std::string> warnings;
+  bool dry_run = false;
+};
+
+/// Deletes every blob under blobs/ that index.json does not reach (image-spec
+/// image-layout.md): through manifests, image indexes nested at any depth,
+/// and referrers: a manifest or index whose `subject` is reachable is
+/// reachable too (repeated to a fixpoint, so referrers of referrers stay);
+/// also removes the files a killed writer left in the ingest directory.
+/// Never deletes a blob a reachable document points to: a reachable
+/// manifest or index that cannot be read or parsed fails the run
+/// (`malformed`, `digest_mismatch`) before anything is deleted; a blob that
+/// parses as nothing is only a candidate when unreachable. Errors:
+/// `unsupported` (not oci:), `not_found`, `malformed`, `io`.
+[[nodiscard]] result<gc_report> gc(const image_reference& layout, const gc_options& opts);
+
+
+/// --- copy (issue 6) ---------------------------------------------------------
+
+struct copy_options {
+  int jobs = 0;  ///< blobs copied at once into an oci: layout; 0 = all cores
+  /// Set: only the image manifest for this platform is copied out of an
+  /// image index (and tagged in DST). Unset: an index is copied whole, with
+  /// every manifest it references (as crane and regctl do); a docker-archive
+  /// destination, which holds one image, takes the host's platform as unpack
+  /// does.
+  std::optional<platform_selector> platform;
+  bool force = false;  ///< replace an existing oci-archive/docker-archive file
+  progress_callback progress;  ///< optional; bytes read from the source
+  /// Set (from any thread) to stop between blobs: `cancelled`. Optional.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct copy_report {
+  image_reference source;
+  image_reference destination;
+  /// What DST names now: the manifest (or image index) as written, in
+  /// index.json (oci:, oci-archive:) or as the archive's one image
+  /// (docker-archive:, where it is the OCI manifest the image is read as).
+  descriptor manifest;
+  std::string tag;                  ///< the tag it has in DST; "" for none
+  std::uint64_t images = 0;         ///< image manifests copied
+  std::uint64_t blobs_copied = 0;   ///< blobs (and archive members of blobs) written
+  std::uint64_t blobs_skipped = 0;  ///< blobs DST held already (oci: only)
+  std::uint64_t bytes_copied = 0;   ///< bytes of the blobs written
+};
+
+/// Copies the image `src` names into `dst` (DESIGN.md §3 transports oci:,
+/// oci-archive:, docker-archive:, both ways; docker:// is `unsupported`).
+/// Every blob is read in chunks, bounded by its descriptor size, and
+/// verified (size, digest; docker-archive layers also their diff_id) before
+/// it is committed; documents of an oci: or oci-archive: source keep their
+/// bytes, so their digests stay the same. A docker-archive source becomes an
+/// OCI manifest (config application/vnd.oci.image.config.v1+json, layers
+/// application/vnd.oci.image.layer.v1.tar, stored as they are); a
+/// docker-archive destination gets uncompressed layers (decompressed while
+/// written, each diff_id checked) and the `docker save` metadata skopeo
+/// writes (manifest.json, repositories, legacy layer directories).
+/// oci: DST is created when missing and written under its lock: blobs first
+/// (in parallel, `jobs`), index.json last and atomically, tagging the image
+/// with DST's tag (skopeo's rule without one: an entry without a ref.name).
+/// An archive DST is written to a temporary file and renamed over the final
+/// name only when complete; an existing one is refused unless `force`.
+/// A failure leaves DST as it was (an oci: layout may keep verified blobs
+/// that nothing references yet; `gc` removes them). Errors: those of
+/// resolve_image for SRC, `invalid_argument` (an existing archive without
+/// `force`, a DST naming a digest, a bad docker-archive NAME:TAG),
+/// `digest_mismatch` / `size_mismatch` naming the blob, `unsupported`
+/// (docker://; a docker-archive DST of a layer that is not a tar), `io`,
+/// `resource_exhausted`, `cancelled`. Thread-safe.
+[[nodiscard]] result<copy_report> copy(const image_reference& src, const image_reference& dst,
+                                       const copy_options& opts);
 
 /// Empties or creates a target directory per DESIGN.md §4: refuses a
 /// non-empty one unless `force`. Returns whether it created the directory.

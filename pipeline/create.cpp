@@ -4,6 +4,7 @@
 #include "io/rootfs_files.h"
 #include "io/target_dir.h"
 #include "pipeline/api.h"
+#include "pipeline/rootfs_state_record.h"
 #include "stages/config_edits.h"
 #include "stages/image_user.h"
 #include "stages/runtime_config.h"
@@ -27,7 +28,10 @@ result<create_report> create(const image_reference& ref, const std::string& bund
   auto undo = [&](error e) { return io::discard_target(bundle, *created, std::move(e)); };
 
   const std::string rootfs = bundle + "/rootfs";
-  auto unpacked = unpack(ref, rootfs, opts.unpack);
+  // The state is recorded last, once config.json and WorkingDir are written too.
+  unpack_options unpack_opts = opts.unpack;
+  unpack_opts.record_state = false;
+  auto unpacked = unpack(ref, rootfs, unpack_opts);
   if (!unpacked) return tl::unexpected(undo(std::move(unpacked).error()));
   auto build = [&]() -> result<runtime_config> {
     OCIPIPE_ASSIGN_OR_RETURN(auto cfg, apply_config_edits(unpacked->image.config, edits));
@@ -59,6 +63,7 @@ result<create_report> create(const image_reference& ref, const std::string& bund
   if (!converted) return where(undo(std::move(converted).error()));
   create_report rep;
   rep.unpack = std::move(*unpacked);
+  if (opts.unpack.record_state) pipeline::record_rootfs_state(rootfs, ref, rep.unpack.image, rep.unpack.warnings);
   rep.config_json = std::move(converted->json);
   rep.warnings = std::move(converted->warnings);
   return rep;

@@ -13,9 +13,9 @@
 #include "stages/oci/media_type.h"
 
 namespace ocipipe {
-namespace {
 
-// GOARCH names, as image-index.md "platform" uses them.
+namespace pipeline {
+
 std::string host_architecture() {
   utsname u{};
   ::uname(&u);
@@ -25,53 +25,6 @@ std::string host_architecture() {
   if (m == "i686" || m == "i386") return "386";
   if (m == "armv7l" || m == "armv6l") return "arm";
   return m;  // ppc64le, s390x, riscv64 are already GOARCH names
-}
-
-// The variant an architecture has when none is written, as containerd's
-// platform matching assumes: arm64 is v8, arm is v7.
-std::string normal_variant(const std::string& arch, const std::string& variant) {
-  if (!variant.empty()) return variant;
-  if (arch == "arm64") return "v8";
-  if (arch == "arm") return "v7";
-  return variant;
-}
-
-// How well an image of os/arch/variant suits `want`: 0 exactly, k > 0 an
-// older variant a host of the wanted one runs (containerd's matcher: an
-// arm/v7 host runs v6 at rank 1, v5 at rank 2), nullopt not at all.
-std::optional<int> platform_rank(const std::string& os_, const std::string& arch_, const std::string& variant_,
-                                 const platform_selector& want) {
-  const auto os = want.os.empty() ? std::string("linux") : want.os;
-  const auto arch = want.architecture.empty() ? host_architecture() : want.architecture;
-  if (os_ != os || arch_ != arch) return std::nullopt;
-  if (want.variant.empty()) return 0;
-  const auto have = normal_variant(arch_, variant_);
-  const auto wanted = normal_variant(arch, want.variant);
-  if (have == wanted) return 0;
-  // arm variants v5 < v6 < v7 < v8: a newer core runs older code.
-  auto arm_level = [](const std::string& v) { return v.size() == 2 && v[0] == 'v' && v[1] >= '5' && v[1] <= '8' ? v[1] - '0' : 0; };
-  if (arch == "arm" && arm_level(have) && arm_level(wanted) && arm_level(have) < arm_level(wanted))
-    return arm_level(wanted) - arm_level(have);
-  return std::nullopt;
-}
-
-bool platform_matches(const std::string& os_, const std::string& arch_, const std::string& variant_,
-                      const platform_selector& want) {
-  return platform_rank(os_, arch_, variant_, want).has_value();
-}
-
-bool platform_given(const platform_selector& p) {
-  return !p.os.empty() || !p.architecture.empty() || !p.variant.empty();
-}
-
-// "os/arch[/variant]", the form --platform takes and messages show.
-std::string platform_string(const std::string& os, const std::string& arch, const std::string& variant) {
-  return os + "/" + arch + (variant.empty() ? "" : "/" + variant);
-}
-
-std::string platform_text(const platform_selector& p) {
-  return platform_string(p.os.empty() ? "linux" : p.os,
-                         p.architecture.empty() ? host_architecture() : p.architecture, p.variant);
 }
 
 result<descriptor> select_from_index(const image_index& index, const image_reference& ref) {
@@ -108,6 +61,58 @@ result<descriptor> select_from_index(const image_index& index, const image_refer
   return fail(errc::invalid_argument,
               "index.json lists " + std::to_string(ms.size()) + " manifests; name one: " + tags);
 }
+
+}  // namespace pipeline
+namespace {
+
+
+// The variant an architecture has when none is written, as containerd's
+// platform matching assumes: arm64 is v8, arm is v7.
+std::string normal_variant(const std::string& arch, const std::string& variant) {
+  if (!variant.empty()) return variant;
+  if (arch == "arm64") return "v8";
+  if (arch == "arm") return "v7";
+  return variant;
+}
+
+// How well an image of os/arch/variant suits `want`: 0 exactly, k > 0 an
+// older variant a host of the wanted one runs (containerd's matcher: an
+// arm/v7 host runs v6 at rank 1, v5 at rank 2), nullopt not at all.
+std::optional<int> platform_rank(const std::string& os_, const std::string& arch_, const std::string& variant_,
+                                 const platform_selector& want) {
+  const auto os = want.os.empty() ? std::string("linux") : want.os;
+  const auto arch = want.architecture.empty() ? pipeline::host_architecture() : want.architecture;
+  if (os_ != os || arch_ != arch) return std::nullopt;
+  if (want.variant.empty()) return 0;
+  const auto have = normal_variant(arch_, variant_);
+  const auto wanted = normal_variant(arch, want.variant);
+  if (have == wanted) return 0;
+  // arm variants v5 < v6 < v7 < v8: a newer core runs older code.
+  auto arm_level = [](const std::string& v) { return v.size() == 2 && v[0] == 'v' && v[1] >= '5' && v[1] <= '8' ? v[1] - '0' : 0; };
+  if (arch == "arm" && arm_level(have) && arm_level(wanted) && arm_level(have) < arm_level(wanted))
+    return arm_level(wanted) - arm_level(have);
+  return std::nullopt;
+}
+
+bool platform_matches(const std::string& os_, const std::string& arch_, const std::string& variant_,
+                      const platform_selector& want) {
+  return platform_rank(os_, arch_, variant_, want).has_value();
+}
+
+bool platform_given(const platform_selector& p) {
+  return !p.os.empty() || !p.architecture.empty() || !p.variant.empty();
+}
+
+// "os/arch[/variant]", the form --platform takes and messages show.
+std::string platform_string(const std::string& os, const std::string& arch, const std::string& variant) {
+  return os + "/" + arch + (variant.empty() ? "" : "/" + variant);
+}
+
+std::string platform_text(const platform_selector& p) {
+  return platform_string(p.os.empty() ? "linux" : p.os,
+                         p.architecture.empty() ? pipeline::host_architecture() : p.architecture, p.variant);
+}
+
 
 // A document's own mediaType, when set, must be the one its descriptor claims,
 // so one blob never reads as two kinds of document (image-spec
@@ -214,7 +219,7 @@ result<resolved_image> resolve_in(const io::image_layout& layout, const image_re
   if (!index_bytes) return where(std::move(index_bytes).error());
   auto index = parse_image_index(*index_bytes);
   if (!index) return where(std::move(index).error().context("index.json"));
-  auto chosen = select_from_index(*index, ref);
+  auto chosen = pipeline::select_from_index(*index, ref);
   if (!chosen) return where(std::move(chosen).error());
   const auto* layout_ptr = &layout;
 

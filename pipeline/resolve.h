@@ -7,6 +7,18 @@
 
 namespace ocipipe::pipeline {
 
+/// This machine's architecture as image-index.md "platform" names it (GOARCH:
+/// amd64, arm64, ppc64le, ...): the default of --platform, and of pack's
+/// image config.
+[[nodiscard]] std::string host_architecture();
+
+/// The root descriptor a reference names in an image layout's index.json
+/// (image-layout.md): by digest, by tag (org.opencontainers.image.ref.name),
+/// or the only entry when no tag is given. Errors: `not_found` (the message
+/// lists the tags there are), `malformed` (a tag on two different digests),
+/// `invalid_argument` (no tag and several entries).
+[[nodiscard]] result<descriptor> select_from_index(const image_index& index, const image_reference& ref);
+
 /// Opens what `ref` names for reading: an image layout directory (oci:) or an
 /// uncompressed archive read in place (oci-archive:, docker-archive:).
 /// Errors: `unsupported` (docker://), those of image_layout::open and

@@ -25,6 +25,7 @@
 #include "pipeline/graph_arena.h"
 #include "pipeline/layer_decode.h"
 #include "pipeline/progress_meter.h"
+#include "pipeline/rootfs_state_record.h"
 #include "stages/layer_paths.h"
 
 namespace ocipipe {
@@ -210,6 +211,9 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
                                                    " and the image layout being unpacked overlap"));
   auto created = prepare_target_dir(rootfs, opts.force);
   if (!created) return where(std::move(created).error());
+  // A state file beside the rootfs describes what was there before.
+  std::vector<std::pair<std::string, std::string>> state_warnings;
+  pipeline::forget_rootfs_state(rootfs, state_warnings);
   auto writer = io::rootfs_writer::open(rootfs, {.rootless = opts.rootless});
   if (!writer) return where(std::move(writer).error());
 
@@ -264,6 +268,9 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
     if (!run.stats[i].warning.empty())
       rep.warnings.emplace_back("layer.compression", "layer " + std::to_string(i) + " (" +
                                                          layers[i].digest.short_str() + "): " + run.stats[i].warning);
+  rep.warnings.insert(rep.warnings.end(), state_warnings.begin(), state_warnings.end());
+  // Last, once the rootfs is complete: what pack --diff compares with.
+  if (opts.record_state) pipeline::record_rootfs_state(rootfs, ref, *image, rep.warnings);
   rep.image = std::move(*image);
   return rep;
 }

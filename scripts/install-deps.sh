@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build pkg-config
-  libtbb-dev libsimdjson-dev libdeflate-dev libisal-dev libzstd-dev libarchive-dev
+  libtbb-dev libsimdjson-dev libdeflate-dev libisal-dev libzstd-dev libarchive-dev zlib1g-dev
   libssl-dev libcurl4-openssl-dev libgpgme-dev libcli11-dev nlohmann-json3-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # datasets and test peers

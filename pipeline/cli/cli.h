@@ -58,6 +58,13 @@ verb add_validate(CLI::App& root, global_flags& g);
 verb add_unpack(CLI::App& root, global_flags& g);
 verb add_create(CLI::App& root, global_flags& g);
 verb add_version(CLI::App& root, global_flags& g);
+verb add_pack(CLI::App& root, global_flags& g);
+verb add_inspect(CLI::App& root, global_flags& g);
+verb add_ls(CLI::App& root, global_flags& g);
+verb add_tag(CLI::App& root, global_flags& g);
+verb add_rm(CLI::App& root, global_flags& g);
+verb add_gc(CLI::App& root, global_flags& g);
+verb add_copy(CLI::App& root, global_flags& g);
 
 /// Whether progress lines go to stderr: --progress=always, or auto on a terminal.
 bool progress_enabled(const global_flags& g);

@@ -8,7 +8,7 @@ verb add_create(CLI::App& root, global_flags& g) {
     std::string ref, bundle, platform, cwd, user;
     std::vector<std::string> args, arg, env;
     unpack_options limits;  // the limit flags' values
-    bool force = false, tty = false, rootless = false;
+    bool force = false, tty = false, rootless = false, no_state = false;
   };
   static state s;
   auto* app = root.add_subcommand("create", "Create an OCI runtime bundle (rootfs + config.json)");
@@ -35,6 +35,8 @@ verb add_create(CLI::App& root, global_flags& g) {
                 "(automatic when not root)");
   app->add_flag("--force", s.force, "Empty a non-empty BUNDLE first");
   app->add_option("--platform", s.platform, "OS/ARCH[/VARIANT] to pick from an image index");
+  app->add_flag("--no-state", s.no_state,
+                "Do not record the state of BUNDLE/rootfs in BUNDLE/rootfs.ocipipe-state (pack --diff needs it)");
   add_limit_flags(*app, s.limits);
   add_global_flags(*app, g);
   app->footer(
@@ -54,6 +56,7 @@ verb add_create(CLI::App& root, global_flags& g) {
             opts.unpack.jobs = g.jobs;
             opts.unpack.force = s.force;
             opts.unpack.rootless = s.rootless;
+            opts.unpack.record_state = !s.no_state;
             opts.unpack.cancel = install_cancel_handlers();
             opts.unpack.progress = make_progress(g, ref->str());
             opts.terminal = s.tty;

@@ -116,7 +116,9 @@ int main(int argc, char** argv) {
     global_flags g;
     add_global_flags(app, g);  // also accepted before the verb: ocipipe -j1 unpack …
     std::vector<verb> verbs = {add_validate(app, g), add_unpack(app, g), add_create(app, g),
-                               add_version(app, g)};
+                               add_pack(app, g),     add_inspect(app, g),  add_ls(app, g),
+                               add_tag(app, g),      add_rm(app, g),       add_gc(app, g),
+                               add_copy(app, g),     add_version(app, g)};
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

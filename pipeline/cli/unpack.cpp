@@ -7,7 +7,7 @@ verb add_unpack(CLI::App& root, global_flags& g) {
   struct state {
     std::string ref, rootfs, platform;
     unpack_options limits;  // the limit flags' values
-    bool force = false, rootless = false;
+    bool force = false, rootless = false, no_state = false;
   };
   static state s;
   auto* app = root.add_subcommand("unpack", "Unpack an image's layers into a rootfs directory");
@@ -18,6 +18,8 @@ verb add_unpack(CLI::App& root, global_flags& g) {
                 "No chown, no device nodes; owners kept in the user.rootlesscontainers xattr "
                 "(automatic when not root)");
   app->add_option("--platform", s.platform, "OS/ARCH[/VARIANT] to pick from an image index");
+  app->add_flag("--no-state", s.no_state,
+                "Do not record the state of ROOTFS in ROOTFS.ocipipe-state (pack --diff needs it)");
   add_limit_flags(*app, s.limits);
   add_global_flags(*app, g);
   app->footer(
@@ -32,6 +34,7 @@ verb add_unpack(CLI::App& root, global_flags& g) {
             opts.jobs = g.jobs;
             opts.force = s.force;
             opts.rootless = s.rootless;
+            opts.record_state = !s.no_state;
             opts.cancel = install_cancel_handlers();
             opts.progress = make_progress(g, ref->str());
             if (!s.platform.empty()) {

@@ -79,7 +79,7 @@ TEST(Create, UserAndSupplementaryGroupsInConfig) {
   EXPECT_EQ(user.at("uid"), 1000);
   EXPECT_EQ(user.at("gid"), 1000);
   EXPECT_EQ(user.at("additionalGids"), json::array({10, 50}));
-  EXPECT_EQ(names_in(s.bundle), (std::vector<std::string>{"config.json", "rootfs"}));
+  EXPECT_EQ(names_in(s.bundle), (std::vector<std::string>{"config.json", "rootfs", "rootfs.ocipipe-state"}));
 }
 
 // B55 and conversion.md: a user create cannot resolve fails the bundle, and nothing is left.
@@ -197,7 +197,7 @@ TEST(Create, VolumeThroughSymlinkIsOnlyAMountDestination) {
   auto rep = create(img.ref(), s.bundle, {});
   ASSERT_TRUE(rep) << rep.error().message();
   EXPECT_EQ(names_in(s.tmp.path()), (std::vector<std::string>{"layout", "parent"}));
-  EXPECT_EQ(names_in(s.bundle), (std::vector<std::string>{"config.json", "rootfs"}));
+  EXPECT_EQ(names_in(s.bundle), (std::vector<std::string>{"config.json", "rootfs", "rootfs.ocipipe-state"}));
   EXPECT_EQ(names_in(s.bundle + "/rootfs"), (std::vector<std::string>{"bin-sh", "data"}));
   EXPECT_FALSE(path_exists("/secrets"));
   const auto mounts = json::parse(rep->config_json).at("mounts");

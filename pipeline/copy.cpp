@@ -1,0 +1,166 @@
+// ocipipe copy SRC DST: the entry point, and the oci: destination (an image
+// layout written under its lock: verified blobs in parallel, then
+// index.json replaced atomically).
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <optional>
+
+#include "io/layout_writer.h"
+#include "pipeline/blob_copy.h"
+#include "pipeline/copy_plan.h"
+#include "stages/image_json.h"
+#include "stages/image_json_write.h"
+#include "stages/layout_index.h"
+
+namespace ocipipe {
+namespace pipeline {
+namespace {
+
+// skopeo's oci transport for a destination without a tag (containers/image
+// oci/layout addManifest): an entry without a ref.name, replacing an
+// untagged one of the same digest rather than adding a duplicate.
+void add_untagged(image_index& index, const descriptor& entry) {
+  for (auto& d : index.manifests)
+    if (d.digest == entry.digest && d.ref_name().empty()) {
+      d = entry;
+      return;
+    }
+  index.manifests.push_back(entry);
+}
+
+// Copies the blobs that are not documents, largest first so the big layers
+// start early, `jobs` at a time. After a failure no further blob is
+// started; those already copied stay (verified, and unreferenced until
+// index.json names them: gc removes them).
+result<void> copy_leaves(copy_source& src, io::layout_writer& writer, copy_run& run) {
+  std::vector<const copy_item*> leaves;
+  for (const auto& item : src.items)
+    if (!item.document) leaves.push_back(&item);
+  std::stable_sort(leaves.begin(), leaves.end(),
+                   [](const copy_item* a, const copy_item* b) { return a->desc.size > b->desc.size; });
+  std::vector<std::optional<error>> errors(leaves.size());
+  std::atomic<bool> stop{false};
+  std::mutex count_mu;
+  std::atomic<std::size_t> finished{0};
+  const auto copy_one = [&](std::size_t i) {
+    if (stop.load(std::memory_order_relaxed)) return;
+    const auto& item = *leaves[i];
+    if (auto c = run.check_cancel(); !c) {
+      errors[i] = std::move(c).error();
+      stop = true;
+      return;
+    }
+    const bool had = writer.has_blob(item.desc.digest);
+    result<void> ok;
+    if (item.bytes)
+      ok = writer.put_blob(item.desc.digest, *item.bytes);
+    else
+      ok = copy_blob(src.store, item.desc, writer, [&run](std::size_t n) { run.meter.add(n); });
+    if (!ok) {
+      errors[i] = std::move(ok).error();
+      stop = true;
+      return;
+    }
+    if (had && !item.bytes) run.meter.add(static_cast<std::uint64_t>(item.desc.size));  // done without reading
+    {
+      std::lock_guard lock(count_mu);
+      if (had) {
+        ++run.report.blobs_skipped;
+      } else {
+        ++run.report.blobs_copied;
+        run.report.bytes_copied += static_cast<std::uint64_t>(item.desc.size);
+      }
+    }
+    const auto n = finished.fetch_add(1) + 1;
+    if (!item.bytes)
+      run.meter.finished(run.meter.done(), "blob " + std::to_string(n) + " of " + std::to_string(leaves.size()) +
+                                               " (" + item.desc.digest.short_str() + ")");
+  };
+  const int jobs = run.opts.jobs > 0 ? run.opts.jobs : tbb::this_task_arena::max_concurrency();
+  tbb::task_arena arena(jobs);
+  arena.execute([&] {
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, leaves.size(), 1),
+                      [&](const tbb::blocked_range<std::size_t>& r) {
+                        for (auto i = r.begin(); i != r.end(); ++i) copy_one(i);
+                      });
+  });
+  // A real failure is the cause; the cancellations it triggered are not.
+  std::optional<error> out;
+  for (auto& e : errors)
+    if (e && (!out || (out->code() == errc::cancelled && e->code() != errc::cancelled))) out = std::move(e);
+  if (out) return tl::unexpected(std::move(*out));
+  return {};
+}
+
+}  // namespace
+
+result<void> write_oci_layout(copy_source& src, const image_reference& dst, copy_run& run) {
+  OCIPIPE_ASSIGN_OR_RETURN(auto writer, io::layout_writer::open(dst.path, true));
+  OCIPIPE_TRY(copy_leaves(src, writer, run));
+  // Documents after the blobs they name, in plan order (children first), so
+  // no manifest is ever present without its config and layers.
+  for (const auto& item : src.items) {
+    if (!item.document) continue;
+    OCIPIPE_TRY(run.check_cancel());
+    const bool had = writer.has_blob(item.desc.digest);
+    if (item.bytes)
+      OCIPIPE_TRY(writer.put_blob(item.desc.digest, *item.bytes));
+    else
+      OCIPIPE_TRY(copy_blob(src.store, item.desc, writer, [&run](std::size_t n) { run.meter.add(n); }));
+    if (had) {
+      ++run.report.blobs_skipped;
+    } else {
+      ++run.report.blobs_copied;
+      run.report.bytes_copied += static_cast<std::uint64_t>(item.desc.size);
+    }
+  }
+
+  OCIPIPE_ASSIGN_OR_RETURN(auto text, writer.read_index());
+  auto index = parse_image_index(text);
+  if (!index) return tl::unexpected(std::move(index).error().context("index.json of " + quote(dst.path)));
+  const auto entry = index_entry(src.root, dst.tag);
+  if (dst.tag.empty()) {
+    add_untagged(*index, entry);
+  } else {
+    OCIPIPE_TRY(set_tag(*index, entry, dst.tag));
+  }
+  OCIPIPE_TRY(writer.write_index(image_index_json(*index)));
+  run.report.manifest = entry;
+  return {};
+}
+
+}  // namespace pipeline
+
+result<copy_report> copy(const image_reference& src, const image_reference& dst, const copy_options& opts) {
+  auto where = [&](error e) {
+    return tl::unexpected(std::move(e).context("copy " + src.str() + " to " + dst.str()));
+  };
+  if (dst.kind == transport::docker)
+    return where(error(errc::unsupported, "transport of " + quote(dst.str()) +
+                                              " is not supported by copy yet; use oci:, oci-archive: or docker-archive:"));
+  if (dst.manifest_digest)
+    return where(error(errc::invalid_argument, "a destination is named by a tag, not by a digest"));
+  auto plan = pipeline::plan_copy(src, opts.platform, dst.kind == transport::docker_archive);
+  if (!plan) return where(std::move(plan).error());
+  pipeline::copy_run run{opts, pipeline::progress_meter(opts.progress, pipeline::copy_read_total(*plan, dst.kind)), {}};
+  run.report.source = src;
+  run.report.destination = dst;
+  run.report.images = plan->images;
+  run.report.tag = dst.tag;  // the docker-archive writer replaces it with the normalized NAME:TAG
+  result<void> ok;
+  switch (dst.kind) {
+    case transport::oci: ok = pipeline::write_oci_layout(*plan, dst, run); break;
+    case transport::oci_archive: ok = pipeline::write_oci_archive(*plan, dst, run); break;
+    case transport::docker_archive: ok = pipeline::write_docker_archive(*plan, dst, run); break;
+    case transport::docker: break;
+  }
+  if (!ok) return where(std::move(ok).error());
+  return std::move(run.report);
+}
+
+}  // namespace ocipipe

@@ -1,0 +1,125 @@
+// pack DIR DEST: a directory tree becomes one new layer of an image
+// (api.h "pack (issue 6)"): walk -> pack_layer -> write_packed_image.
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "io/layout_writer.h"
+#include "io/tree_walk.h"
+#include "io/unique_fd.h"
+#include "pipeline/api.h"
+#include "pipeline/layer_compressor.h"
+#include "pipeline/pack_image.h"
+#include "pipeline/pack_layer.h"
+#include "pipeline/resolve.h"
+
+namespace ocipipe {
+namespace {
+
+// The real path `p` has or will have: its nearest existing ancestor resolved
+// (symlinks and all), the rest appended.
+std::string real_or_planned(const std::string& p) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path abs = fs::absolute(p, ec).lexically_normal();
+  fs::path tail;
+  for (fs::path cur = abs; !cur.empty(); cur = cur.parent_path()) {
+    char buf[PATH_MAX];
+    if (::realpath(cur.c_str(), buf) != nullptr) return (fs::path(buf) / tail).lexically_normal().string();
+    tail = tail.empty() ? cur.filename() : cur.filename() / tail;
+    if (cur == cur.parent_path()) break;
+  }
+  return abs.string();
+}
+
+bool is_inside(const std::string& child, const std::string& dir) {
+  if (child == dir) return true;
+  const std::string prefix = dir.ends_with('/') ? dir : dir + "/";
+  return child.starts_with(prefix);
+}
+
+}  // namespace
+
+result<pack_report> pack(const std::string& dir, const image_reference& dest, const pack_options& opts) {
+  const std::string what = "pack " + quote(dir);
+  auto ctx = [&](error e) { return tl::unexpected(std::move(e).context(what)); };
+  if (dest.kind != transport::oci)
+    return fail(errc::invalid_argument, what + ": destination " + quote(dest.str()) + " is not an oci: image layout");
+  if (dest.manifest_digest)
+    return fail(errc::invalid_argument, what + ": destination " + quote(dest.str()) + " names a digest; give a tag");
+  if (is_inside(real_or_planned(dest.path), real_or_planned(dir)))
+    return fail(errc::invalid_argument, what + ": destination layout " + quote(dest.path) + " is inside the directory packed");
+
+  pipeline::image_write_options io_opts;
+  io_opts.edits = opts.edits;
+  io_opts.source_date_epoch = opts.source_date_epoch;
+  io_opts.tag = dest.tag;
+  io_opts.jobs = opts.jobs;
+  // Refuse bad flags before the (long) walk and layer.
+  if (auto r = pipeline::check_image_write_options(io_opts); !r) return ctx(std::move(r).error());
+  if (auto r = pipeline::resolve_level(opts.compression, opts.level); !r) return ctx(std::move(r).error());
+
+  io::unique_fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) {
+    if (errno == ENOENT) return fail(errc::not_found, what + ": no such directory");
+    if (errno == ENOTDIR) return fail(errc::invalid_argument, what + ": not a directory");
+    return ctx(fail_errno("open", errno).value());
+  }
+
+  // The writer first: its lock keeps gc away from base blobs while they are
+  // resolved and copied, and from the new blobs until the tag names them.
+  pipeline::created_layout_guard created(dest.path);
+  auto writer = io::layout_writer::open(dest.path, /*create=*/true);
+  if (!writer) return ctx(std::move(writer).error());
+
+  std::optional<pipeline::opened_image> base;
+  if (opts.base) {
+    auto b = pipeline::open_image(*opts.base, opts.base_platform);
+    if (!b) return ctx(std::move(b).error().context("base " + opts.base->str()));
+    base = std::move(*b);
+  }
+
+  io::tree_walk_options walk_opts;
+  walk_opts.xattrs = true;
+  auto entries = io::walk_tree(dir, walk_opts);
+  if (!entries) return ctx(std::move(entries).error());
+  std::vector<pipeline::layer_change> changes;
+  changes.reserve(entries->size());
+  for (auto& e : *entries) {
+    pipeline::layer_change c;
+    c.path = e.path;
+    c.entry = std::move(e);
+    changes.push_back(std::move(c));
+  }
+  entries->clear();
+
+  pipeline::layer_pack_options lo;
+  lo.jobs = opts.jobs;
+  lo.compression = opts.compression;
+  lo.level = opts.level;
+  lo.source_date_epoch = opts.source_date_epoch;
+  lo.progress = opts.progress;
+  auto layer = pipeline::pack_layer(root.get(), changes, *writer, lo);
+  if (!layer) return ctx(std::move(layer).error());
+
+  auto image = pipeline::write_packed_image(*writer, base ? &*base : nullptr, *layer, io_opts);
+  if (!image) return ctx(std::move(image).error());
+
+  pack_report r;
+  r.manifest = image->manifest;
+  r.config = image->config;
+  r.layer = layer->layer;
+  r.diff_id = layer->diff_id;
+  r.tar_bytes = layer->tar_bytes;
+  r.entries = layer->entries;
+  r.base_layers = image->base_layers;
+  r.warnings = std::move(layer->warnings);
+  created.keep();
+  return r;
+}
+
+}  // namespace ocipipe

@@ -1,0 +1,101 @@
+// Recording the state of an unpacked rootfs (pipeline/rootfs_state_record.h).
+#include "pipeline/rootfs_state_record.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "io/blob_reader.h"
+#include "io/rootfs_state.h"
+#include "io/unique_fd.h"
+#include "stages/digester.h"
+
+namespace ocipipe::pipeline {
+
+path_record record_of(const io::tree_entry& e) {
+  path_record r;
+  r.path = e.path;
+  r.mode = e.mode;
+  r.uid = e.uid;
+  r.gid = e.gid;
+  r.size = e.size;
+  r.mtime_sec = e.mtime_sec;
+  r.mtime_nsec = e.mtime_nsec;
+  r.ctime_sec = e.ctime_sec;
+  r.ctime_nsec = e.ctime_nsec;
+  r.btime_sec = e.btime_sec;
+  r.btime_nsec = e.btime_nsec;
+  r.ino = e.ino;
+  r.link_target = e.link_target;
+  return r;
+}
+
+result<digest> digest_file_in_tree(int root_fd, const std::string& path, std::uint64_t size) {
+  OCIPIPE_ASSIGN_OR_RETURN(auto fd, io::open_file_in_tree(root_fd, path));
+  io::blob_file_source src(std::move(fd), size, quote(path));
+  digester d;
+  for (;;) {
+    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, src.next());
+    if (chunk.empty()) break;
+    d.update(chunk);
+  }
+  return d.finish();
+}
+
+namespace {
+
+result<void> record(const std::string& rootfs, const image_reference& ref, const resolved_image& image,
+                    io::rootfs_state_writer& writer) {
+  OCIPIPE_ASSIGN_OR_RETURN(auto entries, io::walk_tree(rootfs));
+  io::unique_fd root(::open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return fail_errno("open " + quote(rootfs), errno);
+
+  io::rootfs_state state;
+  state.reference = ref.str();
+  char* real = ::realpath(ref.path.c_str(), nullptr);
+  if (!real) return fail_errno("resolve " + quote(ref.path), errno);
+  state.layout_path = real;
+  ::free(real);
+  state.manifest.media_type = image.manifest_descriptor.media_type;
+  state.manifest.digest = image.manifest_descriptor.digest;
+  state.manifest.size = image.manifest_descriptor.size;
+  state.config_digest = image.config_descriptor.digest;
+  state.records.reserve(entries.size());
+  for (const auto& e : entries) {
+    path_record r = record_of(e);
+    // git's racy-clean rule: a change made within the clock tick of the
+    // recording could leave size, mtime and ctime as recorded, so such a
+    // file's content is remembered too.
+    if (S_ISREG(e.mode) &&
+        io::racy(e.ctime_sec, e.ctime_nsec, writer.recorded_sec(), writer.recorded_nsec(), writer.racy_window_nsec())) {
+      OCIPIPE_ASSIGN_OR_RETURN(r.content, digest_file_in_tree(root.get(), e.path, e.size));
+    }
+    state.records.push_back(std::move(r));
+  }
+  return writer.commit(std::move(state));
+}
+
+}  // namespace
+
+void record_rootfs_state(const std::string& rootfs, const image_reference& ref, const resolved_image& image,
+                         std::vector<std::pair<std::string, std::string>>& warnings) {
+  const char* consequence = "no state recorded, so pack --diff of this rootfs is not possible: ";
+  auto writer = io::rootfs_state_writer::begin(rootfs);
+  if (!writer) {
+    // The rootfs is fine; only a later pack --diff of it is not possible.
+    const bool unwritable = writer.error().code() == errc::permission_denied;
+    warnings.emplace_back(unwritable ? "state.unwritable" : "state.unrecorded", consequence + writer.error().message());
+    return;
+  }
+  if (auto ok = record(rootfs, ref, image, *writer); !ok)
+    warnings.emplace_back("state.unrecorded", consequence + ok.error().message());
+}
+
+void forget_rootfs_state(const std::string& rootfs, std::vector<std::pair<std::string, std::string>>& warnings) {
+  if (auto ok = io::remove_rootfs_state(rootfs); !ok)
+    warnings.emplace_back("state.unwritable", "stale state file left behind: " + ok.error().message());
+}
+
+}  // namespace ocipipe::pipeline
