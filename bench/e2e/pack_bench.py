@@ -122,7 +122,7 @@ def setup(args, work):
     run(["umoci", "--log=error", "unpack", "--image", s["umoci_layout"] + ":empty", s["umoci_bundle"]])
     run(["cp", "-a", s["tree"] + "/.", os.path.join(s["umoci_bundle"], "rootfs")])
 
-    log(args, "unpacking and changing 1%% of the files for the diff case")
+    log(args, "unpacking and changing 1% of the files for the diff case")
     s["diff_root"] = os.path.join(work, "diff-rootfs")
     run([args.ocipipe, "unpack", "oci:%s:%s" % (layout, tag), s["diff_root"]])
     s["diff_bundle"] = os.path.join(work, "diff-bundle")
