@@ -4,15 +4,6 @@
 #include "pipeline/cli/report.h"
 
 namespace ocipipe::cli {
-namespace {
-
-std::string mb(std::uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
-  return buf;
-}
-
-}  // namespace
 
 verb add_copy(CLI::App& root, global_flags& g) {
   struct state {

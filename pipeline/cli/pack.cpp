@@ -49,12 +49,6 @@ result<std::optional<std::int64_t>> source_date_epoch_from_env() {
   return std::optional<std::int64_t>{std::stoll(s)};
 }
 
-std::string mb(std::uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
-  return buf;
-}
-
 }  // namespace
 
 verb add_pack(CLI::App& root, global_flags& g) {

@@ -5,15 +5,12 @@
 #include <cstdio>
 
 namespace ocipipe::cli {
-namespace {
 
 std::string mb(std::uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
   return buf;
 }
-
-}  // namespace
 
 progress_callback make_progress(const global_flags& g, const std::string& label) {
   if (!progress_enabled(g)) return {};

@@ -25,6 +25,9 @@ progress_callback make_progress(const global_flags& g, const std::string& label)
 /// --max-pax-header-bytes), bound to `opts`'s fields (which keep their defaults).
 void add_limit_flags(CLI::App& app, unpack_options& opts);
 
+/// Bytes as "12.3 MB" (10^6 bytes), for human output.
+std::string mb(std::uint64_t bytes);
+
 /// Parses REF or prints a usage error. Returns nullopt on error.
 std::optional<image_reference> parse_ref_or_report(const std::string& text);
 
