@@ -47,10 +47,7 @@ bool is_inside(const std::string& child, const std::string& dir) {
 result<pack_report> pack(const std::string& dir, const image_reference& dest, const pack_options& opts) {
   const std::string what = "pack " + quote(dir);
   auto ctx = [&](error e) { return tl::unexpected(std::move(e).context(what)); };
-  if (dest.kind != transport::oci)
-    return fail(errc::invalid_argument, what + ": destination " + quote(dest.str()) + " is not an oci: image layout");
-  if (dest.manifest_digest)
-    return fail(errc::invalid_argument, what + ": destination " + quote(dest.str()) + " names a digest; give a tag");
+  if (auto ok = pipeline::check_pack_destination(dest, what); !ok) return tl::unexpected(std::move(ok).error());
   if (is_inside(real_or_planned(dest.path), real_or_planned(dir)))
     return fail(errc::invalid_argument, what + ": destination layout " + quote(dest.path) + " is inside the directory packed");
 
@@ -97,27 +94,13 @@ result<pack_report> pack(const std::string& dir, const image_reference& dest, co
   }
   entries->clear();
 
-  pipeline::layer_pack_options lo;
-  lo.jobs = opts.jobs;
-  lo.compression = opts.compression;
-  lo.level = opts.level;
-  lo.source_date_epoch = opts.source_date_epoch;
-  lo.progress = opts.progress;
-  auto layer = pipeline::pack_layer(root.get(), changes, *writer, lo);
+  auto layer = pipeline::pack_layer(root.get(), changes, *writer, pipeline::layer_options_of(opts));
   if (!layer) return ctx(std::move(layer).error());
 
   auto image = pipeline::write_packed_image(*writer, base ? &*base : nullptr, *layer, io_opts);
   if (!image) return ctx(std::move(image).error());
 
-  pack_report r;
-  r.manifest = image->manifest;
-  r.config = image->config;
-  r.layer = layer->layer;
-  r.diff_id = layer->diff_id;
-  r.tar_bytes = layer->tar_bytes;
-  r.entries = layer->entries;
-  r.base_layers = image->base_layers;
-  r.warnings = std::move(layer->warnings);
+  auto r = pipeline::pack_report_of(*image, &*layer);
   created.keep();
   return r;
 }

@@ -128,10 +128,7 @@ result<pipeline::opened_image> open_recorded_image(const io::rootfs_state& s) {
 result<pack_report> pack_diff(const std::string& bundle, const image_reference& dest, const pack_options& opts) {
   const std::string what = "pack --diff " + quote(bundle);
   auto ctx = [&](error e) { return tl::unexpected(std::move(e).context(what)); };
-  if (dest.kind != transport::oci)
-    return fail(errc::invalid_argument, what + ": destination " + quote(dest.str()) + " is not an oci: image layout");
-  if (dest.manifest_digest)
-    return fail(errc::invalid_argument, what + ": destination " + quote(dest.str()) + " names a digest; give a tag");
+  if (auto ok = pipeline::check_pack_destination(dest, what); !ok) return tl::unexpected(std::move(ok).error());
   if (opts.base) return fail(errc::invalid_argument, what + ": --base is for pack DIR; --diff packs onto the image unpacked");
 
   auto rootfs = find_rootfs(bundle);
@@ -217,32 +214,16 @@ result<pack_report> pack_diff(const std::string& bundle, const image_reference& 
   // ("empty_layer": true) and manifest; an empty tar layer would be noise.
   std::optional<pipeline::packed_layer> layer;
   if (!changes.empty()) {
-    pipeline::layer_pack_options lo;
-    lo.jobs = opts.jobs;
-    lo.compression = opts.compression;
-    lo.level = opts.level;
-    lo.source_date_epoch = opts.source_date_epoch;
-    lo.progress = opts.progress;
-    auto packed = pipeline::pack_layer(root.get(), changes, *writer, lo);
+    auto packed = pipeline::pack_layer(root.get(), changes, *writer, pipeline::layer_options_of(opts));
     if (!packed) return ctx(std::move(packed).error());
     layer = std::move(*packed);
   }
   auto image = pipeline::write_packed_image(*writer, &*base, layer ? &*layer : nullptr, io_opts);
   if (!image) return ctx(std::move(image).error());
 
-  pack_report r;
-  r.manifest = image->manifest;
-  r.config = image->config;
-  r.base_layers = image->base_layers;
+  auto r = pipeline::pack_report_of(*image, layer ? &*layer : nullptr);
   r.changed = changed;
   r.removed = removed;
-  if (layer) {
-    r.layer = layer->layer;
-    r.diff_id = layer->diff_id;
-    r.tar_bytes = layer->tar_bytes;
-    r.entries = layer->entries;
-    r.warnings = std::move(layer->warnings);
-  }
   created.keep();
   return r;
 }

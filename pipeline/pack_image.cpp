@@ -207,6 +207,39 @@ result<packed_image> write_packed_image(io::layout_writer& dest, const opened_im
   return out;
 }
 
+result<void> check_pack_destination(const image_reference& dest, const std::string& what) {
+  if (dest.kind != transport::oci)
+    return fail(errc::invalid_argument, what + ": destination " + quote(dest.str()) + " is not an oci: image layout");
+  if (dest.manifest_digest)
+    return fail(errc::invalid_argument, what + ": destination " + quote(dest.str()) + " names a digest; give a tag");
+  return {};
+}
+
+layer_pack_options layer_options_of(const pack_options& opts) {
+  layer_pack_options lo;
+  lo.jobs = opts.jobs;
+  lo.compression = opts.compression;
+  lo.level = opts.level;
+  lo.source_date_epoch = opts.source_date_epoch;
+  lo.progress = opts.progress;
+  return lo;
+}
+
+pack_report pack_report_of(const packed_image& image, packed_layer* layer) {
+  pack_report r;
+  r.manifest = image.manifest;
+  r.config = image.config;
+  r.base_layers = image.base_layers;
+  if (layer) {
+    r.layer = layer->layer;
+    r.diff_id = layer->diff_id;
+    r.tar_bytes = layer->tar_bytes;
+    r.entries = layer->entries;
+    r.warnings = std::move(layer->warnings);
+  }
+  return r;
+}
+
 created_layout_guard::created_layout_guard(std::string path)
     : path_(std::move(path)), armed_(::access(path_.c_str(), F_OK) != 0 && errno == ENOENT) {}
 

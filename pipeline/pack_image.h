@@ -73,6 +73,15 @@ struct packed_image {
                                                       const packed_layer* layer,
                                                       const image_write_options& opts);
 
+/// What pack and pack --diff share around the layer and the image.
+/// DEST must be an oci: layout named by tag (not digest). Errors:
+/// `invalid_argument`, prefixed with `what` ("pack \"DIR\"").
+[[nodiscard]] result<void> check_pack_destination(const image_reference& dest, const std::string& what);
+/// The layer options of a pack run.
+[[nodiscard]] layer_pack_options layer_options_of(const pack_options& opts);
+/// The report of a pack run; `layer` null when no layer was added.
+[[nodiscard]] pack_report pack_report_of(const packed_image& image, packed_layer* layer);
+
 /// Removes an image layout that this pack created, unless keep() is called:
 /// a failed pack must not leave behind an empty layout the user never had
 /// (an existing layout is never removed: it keeps its state, plus at worst
