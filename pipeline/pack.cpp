@@ -1,14 +1,12 @@
 // pack DIR DEST: a directory tree becomes one new layer of an image
 // (api.h "pack (issue 6)"): walk -> pack_layer -> write_packed_image.
 #include <fcntl.h>
-#include <limits.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <filesystem>
 
 #include "io/layout_writer.h"
+#include "io/target_dir.h"
 #include "io/tree_walk.h"
 #include "io/unique_fd.h"
 #include "pipeline/api.h"
@@ -18,37 +16,11 @@
 #include "pipeline/resolve.h"
 
 namespace ocipipe {
-namespace {
-
-// The real path `p` has or will have: its nearest existing ancestor resolved
-// (symlinks and all), the rest appended.
-std::string real_or_planned(const std::string& p) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::path abs = fs::absolute(p, ec).lexically_normal();
-  fs::path tail;
-  for (fs::path cur = abs; !cur.empty(); cur = cur.parent_path()) {
-    char buf[PATH_MAX];
-    if (::realpath(cur.c_str(), buf) != nullptr) return (fs::path(buf) / tail).lexically_normal().string();
-    tail = tail.empty() ? cur.filename() : cur.filename() / tail;
-    if (cur == cur.parent_path()) break;
-  }
-  return abs.string();
-}
-
-bool is_inside(const std::string& child, const std::string& dir) {
-  if (child == dir) return true;
-  const std::string prefix = dir.ends_with('/') ? dir : dir + "/";
-  return child.starts_with(prefix);
-}
-
-}  // namespace
-
 result<pack_report> pack(const std::string& dir, const image_reference& dest, const pack_options& opts) {
   const std::string what = "pack " + quote(dir);
   auto ctx = [&](error e) { return tl::unexpected(std::move(e).context(what)); };
   if (auto ok = pipeline::check_pack_destination(dest, what); !ok) return tl::unexpected(std::move(ok).error());
-  if (is_inside(real_or_planned(dest.path), real_or_planned(dir)))
+  if (io::path_within(dest.path, dir))
     return fail(errc::invalid_argument, what + ": destination layout " + quote(dest.path) + " is inside the directory packed");
 
   pipeline::image_write_options io_opts;

@@ -9,11 +9,11 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <optional>
 
 #include "io/layout_writer.h"
 #include "io/rootfs_state.h"
+#include "io/target_dir.h"
 #include "io/tree_walk.h"
 #include "io/unique_fd.h"
 #include "pipeline/api.h"
@@ -29,39 +29,6 @@
 
 namespace ocipipe {
 namespace {
-
-// realpath of `p`, or `p` itself when it does not resolve.
-std::string real(const std::string& p) {
-  char* r = ::realpath(p.c_str(), nullptr);
-  if (!r) return p;
-  std::string out(r);
-  ::free(r);
-  return out;
-}
-
-// The real path `p` will have once created: its nearest existing ancestor
-// resolved, the rest appended.
-std::string real_or_planned(const std::string& p) {
-  std::string head = p, tail;
-  for (;;) {
-    if (char* r = ::realpath(head.c_str(), nullptr)) {
-      std::string out(r);
-      ::free(r);
-      return tail.empty() ? out : (out == "/" ? "" : out) + "/" + tail;
-    }
-    if (head == "." || head == "/") return p;  // nothing resolves: compare as given
-    const auto slash = head.rfind('/');
-    const std::string name = slash == std::string::npos ? head : head.substr(slash + 1);
-    tail = tail.empty() ? name : name + "/" + tail;
-    head = slash == std::string::npos ? "." : (slash == 0 ? "/" : head.substr(0, slash));
-  }
-}
-
-bool is_inside(const std::string& child, const std::string& dir) {
-  if (child == dir) return true;
-  const std::string prefix = dir.ends_with('/') ? dir : dir + "/";
-  return child.starts_with(prefix);
-}
 
 bool is_dir(const std::string& p) {
   struct stat st{};
@@ -133,7 +100,7 @@ result<pack_report> pack_diff(const std::string& bundle, const image_reference& 
 
   auto rootfs = find_rootfs(bundle);
   if (!rootfs) return ctx(std::move(rootfs).error());
-  if (is_inside(real_or_planned(dest.path), real(*rootfs)))
+  if (io::path_within(dest.path, *rootfs))
     return fail(errc::invalid_argument, what + ": destination layout " + quote(dest.path) + " is inside the rootfs");
 
   pipeline::image_write_options io_opts;
