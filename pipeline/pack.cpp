@@ -23,11 +23,7 @@ result<pack_report> pack(const std::string& dir, const image_reference& dest, co
   if (io::path_within(dest.path, dir))
     return fail(errc::invalid_argument, what + ": destination layout " + quote(dest.path) + " is inside the directory packed");
 
-  pipeline::image_write_options io_opts;
-  io_opts.edits = opts.edits;
-  io_opts.source_date_epoch = opts.source_date_epoch;
-  io_opts.tag = dest.tag;
-  io_opts.jobs = opts.jobs;
+  const auto io_opts = pipeline::image_options_of(opts, dest, "ocipipe pack");
   // Refuse bad flags before the (long) walk and layer.
   if (auto r = pipeline::check_image_write_options(io_opts); !r) return ctx(std::move(r).error());
   if (auto r = pipeline::resolve_level(opts.compression, opts.level); !r) return ctx(std::move(r).error());

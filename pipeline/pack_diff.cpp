@@ -103,12 +103,7 @@ result<pack_report> pack_diff(const std::string& bundle, const image_reference& 
   if (io::path_within(dest.path, *rootfs))
     return fail(errc::invalid_argument, what + ": destination layout " + quote(dest.path) + " is inside the rootfs");
 
-  pipeline::image_write_options io_opts;
-  io_opts.edits = opts.edits;
-  io_opts.source_date_epoch = opts.source_date_epoch;
-  io_opts.tag = dest.tag;
-  io_opts.jobs = opts.jobs;
-  io_opts.created_by = "ocipipe pack --diff";
+  const auto io_opts = pipeline::image_options_of(opts, dest, "ocipipe pack --diff");
   // Refuse bad flags before any work.
   if (auto r = pipeline::check_image_write_options(io_opts); !r) return ctx(std::move(r).error());
   if (auto r = pipeline::resolve_level(opts.compression, opts.level); !r) return ctx(std::move(r).error());

@@ -215,6 +215,17 @@ result<void> check_pack_destination(const image_reference& dest, const std::stri
   return {};
 }
 
+image_write_options image_options_of(const pack_options& opts, const image_reference& dest,
+                                      std::string created_by) {
+  image_write_options o;
+  o.edits = opts.edits;
+  o.source_date_epoch = opts.source_date_epoch;
+  o.tag = dest.tag;
+  o.jobs = opts.jobs;
+  o.created_by = std::move(created_by);
+  return o;
+}
+
 layer_pack_options layer_options_of(const pack_options& opts) {
   layer_pack_options lo;
   lo.jobs = opts.jobs;

@@ -77,6 +77,10 @@ struct packed_image {
 /// DEST must be an oci: layout named by tag (not digest). Errors:
 /// `invalid_argument`, prefixed with `what` ("pack \"DIR\"").
 [[nodiscard]] result<void> check_pack_destination(const image_reference& dest, const std::string& what);
+/// The image options of a pack run into `dest` (its tag), with `created_by`
+/// for the history entry.
+[[nodiscard]] image_write_options image_options_of(const pack_options& opts, const image_reference& dest,
+                                                   std::string created_by);
 /// The layer options of a pack run.
 [[nodiscard]] layer_pack_options layer_options_of(const pack_options& opts);
 /// The report of a pack run; `layer` null when no layer was added.
