@@ -44,6 +44,21 @@ result<void> write_index(io::layout_writer& w, const image_index& idx) {
   return w.write_index(image_index_json(idx));
 }
 
+// A layout opened for a read-modify-write (tag, rm, gc): the writer, whose
+// lock is held until it is destroyed, a read view, and index.json as it is.
+struct layout_change {
+  io::layout_writer writer;
+  io::image_layout store;
+  image_index index;
+};
+
+result<layout_change> open_for_change(const std::string& path) {
+  OCIPIPE_ASSIGN_OR_RETURN(auto w, io::layout_writer::open(path, false));
+  OCIPIPE_ASSIGN_OR_RETURN(auto store, w.reader());
+  OCIPIPE_ASSIGN_OR_RETURN(auto index, read_index(w));
+  return layout_change{std::move(w), std::move(store), std::move(index)};
+}
+
 std::string platform_text(const std::string& os, const std::string& arch, const std::string& variant) {
   return os + "/" + arch + (variant.empty() ? "" : "/" + variant);
 }
@@ -325,25 +340,24 @@ result<tag_report> tag_image(const image_reference& ref, const std::string& new_
   OCIPIPE_TRY(require_oci(ref, "tag"));
   if (!valid_ref_name(new_tag))
     return fail(errc::invalid_argument, what + ": " + quote(new_tag) + " is not a valid tag (image-layout.md ref name)");
-  auto w = io::layout_writer::open(ref.path, false);
-  if (!w) return ctx(std::move(w).error());
-  auto store = w->reader();
-  if (!store) return ctx(std::move(store).error());
-  auto index = read_index(*w);
-  if (!index) return ctx(std::move(index).error());
-  auto src = tag_source(*w, *store, *index, ref);
+  auto l = open_for_change(ref.path);
+  if (!l) return ctx(std::move(l).error());
+  auto& w = l->writer;
+  auto& store = l->store;
+  auto& index = l->index;
+  auto src = tag_source(w, store, index, ref);
   if (!src) return ctx(std::move(src).error());
-  auto change = set_tag(*index, *src, new_tag);
+  auto change = set_tag(index, *src, new_tag);
   if (!change) return ctx(std::move(change).error());
   if (change->changed)
-    if (auto ok = write_index(*w, *index); !ok) return ctx(std::move(ok).error());
+    if (auto ok = write_index(w, index); !ok) return ctx(std::move(ok).error());
   tag_report out;
   out.source = ref;
   out.tag = new_tag;
   out.changed = change->changed;
   out.moved_from = std::move(change->moved_from);
   out.dropped = std::move(change->dropped);
-  for (const auto& d : index->manifests)
+  for (const auto& d : index.manifests)
     if (d.ref_name() == new_tag) out.target = d;
   return out;
 }
@@ -354,44 +368,43 @@ result<rm_report> remove_image(const image_reference& ref, const rm_options& opt
   OCIPIPE_TRY(require_oci(ref, "rm"));
   if (ref.tag.empty() && !ref.manifest_digest)
     return fail(errc::invalid_argument, what + ": name the image to remove by tag (oci:DIR:TAG) or digest (oci:DIR@DIGEST)");
-  auto w = io::layout_writer::open(ref.path, false);
-  if (!w) return ctx(std::move(w).error());
-  auto store = w->reader();
-  if (!store) return ctx(std::move(store).error());
-  auto index = read_index(*w);
-  if (!index) return ctx(std::move(index).error());
+  auto l = open_for_change(ref.path);
+  if (!l) return ctx(std::move(l).error());
+  auto& w = l->writer;
+  auto& store = l->store;
+  auto& index = l->index;
 
   // What gc would keep before the removal: rm --blobs deletes what it keeps
   // now and would not keep after, so garbage that was there before stays for
   // gc, and blobs another tag shares stay.
   std::optional<reachability> before;
   if (opts.blobs) {
-    auto r = reach_all(*store, *w, *index);
+    auto r = reach_all(store, w, index);
     if (!r) return ctx(std::move(r).error());
     before.emplace(std::move(*r));
   }
-  auto removed = ref.manifest_digest ? remove_digest(*index, *ref.manifest_digest) : remove_tag(*index, ref.tag);
+  auto removed = ref.manifest_digest ? remove_digest(index, *ref.manifest_digest) : remove_tag(index, ref.tag);
   if (!removed) return ctx(std::move(removed).error());
   // index.json first: a run killed after this leaves garbage, never a tag
   // pointing at deleted blobs.
-  if (auto ok = write_index(*w, *index); !ok) return ctx(std::move(ok).error());
+  if (auto ok = write_index(w, index); !ok) return ctx(std::move(ok).error());
 
   rm_report out;
   out.ref = ref;
   out.removed = std::move(*removed);
   if (!opts.blobs) return out;
-  auto after = reach_all(*store, *w, *index);
+  auto after = reach_all(store, w, index);
   if (!after) return ctx(std::move(after).error());
-  auto blobs = w->list_blobs();
+  auto blobs = w.list_blobs();
   if (!blobs) return ctx(std::move(blobs).error());
   for (const auto& b : *blobs) {
     if (!before->reached(b) || after->reached(b)) continue;
-    auto size = w->blob_size(b);
-    if (auto ok = w->remove_blob(b); !ok) return ctx(std::move(ok).error());
+    auto size = w.blob_size(b);
+    if (auto ok = w.remove_blob(b); !ok) return ctx(std::move(ok).error());
     out.blobs.push_back({b, size ? *size : 0});
     out.bytes += size ? *size : 0;
   }
-  if (auto ok = w->sync(); !ok) return ctx(std::move(ok).error());
+  if (auto ok = w.sync(); !ok) return ctx(std::move(ok).error());
   out.blobs = sorted_entries(std::move(out.blobs));
   return out;
 }
@@ -400,19 +413,18 @@ result<gc_report> gc(const image_reference& layout, const gc_options& opts) {
   const auto what = "gc " + quote(layout.str());
   auto ctx = [&](error e) { return tl::unexpected(std::move(e).context(what)); };
   OCIPIPE_TRY(require_oci(layout, "gc"));
-  auto w = io::layout_writer::open(layout.path, false);
-  if (!w) return ctx(std::move(w).error());
-  auto store = w->reader();
-  if (!store) return ctx(std::move(store).error());
-  auto index = read_index(*w);
-  if (!index) return ctx(std::move(index).error());
+  auto l = open_for_change(layout.path);
+  if (!l) return ctx(std::move(l).error());
+  auto& w = l->writer;
+  auto& store = l->store;
+  auto& index = l->index;
   // Everything is decided before anything is deleted: a failure of the walk
   // (an unreadable reachable manifest) deletes nothing.
-  auto reach = reach_all(*store, *w, *index);
+  auto reach = reach_all(store, w, index);
   if (!reach) return ctx(std::move(reach).error());
-  auto blobs = w->list_blobs();
+  auto blobs = w.list_blobs();
   if (!blobs) return ctx(std::move(blobs).error());
-  auto stale = w->stale_ingest();
+  auto stale = w.stale_ingest();
   if (!stale) return ctx(std::move(stale).error());
 
   gc_report out;
@@ -424,7 +436,7 @@ result<gc_report> gc(const image_reference& layout, const gc_options& opts) {
       ++out.kept;
       continue;
     }
-    auto size = w->blob_size(b);
+    auto size = w.blob_size(b);
     out.removed.push_back({b, size ? *size : 0});
     out.bytes += size ? *size : 0;
   }
@@ -434,9 +446,9 @@ result<gc_report> gc(const image_reference& layout, const gc_options& opts) {
   }
   if (opts.dry_run) return out;
   for (const auto& b : out.removed)
-    if (auto ok = w->remove_blob(b.blob); !ok && ok.error().code() != errc::not_found) return ctx(std::move(ok).error());
-  if (auto ok = w->sync(); !ok) return ctx(std::move(ok).error());
-  if (auto ok = w->remove_stale_ingest(); !ok) return ctx(std::move(ok).error());
+    if (auto ok = w.remove_blob(b.blob); !ok && ok.error().code() != errc::not_found) return ctx(std::move(ok).error());
+  if (auto ok = w.sync(); !ok) return ctx(std::move(ok).error());
+  if (auto ok = w.remove_stale_ingest(); !ok) return ctx(std::move(ok).error());
   return out;
 }
 
