@@ -46,8 +46,12 @@ struct resolved_image {
 /// Errors: `not_found` (no such tag/digest/platform), `invalid_argument` (no
 /// tag and several manifests: the message lists the tags), `unsupported`
 /// (other transports), `malformed`, `digest_mismatch`, `size_mismatch`.
+/// docker:// and oci+https:// are reached with `remote` (struct below).
+struct remote_options;
 [[nodiscard]] result<resolved_image> resolve_image(const image_reference& ref,
                                                    const platform_selector& platform = {});
+[[nodiscard]] result<resolved_image> resolve_image(const image_reference& ref, const platform_selector& platform,
+                                                   const remote_options& remote);
 
 /// Progress as data (DESIGN.md §4), for unpack, create and validate: bytes
 /// done of the run's total, in blob bytes as stored (compressed), and what is
@@ -64,6 +68,17 @@ struct progress_update {
 /// Called from pipeline threads, never concurrently with itself; must be
 /// cheap; it never affects the result.
 using progress_callback = std::function<void(const progress_update&)>;
+
+/// How to reach registries (docker://) and web servers (oci+https://):
+/// skopeo's flags of the same names. Plain values; pipeline/ turns them
+/// into io/registry_options.
+struct remote_options {
+  std::string creds;      ///< --creds USER[:PASSWORD] for every registry of the run; "" none
+  std::string auth_file;  ///< --authfile; "" the default search (io/registry_auth.h)
+  bool tls_verify = true;  ///< --tls-verify=false: no certificate checks, plain http allowed
+  std::string cert_dir;   ///< --cert-dir: *.crt CA roots, client.cert/client.key
+  int attempts = 5;       ///< tries per request for retryable failures (--retry-times + 1)
+};
 
 struct unpack_options {
   int jobs = 0;                                   ///< worker threads; 0 = all cores
@@ -96,6 +111,7 @@ struct unpack_options {
   /// `state.unrecorded`; neither fails the unpack. A state file already
   /// there is removed first either way (it describes an older rootfs).
   bool record_state = true;
+  remote_options remote;                          ///< for a docker:// or oci+https:// REF
   progress_callback progress;                     ///< optional
   /// Set (from any thread, e.g. a signal handler) to stop: the run ends with
   /// `cancelled` and the rootfs is emptied as for any failure. Optional.
@@ -297,6 +313,8 @@ struct inspect_report {
 /// and returns its manifest and config. Errors: those of resolve_image.
 /// Thread-safe.
 [[nodiscard]] result<inspect_report> inspect(const image_reference& ref, const platform_selector& platform = {});
+[[nodiscard]] result<inspect_report> inspect(const image_reference& ref, const platform_selector& platform,
+                                             const remote_options& remote);
 
 struct tag_report {
   image_reference source;
@@ -378,6 +396,18 @@ struct copy_options {
   /// does.
   std::optional<platform_selector> platform;
   bool force = false;  ///< replace an existing oci-archive/docker-archive file
+  remote_options source_remote;       ///< SRC docker:// or oci+https://
+  remote_options destination_remote;  ///< DST docker://
+  /// docker:// DST: blobs larger than this are uploaded in PATCH chunks of
+  /// this many bytes (resumable after an interruption); smaller ones in one
+  /// PUT. 0: always one PUT.
+  std::uint64_t chunk_bytes = 16u << 20;
+  /// Where a pull (docker:// SRC, oci: DST) keeps partly downloaded blobs
+  /// and a push (docker:// DST) its upload sessions, so a restarted run
+  /// goes on from the bytes already transferred: the oci: DST's ingest
+  /// directory for pulls; for pushes this directory ("" =
+  /// $XDG_CACHE_HOME/ocipipe/uploads, else ~/.cache/ocipipe/uploads).
+  std::string upload_state_dir;
   progress_callback progress;  ///< optional; bytes read from the source
   /// Set (from any thread) to stop between blobs: `cancelled`. Optional.
   const std::atomic<bool>* cancel = nullptr;
@@ -395,6 +425,8 @@ struct copy_report {
   std::uint64_t blobs_copied = 0;   ///< blobs (and archive members of blobs) written
   std::uint64_t blobs_skipped = 0;  ///< blobs DST held already (oci: only)
   std::uint64_t bytes_copied = 0;   ///< bytes of the blobs written
+  std::uint64_t blobs_mounted = 0;  ///< docker:// DST: blobs mounted from SRC's repository
+  std::uint64_t bytes_resumed = 0;  ///< bytes a restarted run did not transfer again
 };
 
 /// Copies the image `src` names into `dst` (DESIGN.md §3 transports oci:,
@@ -422,6 +454,32 @@ struct copy_report {
 /// `resource_exhausted`, `cancelled`. Thread-safe.
 [[nodiscard]] result<copy_report> copy(const image_reference& src, const image_reference& dst,
                                        const copy_options& opts);
+
+/// --- pull and push (issue 7) ----------------------------------------------
+
+/// `pull SRC DEST`: copy() with SRC a registry (docker://) or a web-served
+/// layout (oci+https://) and DEST oci:, oci-archive: or docker-archive:.
+/// Unlike copy, an image index is narrowed to the host's platform unless
+/// `all_platforms` (skopeo copy's default and --all); opts.platform picks
+/// another. Into an oci: DEST each blob streams into the layout's ingest
+/// area, digested as it arrives; a blob left there by an interrupted pull
+/// is continued with a Range request (after its bytes are re-digested), so
+/// a restarted pull never transfers finished bytes again.
+/// Errors: `invalid_argument` (SRC not docker:// or oci+http(s)://), those
+/// of copy().
+[[nodiscard]] result<copy_report> pull(const image_reference& src, const image_reference& dst,
+                                       const copy_options& opts, bool all_platforms);
+
+/// `push SRC DEST`: copy() with DEST docker://. Blobs the repository has
+/// already (HEAD) are skipped, blobs of another repository of the same
+/// registry named by SRC are mounted, the rest uploaded in parallel (`jobs`)
+/// — chunked when larger than opts.chunk_bytes, with the upload session
+/// recorded in opts.upload_state_dir so a restarted push goes on from the
+/// registry's offset — then manifests children first, the root last under
+/// DEST's tag (or by digest when DEST names one). Errors:
+/// `invalid_argument` (DEST not docker://), those of copy().
+[[nodiscard]] result<copy_report> push(const image_reference& src, const image_reference& dst,
+                                       const copy_options& opts, bool all_platforms);
 
 /// Empties or creates a target directory per DESIGN.md §4: refuses a
 /// non-empty one unless `force`. Returns whether it created the directory.
@@ -454,6 +512,7 @@ struct validate_options {
   /// Schema mode: rules where the spec's prose says SHOULD but its JSON schema
   /// says MUST (a manifest with `layers: []`, buglog B52) are errors, not warnings.
   bool strict = false;
+  remote_options remote;  ///< for docker:// and oci+https:// references
   /// Progress as data: bytes of the distinct blobs read of all there are. Optional.
   progress_callback progress;
 };
