@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # datasets and test peers
   debootstrap debian-archive-keyring umoci skopeo runc oci-image-tool isal zstd
-  docker-registry gnupg python3 tar gzip util-linux coreutils findutils attr
+  docker-registry gnupg python3 python3-cryptography openssl tar gzip util-linux coreutils findutils attr
   # the runtime-spec JSON schemas and a validator for them (create's config.json)
   golang-github-opencontainers-specs-dev python3-jsonschema
 )

@@ -64,6 +64,13 @@ struct proxy_faults {
   std::string challenge;
   /// Reply to the first N manifest PUT / blob PATCH with 503 (retry tests).
   int fail_first_writes = 0;
+  /// Chunked-upload variants of buglog B65: add "OCI-Chunk-Min-Length: N"
+  /// to upload POST answers (0: off); keep every PATCH answer's Range at
+  /// what the upload's first PATCH got (ECR's stale Range); answer the first
+  /// N PATCHes that start past byte 0 with 416, not forwarded.
+  long chunk_min_length = 0;
+  bool stale_upload_range = false;
+  int reject_chunks = 0;
 };
 
 /// A python3 HTTP proxy (tests/support/fault_proxy.py) in front of a
