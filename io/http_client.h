@@ -92,8 +92,12 @@ class http_stream : public byte_source {
 /// plain http to a host other than localhost/127.0.0.1/::1 while
 /// tls.verify is true), `unavailable` (DNS, connect, TLS handshake, reset,
 /// timeout: retryable), `unsupported` (a redirect loop, a redirect of a
-/// request with a body). HTTP error statuses are not errors here: the
-/// caller reads status().
+/// request with a body), `unauthenticated` (the server's certificate failed
+/// verification: not retryable), `not_found`/`io`/`invalid_argument` (a
+/// missing, unreadable or bad --cert-dir), `size_mismatch` (a body_source
+/// shorter or longer than body_length; a body_source's own error is returned
+/// as it is). HTTP error statuses are not errors here: the caller reads
+/// status(). Streams may outlive the client.
 class http_client {
  public:
   explicit http_client(tls_options tls, std::string user_agent = "ocipipe");

@@ -63,14 +63,19 @@ class registry_authenticator {
                          std::optional<registry_credentials> creds);
 
   /// The Authorization value to send for `scope` (e.g.
-  /// "repository:library/debian:pull,push"), "" when nothing is known yet
-  /// (first request: anonymous, the 401 tells).
+  /// "repository:library/debian:pull,push"; several scopes separated by
+  /// spaces), "" when nothing is known yet (first request: anonymous, the
+  /// 401 tells). Once the registry named a token realm, a scope without a
+  /// cached (or with an expired) token gets one here, without a 401 first;
+  /// a failure of that fetch gives "" (the 401 and challenge() report it).
   [[nodiscard]] std::string authorization(const std::string& scope);
 
   /// Answers a 401 for `scope`: parses its WWW-Authenticate values, fetches
   /// a token (or prepares basic credentials), so authorization(scope) then
-  /// returns the new value. Called again after a token was refused, it
-  /// fetches a fresh one once. Errors: `unauthenticated` (no usable
+  /// returns the new value. Every call fetches a fresh token (a 401 means
+  /// the cached one was refused); the caller retries its request once and
+  /// takes a second 401 as its failure (`unauthenticated`), so this never
+  /// loops. Token requests never follow redirects. Errors: `unauthenticated` (no usable
   /// challenge, the token service refused, no credentials for basic),
   /// `permission_denied` (a realm the rules above refuse credentials to:
   /// its message names the realm; without credentials such a realm is used

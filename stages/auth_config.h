@@ -37,10 +37,10 @@ struct auth_config {
 /// JSON, bad base64, an auth without ':') with the JSON path.
 [[nodiscard]] result<auth_config> parse_auth_config(std::string_view json);
 
-/// The registry host[:port] an `auths` key names: a scheme, a path and a
-/// trailing "/v1/" are dropped ("https://index.docker.io/v1/" →
-/// "index.docker.io"); "docker.io" and "registry-1.docker.io" are both
-/// "docker.io" keys.
+/// The registry host[:port] an `auths` key names, lowercase: a scheme, a
+/// path and a trailing "/v1/" are dropped; Docker Hub's three names
+/// ("https://index.docker.io/v1/" as `docker login` writes it,
+/// "index.docker.io", "registry-1.docker.io") all give "docker.io".
 [[nodiscard]] std::string registry_auth_key(std::string_view key);
 
 /// Parses `--creds USER[:PASSWORD]`. Errors: `invalid_argument` (empty user).
