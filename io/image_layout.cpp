@@ -35,8 +35,15 @@ result<image_layout> image_layout::open_archive(const std::string& path) {
   return l;
 }
 
+image_layout image_layout::open_remote(std::shared_ptr<const remote_store> store) {
+  image_layout l;
+  l.path_ = store->where();
+  l.remote_ = std::move(store);
+  return l;
+}
 
 result<std::string> image_layout::read_file(const std::string& name, std::size_t max_bytes) const {
+  if (remote_) return remote_->read_file(name, max_bytes);
   const auto too_big = [&] {
     return fail(errc::resource_exhausted, quote(name) + ": larger than " + std::to_string(max_bytes) + " bytes");
   };
@@ -51,6 +58,7 @@ result<std::string> image_layout::read_file(const std::string& name, std::size_t
 }
 
 result<std::uint64_t> image_layout::file_size(const std::string& name) const {
+  if (remote_) return fail(errc::unsupported, quote(name) + ": sizes of files of " + quote(path_) + " are not known");
   if (archive_) {
     OCIPIPE_ASSIGN_OR_RETURN(auto m, archive_->find(name));
     return m.size;
@@ -84,12 +92,14 @@ result<image_layout::blob_location> image_layout::locate_blob(const descriptor& 
 
 result<std::string> image_layout::read_blob(const descriptor& d, std::size_t max_bytes) const {
   OCIPIPE_TRY(check_size(d, max_bytes));
+  if (remote_) return remote_->read_blob(d, max_bytes);
   OCIPIPE_ASSIGN_OR_RETURN(auto src, open_blob(d));
   return read_whole(*src, static_cast<std::size_t>(d.size));
 }
 
 result<std::unique_ptr<byte_source>> image_layout::open_blob(const descriptor& d) const {
   OCIPIPE_TRY(check_size(d, UINT64_MAX));
+  if (remote_) return remote_->open_blob(d);
   OCIPIPE_ASSIGN_OR_RETURN(auto loc, locate_blob(d));
   const auto start = loc.region ? static_cast<off_t>(loc.region->offset) : 0;
   const auto len = loc.region ? static_cast<off_t>(loc.region->length) : 0;
@@ -100,6 +110,7 @@ result<std::unique_ptr<byte_source>> image_layout::open_blob(const descriptor& d
 
 result<std::string> image_layout::blob_identity(const descriptor& desc) const {
   const auto& d = desc.digest;
+  if (remote_) return "remote:" + path_ + "@" + d.str();
   OCIPIPE_ASSIGN_OR_RETURN(auto loc, locate_blob(desc));
   struct stat st{};
   if (::fstat(loc.fd.get(), &st) != 0) return fail_errno("stat blob " + d.str(), errno);

@@ -12,6 +12,7 @@
 #include <random>
 #include <utility>
 
+#include "io/blob_reader.h"
 #include "io/small_file.h"
 
 namespace ocipipe::io {
@@ -174,13 +175,14 @@ result<void> lock_exclusive(int fd, const std::string& what) {
 // ---- blob_ingest ---------------------------------------------------------
 
 blob_ingest::blob_ingest(int layout_dir, unique_fd alg_dir, digest_algorithm alg, unique_fd file,
-                         std::string temp_name, std::string what)
+                         std::string temp_name, std::string what, bool keep)
     : layout_dir_(layout_dir),
       alg_dir_(std::move(alg_dir)),
       alg_(alg),
       file_(std::move(file)),
       temp_name_(std::move(temp_name)),
-      what_(std::move(what)) {}
+      what_(std::move(what)),
+      keep_(keep) {}
 
 blob_ingest::blob_ingest(blob_ingest&& o) noexcept
     : layout_dir_(o.layout_dir_),
@@ -190,7 +192,8 @@ blob_ingest::blob_ingest(blob_ingest&& o) noexcept
       temp_name_(std::exchange(o.temp_name_, std::string())),
       what_(std::move(o.what_)),
       size_(o.size_),
-      committed_(o.committed_) {}
+      committed_(o.committed_),
+      keep_(o.keep_) {}
 
 blob_ingest& blob_ingest::operator=(blob_ingest&& o) noexcept {
   if (this != &o) {
@@ -203,14 +206,20 @@ blob_ingest& blob_ingest::operator=(blob_ingest&& o) noexcept {
     what_ = std::move(o.what_);
     size_ = o.size_;
     committed_ = o.committed_;
+    keep_ = o.keep_;
   }
   return *this;
 }
 
 blob_ingest::~blob_ingest() { discard(); }
 
+void blob_ingest::abandon() noexcept {
+  keep_ = false;
+  discard();
+}
+
 void blob_ingest::discard() noexcept {
-  if (!temp_name_.empty() && !committed_ && layout_dir_ >= 0) {
+  if (!temp_name_.empty() && !committed_ && layout_dir_ >= 0 && !keep_) {
     const std::string rel = std::string(layout_ingest_dir) + "/" + temp_name_;
     ::unlinkat(layout_dir_, rel.c_str(), 0);
   }
@@ -379,6 +388,40 @@ result<blob_ingest> layout_writer::begin_blob(digest_algorithm alg) {
     if (f) return blob_ingest(dir_.get(), std::move(alg_dir), alg, std::move(f), std::move(name), what);
     if (errno != EEXIST || attempt > 8) return fail_errno(what + ": create temporary file", errno);
   }
+}
+
+std::string layout_writer::partial_blob_name(const digest& d) {
+  return "partial-" + std::string(d.algorithm_name()) + "-" + std::string(d.encoded());
+}
+
+result<resumable_ingest> layout_writer::begin_resumable_blob(const digest& d, std::uint64_t expected_size) {
+  const std::string what = "layout " + quote(path_) + ": blob ingest";
+  OCIPIPE_ASSIGN_OR_RETURN(auto alg_dir, open_alg_dir(d.algorithm(), true));
+  OCIPIPE_ASSIGN_OR_RETURN(auto ingest, open_ingest_dir());
+  // digest::parse admits only [a-zA-Z0-9=_-] in the encoded part: the name
+  // stays inside the ingest directory.
+  const std::string name = partial_blob_name(d);
+  // O_APPEND: every write lands after what is there, whatever pread does on a dup.
+  unique_fd f(::openat(ingest.get(), name.c_str(), O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!f) return fail_errno(what + ": open " + quote(name), errno);
+  struct stat st{};
+  if (::fstat(f.get(), &st) != 0) return fail_errno(what + ": stat " + quote(name), errno);
+  if (!S_ISREG(st.st_mode)) return fail(errc::io, what + ": " + quote(name) + " is not a regular file");
+  auto present = static_cast<std::uint64_t>(st.st_size);
+  if (present > expected_size) {
+    if (::ftruncate(f.get(), 0) != 0) return fail_errno(what + ": truncate " + quote(name), errno);
+    present = 0;
+  }
+  std::unique_ptr<byte_source> bytes;
+  if (present > 0) {
+    unique_fd rd(::dup(f.get()));
+    if (!rd) return fail_errno(what + ": dup", errno);
+    bytes = std::make_unique<blob_file_source>(std::move(rd), present, what + ": " + quote(name), 1 << 20,
+                                               file_region{0, present});
+  }
+  blob_ingest in(dir_.get(), std::move(alg_dir), d.algorithm(), std::move(f), name, what, true);
+  in.size_ = present;
+  return resumable_ingest{std::move(in), std::move(bytes)};
 }
 
 result<void> layout_writer::put_blob(const digest& d, std::string_view bytes) {

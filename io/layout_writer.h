@@ -15,6 +15,7 @@
 // put_blob() are given the digest computed over exactly the bytes written.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,10 +62,15 @@ class blob_ingest {
   /// `io`.
   [[nodiscard]] result<void> commit(const digest& d);
 
+  /// Removes the bytes now, also those of a resumable ingest (whose
+  /// destructor keeps them): after a digest mismatch they must not be
+  /// continued. The ingest is unusable afterwards.
+  void abandon() noexcept;
+
  private:
   friend class layout_writer;
   blob_ingest(int layout_dir, unique_fd alg_dir, digest_algorithm alg, unique_fd file,
-              std::string temp_name, std::string what);
+              std::string temp_name, std::string what, bool keep = false);
   void discard() noexcept;
   int layout_dir_ = -1;     ///< borrowed from the layout_writer, which outlives this
   unique_fd alg_dir_;       ///< blobs/<alg>/, opened without following symlinks
@@ -74,9 +80,20 @@ class blob_ingest {
   std::string what_;        ///< "layout \"DIR\": blob ingest" for messages
   std::uint64_t size_ = 0;
   bool committed_ = false;
+  bool keep_ = false;       ///< resumable: an uncommitted file outlives this object
 };
 
-/// A file left in the ingest directory by a killed writer (gc removes them).
+/// A blob download that survives its process (begin_resumable_blob).
+struct resumable_ingest {
+  /// Appends after the bytes already present; size() counts them.
+  blob_ingest ingest;
+  /// The bytes already present, from the first, for the caller to digest
+  /// before appending (the digest covers the whole blob); nullptr when none.
+  std::unique_ptr<byte_source> present;
+};
+
+/// A file left in the ingest directory by a killed writer, or the partial
+/// blob of an interrupted pull (gc removes them).
 struct stale_ingest_file {
   std::string name;          ///< name inside layout_ingest_dir
   std::uint64_t size = 0;    ///< bytes
@@ -123,6 +140,20 @@ class layout_writer {
   /// Starts writing a blob (blobs/<alg>/ is created when missing).
   /// Errors: `io`, `resource_exhausted`.
   [[nodiscard]] result<blob_ingest> begin_blob(digest_algorithm alg = digest_algorithm::sha256);
+  /// Starts or continues blob `d` in a named file of the ingest directory,
+  /// `partial-<alg>-<encoded>` (partial_blob_name), so that a pull killed
+  /// or cut off goes on later from the bytes it had: unlike begin_blob()'s,
+  /// this ingest keeps its file when destroyed uncommitted (abandon()
+  /// removes it). commit() renames it into blobs/ as begin_blob()'s named
+  /// files. A file holding more than `expected_size` bytes cannot be a
+  /// prefix of the blob and is emptied first. The layout lock keeps other
+  /// processes off the file; the caller must not begin the same digest
+  /// twice at once. Errors: `invalid_argument` (unregistered algorithm),
+  /// `io`, `resource_exhausted`.
+  [[nodiscard]] result<resumable_ingest> begin_resumable_blob(const digest& d, std::uint64_t expected_size);
+  /// The ingest directory's name of the partial file of `d`.
+  [[nodiscard]] static std::string partial_blob_name(const digest& d);
+
   /// Writes a whole small blob (config, manifest) under digest `d`, which the
   /// caller computed over `bytes`. No-op when the blob exists already.
   [[nodiscard]] result<void> put_blob(const digest& d, std::string_view bytes);

@@ -12,7 +12,9 @@
 
 #include "io/layout_writer.h"
 #include "pipeline/blob_copy.h"
+#include "pipeline/blob_pull.h"
 #include "pipeline/copy_plan.h"
+#include "pipeline/remote.h"
 #include "stages/image_json.h"
 #include "stages/image_json_write.h"
 #include "stages/layout_index.h"
@@ -56,11 +58,19 @@ result<void> copy_leaves(copy_source& src, io::layout_writer& writer, copy_run& 
       return;
     }
     const bool had = writer.has_blob(item.desc.digest);
+    std::uint64_t resumed = 0;
     result<void> ok;
-    if (item.bytes)
+    if (item.bytes) {
       ok = writer.put_blob(item.desc.digest, *item.bytes);
-    else
+    } else if (src.store.remote()) {
+      // From a server: through a partial file a later run can continue.
+      auto pulled = pull_blob(*src.store.remote(), item.desc, writer, [&run](std::size_t n) { run.meter.add(n); },
+                              run.opts.cancel);
+      if (pulled) resumed = pulled->resumed;
+      else ok = tl::unexpected(std::move(pulled).error());
+    } else {
       ok = copy_blob(src.store, item.desc, writer, [&run](std::size_t n) { run.meter.add(n); });
+    }
     if (!ok) {
       errors[i] = std::move(ok).error();
       stop = true;
@@ -74,6 +84,7 @@ result<void> copy_leaves(copy_source& src, io::layout_writer& writer, copy_run& 
       } else {
         ++run.report.blobs_copied;
         run.report.bytes_copied += static_cast<std::uint64_t>(item.desc.size);
+        run.report.bytes_resumed += resumed;
       }
     }
     const auto n = finished.fetch_add(1) + 1;
@@ -140,12 +151,11 @@ result<copy_report> copy(const image_reference& src, const image_reference& dst,
   auto where = [&](error e) {
     return tl::unexpected(std::move(e).context("copy " + src.str() + " to " + dst.str()));
   };
-  if (dst.kind == transport::docker)
-    return where(error(errc::unsupported, "transport of " + quote(dst.str()) +
-                                              " is not supported by copy yet; use oci:, oci-archive: or docker-archive:"));
-  if (dst.manifest_digest)
+  // A registry stores a manifest under its digest; every other DST is tagged.
+  if (dst.manifest_digest && dst.kind != transport::docker)
     return where(error(errc::invalid_argument, "a destination is named by a tag, not by a digest"));
-  auto plan = pipeline::plan_copy(src, opts.platform, dst.kind == transport::docker_archive);
+  pipeline::remote_session source_remote(opts.source_remote);
+  auto plan = pipeline::plan_copy(src, opts.platform, dst.kind == transport::docker_archive, &source_remote);
   if (!plan) return where(std::move(plan).error());
   pipeline::copy_run run{opts, pipeline::progress_meter(opts.progress, pipeline::copy_read_total(*plan, dst.kind)), {}};
   run.report.source = src;
@@ -157,7 +167,10 @@ result<copy_report> copy(const image_reference& src, const image_reference& dst,
     case transport::oci: ok = pipeline::write_oci_layout(*plan, dst, run); break;
     case transport::oci_archive: ok = pipeline::write_oci_archive(*plan, dst, run); break;
     case transport::docker_archive: ok = pipeline::write_docker_archive(*plan, dst, run); break;
-    case transport::docker: break;
+    case transport::docker: ok = pipeline::write_registry(*plan, dst, run); break;
+    case transport::oci_url:  // static files: nothing to write them through
+      ok = fail(errc::unsupported, "an oci+http(s):// layout is read-only; it cannot be a destination");
+      break;
   }
   if (!ok) return where(std::move(ok).error());
   return std::move(run.report);

@@ -36,12 +36,16 @@ struct copy_source {
   std::optional<resolved_image> image;
 };
 
+class remote_session;
+
 /// Reads what `src` names and plans the copy. `single`: the root must be one
 /// image (the one for `platform`, the host's by default); else an image index
 /// is taken whole unless `platform` is given. Documents are read verified.
-/// Errors: those of open_image / resolve_image.
+/// A docker:// or oci+https:// `src` is reached through `remote` (nullptr:
+/// default options). Errors: those of open_image / resolve_image.
 [[nodiscard]] result<copy_source> plan_copy(const image_reference& src,
-                                            const std::optional<platform_selector>& platform, bool single);
+                                            const std::optional<platform_selector>& platform, bool single,
+                                            remote_session* remote = nullptr);
 
 /// Shared state of one run: options, progress, counts.
 struct copy_run {
@@ -64,6 +68,11 @@ struct copy_run {
 [[nodiscard]] result<void> write_oci_layout(copy_source& src, const image_reference& dst, copy_run& run);
 [[nodiscard]] result<void> write_oci_archive(copy_source& src, const image_reference& dst, copy_run& run);
 [[nodiscard]] result<void> write_docker_archive(copy_source& src, const image_reference& dst, copy_run& run);
+/// docker:// (pipeline/copy_registry.cpp): blobs HEADed, mounted from SRC's
+/// repository on the same registry, or uploaded in parallel (chunked and
+/// resumable above opts.chunk_bytes); then documents children first, the
+/// root under DST's tag or digest. Also sets run.report.tag.
+[[nodiscard]] result<void> write_registry(copy_source& src, const image_reference& dst, copy_run& run);
 
 /// The descriptor DST's index.json gets for `root`: media type, digest,
 /// size, platform, artifact type, and `tag` as its ref.name when not empty.

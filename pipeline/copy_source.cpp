@@ -73,8 +73,9 @@ class planner {
 // its config, layers and manifest. A docker-archive has no OCI manifest
 // and stores its config as a member of another name: both are made here,
 // the manifest as pipeline/docker_archive.h reads the entry.
-result<copy_source> plan_one_image(const image_reference& src, const platform_selector& platform) {
-  OCIPIPE_ASSIGN_OR_RETURN(auto opened, open_image(src, platform));
+result<copy_source> plan_one_image(const image_reference& src, const platform_selector& platform,
+                                   remote_session* remote) {
+  OCIPIPE_ASSIGN_OR_RETURN(auto opened, open_image(src, platform, remote));
   copy_source out{std::move(opened.store), {}, {}, 0, std::nullopt};
   auto& image = opened.image;
   planner plan(out);
@@ -106,26 +107,20 @@ result<copy_source> plan_one_image(const image_reference& src, const platform_se
 }  // namespace
 
 result<copy_source> plan_copy(const image_reference& src, const std::optional<platform_selector>& platform,
-                              bool single) {
-  if (src.kind == transport::docker)
-    return fail(errc::unsupported, "transport of " + quote(src.str()) +
-                                       " is not supported by copy yet; use oci:, oci-archive: or docker-archive:");
+                              bool single, remote_session* remote) {
   if (single || platform || src.kind == transport::docker_archive)
-    return plan_one_image(src, platform.value_or(platform_selector{}));
+    return plan_one_image(src, platform.value_or(platform_selector{}), remote);
 
-  OCIPIPE_ASSIGN_OR_RETURN(auto store, open_store(src));
+  OCIPIPE_ASSIGN_OR_RETURN(auto store, open_store(src, remote));
   copy_source out{std::move(store), {}, {}, 0, std::nullopt};
-  OCIPIPE_ASSIGN_OR_RETURN(auto index_bytes, out.store.read_file("index.json"));
-  auto index = parse_image_index(index_bytes);
-  if (!index) return tl::unexpected(std::move(index).error().context("index.json"));
-  OCIPIPE_ASSIGN_OR_RETURN(auto root, select_from_index(*index, src));
+  OCIPIPE_ASSIGN_OR_RETURN(auto root, select_root(out.store, src));
   planner plan(out);
   if (media_type::is_image_index(root.media_type)) {
     OCIPIPE_TRY(plan.index_tree(root, 0));
   } else if (media_type::is_image_manifest(root.media_type)) {
     // One image: resolve it as every verb does (config parsed and checked),
     // keeping its value for a docker-archive destination.
-    return plan_one_image(src, {});
+    return plan_one_image(src, {}, remote);
   } else {
     return fail(errc::unsupported, "descriptor " + root.digest.str() + ": media type " + quote(root.media_type) +
                                        " is neither an image manifest nor an image index");

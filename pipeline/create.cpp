@@ -14,7 +14,8 @@ namespace ocipipe {
 result<create_report> create(const image_reference& ref, const std::string& bundle,
                              const create_options& opts) {
   auto where = [&](error e) { return tl::unexpected(std::move(e).context("create " + ref.str())); };
-  if (io::path_within(ref.path, bundle) || io::path_within(bundle, ref.path))
+  const bool local = ref.kind != transport::docker && ref.kind != transport::oci_url;
+  if (local && (io::path_within(ref.path, bundle) || io::path_within(bundle, ref.path)))
     return where(error(errc::invalid_argument,
                        "bundle " + quote(bundle) + " and the image layout being unpacked overlap"));
   // The edits are checked before anything is unpacked, so a bad --env costs nothing.

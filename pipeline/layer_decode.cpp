@@ -137,28 +137,56 @@ result<layer_digests> decode_stream(layer_stream& stream, const descriptor& laye
   return digests;
 }
 
+// A source whose first chunk was read already (to sniff it): that chunk
+// again, then the rest. The blob is opened once, so one from a registry costs
+// one request, not two.
+class replay_source final : public byte_source {
+ public:
+  replay_source(std::unique_ptr<byte_source> inner, byte_view head) : inner_(std::move(inner)), head_(head) {}
+  result<byte_view> next() override {
+    // `head_` stays valid: inner_->next() has not been called since it was read.
+    if (!replayed_) {
+      replayed_ = true;
+      if (!head_.empty()) return head_;
+    }
+    return inner_->next();
+  }
+
+ private:
+  std::unique_ptr<byte_source> inner_;
+  byte_view head_;
+  bool replayed_ = false;
+};
+
+struct stored_layer {
+  descriptor desc;
+  std::unique_ptr<byte_source> blob;  ///< from its first byte
+};
+
 // The layer as its bytes are: the media type of what the blob's first bytes
 // show when that differs from what `layer` says (B42), with a warning.
-result<descriptor> as_stored(const io::image_layout& layout, const descriptor& layer, decode_stats& stats) {
+result<stored_layer> as_stored(const io::image_layout& layout, const descriptor& layer, decode_stats& stats) {
   OCIPIPE_ASSIGN_OR_RETURN(auto blob, layout.open_blob(layer));
   OCIPIPE_ASSIGN_OR_RETURN(auto head, blob->next());
   const auto sniffed = sniff_compression(head);
+  std::unique_ptr<byte_source> whole = std::make_unique<replay_source>(std::move(blob), head);
   if (sniffed == media_type::layer_compression::unknown || sniffed == media_type::compression_of(layer.media_type))
-    return layer;
+    return stored_layer{layer, std::move(whole)};
   descriptor d = layer;
   d.media_type = std::string(sniffed == media_type::layer_compression::gzip   ? media_type::layer_tar_gzip
                              : sniffed == media_type::layer_compression::zstd ? media_type::layer_tar_zstd
                                                                                 : media_type::layer_tar);
   stats.warning = "media type " + quote(layer.media_type) + " does not match the blob's bytes; unpacked as " +
                   quote(d.media_type) + " (buglog B42)";
-  return d;
+  return stored_layer{std::move(d), std::move(whole)};
 }
 
 result<layer_digests> decode(const io::image_layout& layout, const descriptor& declared,
                              const digest* diff_id, const decode_limits& limits,
                              layer_channel& out, decode_stats& stats) {
-  OCIPIPE_ASSIGN_OR_RETURN(const auto layer, as_stored(layout, declared, stats));
-  OCIPIPE_ASSIGN_OR_RETURN(auto opened, layout.open_blob(layer));
+  OCIPIPE_ASSIGN_OR_RETURN(auto stored, as_stored(layout, declared, stats));
+  const descriptor& layer = stored.desc;
+  auto opened = std::move(stored.blob);
   // The reading may run on the prefetch thread, hence an atomic.
   std::atomic<std::uint64_t> blob_read{0};
   auto blob = std::make_unique<counting_source>(

@@ -10,6 +10,7 @@
 #include "io/image_layout.h"
 #include "io/layout_writer.h"
 #include "pipeline/api.h"
+#include "pipeline/remote.h"
 #include "pipeline/resolve.h"
 #include "pipeline/verified_blob.h"
 #include "stages/image_json.h"
@@ -319,7 +320,13 @@ result<ls_report> list_layout(const image_reference& layout) {
 }
 
 result<inspect_report> inspect(const image_reference& ref, const platform_selector& platform) {
-  auto opened = pipeline::open_image(ref, platform);
+  return inspect(ref, platform, remote_options{});
+}
+
+result<inspect_report> inspect(const image_reference& ref, const platform_selector& platform,
+                               const remote_options& remote) {
+  pipeline::remote_session session(remote);
+  auto opened = pipeline::open_image(ref, platform, &session);
   if (!opened) return tl::unexpected(std::move(opened).error().context("inspect " + quote(ref.str())));
   inspect_report out;
   out.image = std::move(opened->image);

@@ -8,6 +8,7 @@
 #include "io/image_layout.h"
 #include "pipeline/api.h"
 #include "pipeline/docker_archive.h"
+#include "pipeline/remote.h"
 #include "pipeline/verified_blob.h"
 #include "stages/image_json.h"
 #include "stages/oci/media_type.h"
@@ -215,11 +216,7 @@ result<void> search_index(const io::image_layout& layout, const descriptor& d, c
 result<resolved_image> resolve_in(const io::image_layout& layout, const image_reference& ref,
                                   const platform_selector& platform) {
   auto where = [](error e) { return tl::unexpected(std::move(e)); };
-  auto index_bytes = layout.read_file("index.json");
-  if (!index_bytes) return where(std::move(index_bytes).error());
-  auto index = parse_image_index(*index_bytes);
-  if (!index) return where(std::move(index).error().context("index.json"));
-  auto chosen = pipeline::select_from_index(*index, ref);
+  auto chosen = pipeline::select_root(layout, ref);
   if (!chosen) return where(std::move(chosen).error());
   const auto* layout_ptr = &layout;
 
@@ -268,20 +265,36 @@ result<resolved_image> resolve_in(const io::image_layout& layout, const image_re
 
 namespace pipeline {
 
-result<io::image_layout> open_store(const image_reference& ref) {
+result<io::image_layout> open_store(const image_reference& ref, remote_session* remote) {
   switch (ref.kind) {
     case transport::oci: return io::image_layout::open(ref.path);
     case transport::oci_archive:
     case transport::docker_archive: return io::image_layout::open_archive(ref.path);
-    case transport::docker: break;
+    case transport::docker:
+    case transport::oci_url: break;
   }
-  return fail(errc::unsupported, "transport of " + quote(ref.str()) +
-                                     " is not supported yet; use oci:, oci-archive: or docker-archive:");
+  std::optional<remote_session> own;
+  if (!remote) remote = &own.emplace(remote_options{});
+  OCIPIPE_ASSIGN_OR_RETURN(auto store, remote->open_store(ref));
+  return io::image_layout::open_remote(std::move(store));
 }
 
-result<opened_image> open_image(const image_reference& ref, const platform_selector& platform) {
+result<descriptor> select_root(const io::image_layout& store, const image_reference& ref) {
+  if (ref.kind == transport::docker && store.remote()) {
+    // A registry has no index.json: the tag or digest is asked of it.
+    const std::string name = ref.manifest_digest ? ref.manifest_digest->str() : ref.tag.empty() ? "latest" : ref.tag;
+    return store.remote()->resolve_root(name);
+  }
+  OCIPIPE_ASSIGN_OR_RETURN(auto index_bytes, store.read_file("index.json"));
+  auto index = parse_image_index(index_bytes);
+  if (!index) return tl::unexpected(std::move(index).error().context("index.json"));
+  return select_from_index(*index, ref);
+}
+
+result<opened_image> open_image(const image_reference& ref, const platform_selector& platform,
+                                remote_session* remote) {
   // Callers name the reference ("unpack oci:…"); errors here say only what and where inside.
-  OCIPIPE_ASSIGN_OR_RETURN(auto store, open_store(ref));
+  OCIPIPE_ASSIGN_OR_RETURN(auto store, open_store(ref, remote));
   auto image = ref.kind == transport::docker_archive ? resolve_docker(store, ref, platform)
                                                      : resolve_in(store, ref, platform);
   if (!image) return tl::unexpected(std::move(image).error());
@@ -291,7 +304,13 @@ result<opened_image> open_image(const image_reference& ref, const platform_selec
 }  // namespace pipeline
 
 result<resolved_image> resolve_image(const image_reference& ref, const platform_selector& platform) {
-  OCIPIPE_ASSIGN_OR_RETURN(auto opened, pipeline::open_image(ref, platform));
+  return resolve_image(ref, platform, remote_options{});
+}
+
+result<resolved_image> resolve_image(const image_reference& ref, const platform_selector& platform,
+                                     const remote_options& remote) {
+  pipeline::remote_session session(remote);
+  OCIPIPE_ASSIGN_OR_RETURN(auto opened, pipeline::open_image(ref, platform, &session));
   return std::move(opened.image);
 }
 

@@ -25,6 +25,7 @@
 #include "pipeline/graph_arena.h"
 #include "pipeline/layer_decode.h"
 #include "pipeline/progress_meter.h"
+#include "pipeline/remote.h"
 #include "pipeline/rootfs_state_record.h"
 #include "stages/layer_paths.h"
 
@@ -185,7 +186,8 @@ result<bool> prepare_target_dir(const std::string& dir, bool force) {
 result<unpack_report> unpack(const image_reference& ref, const std::string& rootfs,
                              const unpack_options& opts) {
   auto where = [&](error e) { return tl::unexpected(std::move(e).context("unpack " + ref.str())); };
-  auto opened = pipeline::open_image(ref, opts.platform);
+  pipeline::remote_session remote(opts.remote);
+  auto opened = pipeline::open_image(ref, opts.platform, &remote);
   if (!opened) return where(std::move(opened).error());
   auto* image = &opened->image;
   const io::image_layout* layout = &opened->store;
@@ -206,7 +208,8 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
       return where(error(errc::unsupported, "layer " + std::to_string(i) + " (" +
                                                 layers[i].digest.short_str() + "): media type " +
                                                 quote(layers[i].media_type) + " is not a layer"));
-  if (io::path_within(ref.path, rootfs) || io::path_within(rootfs, ref.path))
+  // (A docker:// or oci+https:// path is no directory here.)
+  if (!pipeline::is_remote(ref.kind) && (io::path_within(ref.path, rootfs) || io::path_within(rootfs, ref.path)))
     return where(error(errc::invalid_argument, "rootfs " + quote(rootfs) +
                                                    " and the image layout being unpacked overlap"));
   auto created = prepare_target_dir(rootfs, opts.force);

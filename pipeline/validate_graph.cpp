@@ -16,6 +16,7 @@
 #include "pipeline/api.h"
 #include "pipeline/docker_archive.h"
 #include "pipeline/graph_arena.h"
+#include "pipeline/remote.h"
 #include "pipeline/resolve.h"
 #include "pipeline/validate_blob.h"
 #include "pipeline/verified_blob.h"
@@ -169,6 +170,23 @@ class image_walker {
       const auto& d = index->manifests[m];
       visit(d, json_index_path("manifests", m), 0, d.platform);
     }
+    return std::nullopt;
+  }
+
+  // docker://: the registry names the root by tag or digest; the layout
+  // rules (oci-layout, index.json) have nothing to apply to. A root the
+  // registry cannot give is an operational failure; one it gives wrong
+  // (digest, size, media type) is a finding.
+  std::optional<error> walk_registry(const image_reference& ref) {
+    auto root = pipeline::select_root(store_, ref);
+    if (!root) {
+      const errc code = root.error().code();
+      if (code != errc::digest_mismatch && code != errc::size_mismatch && code != errc::malformed)
+        return std::move(root).error();
+      add(pipeline::blob_rule(root.error()), true, {"root", {}}, {}, root.error().message());
+      return std::nullopt;
+    }
+    visit(*root, "root", 0, std::nullopt);
     return std::nullopt;
   }
 
@@ -484,12 +502,13 @@ std::vector<image_validation> validate(const std::vector<image_reference>& refs,
   std::vector<std::optional<io::image_layout>> stores(refs.size());
   run_state run;
   const auto start = std::chrono::steady_clock::now();
+  pipeline::remote_session remote(opts.remote);  // one connection per registry for the run
 
   for (std::size_t i = 0; i < refs.size(); ++i) {
     const auto& ref = refs[i];
     auto& res = out[i];
     res.ref = ref.str();
-    auto store = pipeline::open_store(ref);
+    auto store = pipeline::open_store(ref, &remote);
     if (!store) {
       res.failure = std::move(store).error();
       continue;
@@ -497,7 +516,8 @@ std::vector<image_validation> validate(const std::vector<image_reference>& refs,
     stores[i] = std::move(*store);
     image_walker w(i, res, *stores[i], run, opts.strict);
     res.failure = ref.kind == transport::docker_archive ? w.walk_docker_archive(ref, opts.all)
-                                                        : w.walk_layout(ref, opts.all);
+                  : ref.kind == transport::docker         ? w.walk_registry(ref)
+                                                          : w.walk_layout(ref, opts.all);
   }
 
   run_blob_graph(run, opts);

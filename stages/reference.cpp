@@ -36,16 +36,33 @@ bool valid_registry_tag(std::string_view t) {
 result<image_reference> parse_slash_reference(std::string_view text, std::string_view rest, transport kind) {
   image_reference ref;
   ref.kind = kind;
-  if (const auto at = rest.find('@'); at != std::string_view::npos) {
+  // oci+http(s)://: a tag follows the path, never the "scheme://host:port"
+  // part ("oci+https://host:8443" has a port, not a tag).
+  std::size_t path_start = 0;
+  if (kind == transport::oci_url) {
+    const auto authority = rest.find("://") + 3;
+    path_start = rest.find('/', authority);
+    if (path_start == std::string_view::npos) path_start = rest.size();
+    if (path_start == authority || rest.substr(authority, path_start - authority).find('@') != std::string_view::npos)
+      return fail(errc::invalid_argument, "reference " + quote(text) + ": want oci+https://HOST[:PORT]/PATH");
+  }
+  if (const auto at = rest.find('@', path_start); at != std::string_view::npos) {
     auto d = digest::parse(rest.substr(at + 1));
     if (!d) return fail(errc::invalid_argument, "reference " + quote(text) + ": " + d.error().message());
     ref.manifest_digest = std::move(*d);
     rest = rest.substr(0, at);
+    const auto slash = rest.rfind('/');
+    const auto colon = rest.rfind(':');
+    // docker's NAME:TAG@DIGEST: the registry is asked by digest alone, so a
+    // tag beside it would be silently ignored (skopeo refuses it too).
+    if (kind == transport::docker && colon != std::string_view::npos &&
+        (slash == std::string_view::npos || colon > slash))
+      return fail(errc::invalid_argument, "reference " + quote(text) + ": names both a tag and a digest; give one");
   } else {
     const auto slash = rest.rfind('/');
     const auto colon = rest.rfind(':');
     if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash) &&
-        !(kind == transport::oci_url && slash == std::string_view::npos)) {
+        !(kind == transport::oci_url && colon < path_start)) {
       ref.tag = std::string(rest.substr(colon + 1));
       rest = rest.substr(0, colon);
       if (!(kind == transport::docker ? valid_registry_tag(ref.tag) : valid_tag(ref.tag)))
@@ -66,21 +83,27 @@ result<image_reference> parse_slash_reference(std::string_view text, std::string
 
 bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
-// One path component of a repository name (distribution-spec grammar).
+// One path component of a repository name (distribution-spec grammar):
+// [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*.
 bool valid_repository_component(std::string_view c) {
   if (c.empty() || !lower_alnum(c.front()) || !lower_alnum(c.back())) return false;
-  for (std::size_t i = 0; i < c.size(); ++i) {
-    if (lower_alnum(c[i])) continue;
-    if (c[i] == '.' || c[i] == '-') {
-      if (c[i] == '.' && !lower_alnum(c[i + 1])) return false;
+  for (std::size_t i = 0; i < c.size();) {
+    if (lower_alnum(c[i])) {
+      ++i;
       continue;
     }
-    if (c[i] == '_') {
-      if (c[i + 1] == '_') ++i;
-      if (!lower_alnum(c[i + 1])) return false;
-      continue;
+    // One separator, then an alphanumeric (the last character is one, so
+    // the index stays in range).
+    if (c[i] == '.') {
+      ++i;
+    } else if (c[i] == '_') {
+      i += c[i + 1] == '_' ? 2 : 1;
+    } else if (c[i] == '-') {
+      while (c[i] == '-') ++i;
+    } else {
+      return false;
     }
-    return false;
+    if (!lower_alnum(c[i])) return false;
   }
   return true;
 }
@@ -99,6 +122,11 @@ result<registry_repository> parse_registry_path(std::string_view path) {
   } else {
     out.host = std::string(first);
     out.repository = std::string(path.substr(slash + 1));
+    // Docker's normalization: Docker Hub's names, and its official images
+    // under library/ ("docker.io/debian" is "docker.io/library/debian").
+    if (out.host == "index.docker.io" || out.host == "registry-1.docker.io") out.host = "docker.io";
+    if (out.host == "docker.io" && out.repository.find('/') == std::string::npos)
+      out.repository = "library/" + out.repository;
   }
   if (out.host.empty() || out.host.front() == ':')
     return fail(errc::invalid_argument, "registry path " + quote(path) + ": empty host");

@@ -17,7 +17,9 @@ namespace ocipipe::cli {
 /// What a REF argument may be (DESIGN.md §3), for every verb's --help.
 inline constexpr const char* image_ref_help =
     "Image: oci:DIR[:TAG], oci:DIR@DIGEST, DIR[:TAG], oci-archive:FILE[:TAG], "
-    "docker-archive:FILE[:NAME:TAG|:@N]";
+    "docker-archive:FILE[:NAME:TAG|:@N], docker://HOST[:PORT]/REPO[:TAG|@DIGEST] (a registry; "
+    "tag default \"latest\"), oci+https://HOST[:PORT]/PATH[:TAG|@DIGEST] (an image layout served "
+    "as static files; oci+http:// for localhost)";
 
 /// Exit codes (DESIGN.md §4).
 inline constexpr int exit_ok = 0;

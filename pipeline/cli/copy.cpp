@@ -1,6 +1,7 @@
 // ocipipe copy SRC DST
 #include <cstdio>
 
+#include "pipeline/cli/remote_flags.h"
 #include "pipeline/cli/report.h"
 
 namespace ocipipe::cli {
@@ -9,6 +10,7 @@ verb add_copy(CLI::App& root, global_flags& g) {
   struct state {
     std::string src, dst, platform;
     bool force = false;
+    remote_flags remote;
   };
   static state s;
   auto* app = root.add_subcommand("copy", "Copy an image between image layouts and archives");
@@ -21,6 +23,7 @@ verb add_copy(CLI::App& root, global_flags& g) {
                   "OS/ARCH[/VARIANT]: copy only that image out of an image index (default: the whole "
                   "index; a docker-archive takes the host's platform)");
   app->add_flag("--force", s.force, "Replace an existing archive file DST");
+  add_transfer_remote_flags(*app, s.remote);
   add_global_flags(*app, g);
   app->footer(
       "Every blob is verified (size, digest; diff_id of layers written uncompressed) before it is\n"
@@ -43,6 +46,8 @@ verb add_copy(CLI::App& root, global_flags& g) {
             copy_options opts;
             opts.jobs = g.jobs;
             opts.force = s.force;
+            opts.source_remote = source_remote_options(s.remote);
+            opts.destination_remote = destination_remote_options(s.remote);
             opts.cancel = install_cancel_handlers();
             opts.progress = make_progress(g, "copy " + src->str());
             if (!s.platform.empty()) {

@@ -1,4 +1,5 @@
 // ocipipe create REF BUNDLE
+#include "pipeline/cli/remote_flags.h"
 #include "pipeline/cli/report.h"
 
 namespace ocipipe::cli {
@@ -9,6 +10,7 @@ verb add_create(CLI::App& root, global_flags& g) {
     std::vector<std::string> args, arg, env;
     unpack_options limits;  // the limit flags' values
     bool force = false, tty = false, rootless = false, no_state = false;
+    remote_flags remote;
   };
   static state s;
   auto* app = root.add_subcommand("create", "Create an OCI runtime bundle (rootfs + config.json)");
@@ -38,6 +40,7 @@ verb add_create(CLI::App& root, global_flags& g) {
   app->add_flag("--no-state", s.no_state,
                 "Do not record the state of BUNDLE/rootfs in BUNDLE/rootfs.ocipipe-state (pack --diff needs it)");
   add_limit_flags(*app, s.limits);
+  add_remote_flags(*app, s.remote);
   add_global_flags(*app, g);
   app->footer(
       "config.json follows image-spec conversion.md (args = Entrypoint + Cmd; env = Env, then\n"
@@ -57,6 +60,7 @@ verb add_create(CLI::App& root, global_flags& g) {
             opts.unpack.force = s.force;
             opts.unpack.rootless = s.rootless;
             opts.unpack.record_state = !s.no_state;
+            opts.unpack.remote = remote_options_of(s.remote);
             opts.unpack.cancel = install_cancel_handlers();
             opts.unpack.progress = make_progress(g, ref->str());
             opts.terminal = s.tty;

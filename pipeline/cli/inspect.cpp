@@ -1,5 +1,6 @@
 // ocipipe inspect REF
 #include "pipeline/cli/layout_cli.h"
+#include "pipeline/cli/remote_flags.h"
 
 namespace ocipipe::cli {
 namespace {
@@ -75,11 +76,13 @@ void print_human(const inspect_report& r) {
 verb add_inspect(CLI::App& root, global_flags& g) {
   struct state {
     std::string ref, platform;
+    remote_flags remote;
   };
   static state s;
   auto* app = root.add_subcommand("inspect", "Show an image's manifest, config and layers");
   app->add_option("REF", s.ref, image_ref_help)->required();
   app->add_option("--platform", s.platform, "OS/ARCH[/VARIANT] to pick from an image index");
+  add_remote_flags(*app, s.remote);
   add_global_flags(*app, g);
   app->footer(
       "Human output is for reading and may change; --json writes one `inspect` record with the\n"
@@ -95,7 +98,7 @@ verb add_inspect(CLI::App& root, global_flags& g) {
               if (!p) return report_failure(g, ref->str(), p.error());
               platform = *p;
             }
-            auto r = inspect(*ref, platform);
+            auto r = inspect(*ref, platform, remote_options_of(s.remote));
             if (!r) return report_failure(g, ref->str(), r.error());
             if (g.json) {
               const auto& img = r->image;

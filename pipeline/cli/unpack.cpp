@@ -1,4 +1,5 @@
 // ocipipe unpack REF ROOTFS
+#include "pipeline/cli/remote_flags.h"
 #include "pipeline/cli/report.h"
 
 namespace ocipipe::cli {
@@ -8,6 +9,7 @@ verb add_unpack(CLI::App& root, global_flags& g) {
     std::string ref, rootfs, platform;
     unpack_options limits;  // the limit flags' values
     bool force = false, rootless = false, no_state = false;
+    remote_flags remote;
   };
   static state s;
   auto* app = root.add_subcommand("unpack", "Unpack an image's layers into a rootfs directory");
@@ -21,12 +23,16 @@ verb add_unpack(CLI::App& root, global_flags& g) {
   app->add_flag("--no-state", s.no_state,
                 "Do not record the state of ROOTFS in ROOTFS.ocipipe-state (pack --diff needs it)");
   add_limit_flags(*app, s.limits);
+  add_remote_flags(*app, s.remote);
   add_global_flags(*app, g);
   app->footer(
       "Layers are verified (digest, size, diff_id) while they stream and are applied in order\n"
       "with whiteouts; nothing is written outside ROOTFS. A failed unpack leaves ROOTFS empty.\n"
       "Human output may change; --json is stable.\n\n"
-      "Example:\n  ocipipe unpack oci:images/debian:bookworm /tmp/rootfs");
+      "From a registry (docker://) or a web-served layout (oci+https://) the layers stream from the\n"
+      "network into the unpack, several at once (-j), without being stored first.\n\n"
+      "Examples:\n  ocipipe unpack oci:images/debian:bookworm /tmp/rootfs\n"
+      "  ocipipe unpack --creds user:secret docker://registry.example.com/debian:12 /tmp/rootfs");
   return {app, [&g] {
             auto ref = parse_ref_or_report(s.ref);
             if (!ref) return exit_failure;
@@ -35,6 +41,7 @@ verb add_unpack(CLI::App& root, global_flags& g) {
             opts.force = s.force;
             opts.rootless = s.rootless;
             opts.record_state = !s.no_state;
+            opts.remote = remote_options_of(s.remote);
             opts.cancel = install_cancel_handlers();
             opts.progress = make_progress(g, ref->str());
             if (!s.platform.empty()) {

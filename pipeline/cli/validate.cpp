@@ -3,6 +3,7 @@
 
 #include "pipeline/api.h"
 #include "pipeline/cli/cli.h"
+#include "pipeline/cli/remote_flags.h"
 #include "pipeline/cli/report.h"
 #include "stages/oci/media_type.h"
 
@@ -65,6 +66,7 @@ verb add_validate(CLI::App& root, global_flags& g) {
     std::string media_type;
     bool all = false;
     bool strict = false;
+    remote_flags remote;
   };
   static state s;
   auto* app = root.add_subcommand("validate", "Validate images against the OCI image-spec");
@@ -75,13 +77,16 @@ verb add_validate(CLI::App& root, global_flags& g) {
                 "Schema mode: where the spec's prose says SHOULD and its schema MUST (empty layers), fail");
   app->add_option("--media-type", s.media_type,
                   "Check FILE alone as this media type (manifest, index, config, descriptor, layout header)");
+  add_remote_flags(*app, s.remote);
   add_global_flags(*app, g);
   app->footer(
       "Checks oci-layout, index.json, every manifest, image index and image config against the\n"
       "image-spec's schemas and rules, every blob's size and digest, every layer's diff_id and tar\n"
       "stream. Reports every problem with its location and rule id. Exit 0 valid (warnings\n"
       "allowed), 1 invalid, 2 could not check. Human output may change; --json is stable.\n\n"
-      "Each distinct blob is read once per run, however many of the images name it.\n\n"
+      "Each distinct blob is read once per run, however many of the images name it. A docker://\n"
+      "image is checked as the registry serves it: documents, every blob's size and digest, diff_ids\n"
+      "and tar streams (a registry has no oci-layout or index.json to check).\n\n"
       "Examples:\n  ocipipe validate oci:images/debian:bookworm\n"
       "  ocipipe validate --all mirror/*            # bulk: every image of every layout\n"
       "  ocipipe validate docker-archive:saved.tar oci-archive:image.tar\n"
@@ -107,6 +112,7 @@ verb add_validate(CLI::App& root, global_flags& g) {
             opts.jobs = g.jobs;
             opts.all = s.all;
             opts.strict = s.strict;
+            opts.remote = remote_options_of(s.remote);
             opts.progress = make_progress(g, "validate");
             validate_totals totals;
             const auto results = validate(refs, opts, &totals);

@@ -226,6 +226,8 @@ std::unique_ptr<registry_server> registry_server::start(registry_auth mode) {
                                s->data_dir_ +
                                "\n  delete:\n    enabled: true\n"
                                "  maintenance:\n    uploadpurging:\n      enabled: false\n"
+                               // Non-distributable layers' urls are refused (500) unless allowed (B61 tests).
+                               "validation:\n  manifests:\n    urls:\n      allow:\n        - ^https?://\n"
                                "http:\n  addr: 127.0.0.1:" +
                                std::to_string(port) + "\n  secret: ocipipe-test-secret\n" + tls_yaml + auth_yaml;
     write_bytes(w + "/config.yml", config);
