@@ -165,6 +165,10 @@ std::string excerpt(const std::string& body) {
 
 // ---------------------------------------------------------------------------------------
 
+std::string refused_note(const registry_credentials& creds) {
+  return creds.source.empty() ? " (credentials refused)" : " (credentials refused; from " + creds.source + ")";
+}
+
 result<std::optional<registry_credentials>> run_credential_helper(std::string_view helper, std::string_view server) {
   const std::string name = "docker-credential-" + std::string(helper);
   if (helper.empty() || helper.find('/') != std::string_view::npos)
@@ -281,8 +285,13 @@ result<std::optional<registry_credentials>> run_credential_helper(std::string_vi
   return std::optional<registry_credentials>(std::move(*creds));
 }
 
-result<std::optional<registry_credentials>> find_credentials(std::string_view host, const auth_sources& sources) {
-  if (sources.creds) return sources.creds;
+result<std::optional<registry_credentials>> find_credentials(std::string_view host, std::string_view repository,
+                                                             const auth_sources& sources) {
+  if (sources.creds) {
+    auto c = *sources.creds;
+    if (c.source.empty()) c.source = "--creds";
+    return std::optional<registry_credentials>(std::move(c));
+  }
   const std::string key = registry_auth_key(host);
   for (const auto& file : auth_files(sources)) {
     OCIPIPE_ASSIGN_OR_RETURN(auto text, read_optional_file(file));
@@ -293,20 +302,24 @@ result<std::optional<registry_credentials>> find_credentials(std::string_view ho
       if (registry_auth_key(k) != key) continue;
       auto c = run_credential_helper(helper, helper_server(key));
       if (!c) return tl::unexpected(std::move(c).error().context(quote(file) + ": credHelpers." + quote(k)));
-      if (*c) return c;
+      if (*c) {
+        (*c)->source = quote(file) + " credHelpers." + quote(k);
+        return c;
+      }
       break;
     }
-    // An exact key first ("host:5000" over "https://host:5000/v1/"), then any that names the host.
-    const registry_credentials* match = nullptr;
-    if (const auto it = cfg->auths.find(std::string(host)); it != cfg->auths.end() && !it->second.empty())
-      match = &it->second;
-    for (const auto& [k, c] : cfg->auths)
-      if (!match && !c.empty() && registry_auth_key(k) == key) match = &c;
-    if (match) return std::optional<registry_credentials>(*match);
+    if (const auto* match = best_auths_entry(*cfg, host, repository)) {
+      registry_credentials c = match->second;
+      c.source = quote(file) + " auths." + quote(match->first);
+      return std::optional<registry_credentials>(std::move(c));
+    }
     if (!cfg->creds_store.empty()) {
       auto c = run_credential_helper(cfg->creds_store, helper_server(key));
       if (!c) return tl::unexpected(std::move(c).error().context(quote(file) + ": credsStore"));
-      if (*c) return c;
+      if (*c) {
+        (*c)->source = quote(file) + " credsStore " + quote(cfg->creds_store);
+        return c;
+      }
     }
   }
   return std::optional<registry_credentials>();
@@ -380,7 +393,7 @@ result<token_reply> fetch_token(http_client& http, const std::string& origin, co
     return fail(errc::unavailable, what + ": status " + std::to_string(r->status) + excerpt(r->body));
   if (r->status != 200)
     return fail(errc::unauthenticated, what + ": status " + std::to_string(r->status) +
-                                           (with_creds ? " (credentials refused)" : " (anonymous access refused)") +
+                                           (with_creds ? refused_note(*creds) : " (anonymous access refused)") +
                                            excerpt(r->body));
   const auto doc = nlohmann::json::parse(r->body, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object()) return fail(errc::malformed, what + ": response is not a JSON object");

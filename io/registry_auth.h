@@ -27,21 +27,31 @@ namespace ocipipe::io {
 ///    $XDG_RUNTIME_DIR/containers/auth.json, $HOME/.config/containers/auth.json
 ///    (containers-auth.json(5)), then $DOCKER_CONFIG/config.json or
 ///    $HOME/.docker/config.json;
-///    in each file: `credHelpers[host]`, then `auths[host]`, then `credsStore`
-///    (a helper is the program `docker-credential-<name>` on $PATH, run with
-///    `get` and the host on stdin; "credentials not found" is no match).
+///    in each file: `credHelpers[host]`, then the `auths` key that covers
+///    the repository most specifically ("host/ns/repo", "host/ns", then
+///    "host"; auth_key_match), then `credsStore` (a helper is the program
+///    `docker-credential-<name>` on $PATH, run with `get` and the host on
+///    stdin; "credentials not found" is no match).
 /// 3. anonymous.
 struct auth_sources {
   std::optional<registry_credentials> creds;
   std::string auth_file;
 };
 
-/// Credentials for registry `host` ("host[:port]"; "docker.io" for Docker
-/// Hub), or nullopt for anonymous. Errors: `malformed` (a file that exists
-/// and does not parse, naming it), `unauthenticated` (a helper that failed
-/// otherwise than "not found"), `io`.
+/// Credentials for `repository` (e.g. "library/debian"; "" for host-only
+/// keys) of registry `host` ("host[:port]"; "docker.io" for Docker Hub), or
+/// nullopt for anonymous. A key naming another repository path is never
+/// used. The result's `source` names where they were found. Errors:
+/// `malformed` (a file that exists and does not parse, naming it),
+/// `unauthenticated` (a helper that failed otherwise than "not found"), `io`.
 [[nodiscard]] result<std::optional<registry_credentials>> find_credentials(std::string_view host,
+                                                                           std::string_view repository,
                                                                            const auth_sources& sources);
+
+/// " (credentials refused; from <source>)", or " (credentials refused)"
+/// when `creds.source` is "": what a 401 after sending them adds to its
+/// message.
+[[nodiscard]] std::string refused_note(const registry_credentials& creds);
 
 /// Runs `docker-credential-<helper> get` for `server` (a child process,
 /// stdin/stdout pipes, 30 s limit). nullopt when it reports no credentials.
@@ -84,6 +94,8 @@ class registry_authenticator {
   [[nodiscard]] result<void> challenge(const std::vector<std::string>& www_authenticate, const std::string& scope);
 
   [[nodiscard]] bool has_credentials() const noexcept { return creds_.has_value(); }
+  /// What the constructor was given.
+  [[nodiscard]] const std::optional<registry_credentials>& credentials() const noexcept { return creds_; }
 
  private:
   struct cached_token {

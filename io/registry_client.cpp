@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -165,6 +167,8 @@ const http_headers& headers_of(const http_response& r) { return r.headers; }
 const http_headers& headers_of(const std::unique_ptr<http_stream>& s) { return s->headers(); }
 const std::string& url_of(const http_response& r) { return r.url; }
 const std::string& url_of(const std::unique_ptr<http_stream>& s) { return s->url(); }
+std::string body_of(http_response& r) { return r.body; }
+std::string body_of(std::unique_ptr<http_stream>& s) { return drain_body(*s); }
 
 result<digest> digest_of(std::string_view bytes, digest_algorithm alg) {
   if (alg == digest_algorithm::unregistered)
@@ -352,6 +356,7 @@ struct call {
   byte_source* body_source = nullptr;  ///< not replayable: no retries, no challenge answered
   std::uint64_t body_length = 0;
   std::string scope;
+  std::string repo;  ///< whose credentials answer a challenge (with a scope)
   int attempts = 1;
   std::size_t max_body = 1 << 20;
 };
@@ -365,8 +370,32 @@ struct registry_core {
   std::string base_url;
   std::string origin;
   registry_options opts;
-  std::unique_ptr<http_client> http;            // declared before auth: auth refers to it
-  std::unique_ptr<registry_authenticator> auth;
+  std::unique_ptr<http_client> http;  // declared before the authenticators: they refer to it
+
+  // One authenticator per distinct credential set (tokens cached per
+  // identity), each repository mapped to the one its credentials chose:
+  // path-scoped keys (containers-auth.json(5)) give repositories of one
+  // host different identities.
+  std::mutex auth_mu;
+  std::vector<std::unique_ptr<registry_authenticator>> authenticators;
+  std::map<std::string, registry_authenticator*> auth_by_repo;
+
+  /// The authenticator of `repo`, its credentials looked up on first use.
+  result<registry_authenticator*> auth_for(const std::string& repo) {
+    std::lock_guard lock(auth_mu);
+    if (const auto it = auth_by_repo.find(repo); it != auth_by_repo.end()) return it->second;
+    auto creds = find_credentials(host, repo, opts.auth);
+    if (!creds) return tl::unexpected(std::move(creds).error().context("credentials for " + quote(host + "/" + repo)));
+    registry_authenticator* a = nullptr;
+    for (const auto& existing : authenticators)
+      if (same_credentials(existing->credentials(), *creds)) a = existing.get();
+    if (!a) {
+      authenticators.push_back(std::make_unique<registry_authenticator>(*http, origin, std::move(*creds)));
+      a = authenticators.back().get();
+    }
+    auth_by_repo.emplace(repo, a);
+    return a;
+  }
 
   std::string url(const std::string& path) const { return base_url + path; }
 
@@ -378,7 +407,7 @@ struct registry_core {
     if (s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(s));
   }
 
-  http_request prepare(const call& c) {
+  http_request prepare(const call& c, registry_authenticator* auth) {
     http_request req;
     req.method = c.method;
     req.url = c.url;
@@ -388,7 +417,7 @@ struct registry_core {
     req.body_length = c.body_length;
     // Credentials only for the registry's own origin (an upload Location
     // or a Link may name another host).
-    if (!c.scope.empty() && origin_of(c.url) == origin) req.authorization = auth->authorization(c.scope);
+    if (auth && origin_of(c.url) == origin) req.authorization = auth->authorization(c.scope);
     return req;
   }
 
@@ -399,8 +428,16 @@ struct registry_core {
     int failures = 0;
     bool challenged = false;
     const bool replayable = c.body_source == nullptr;
+    registry_authenticator* auth = nullptr;
+    if (!c.scope.empty()) {
+      auto a = auth_for(c.repo);
+      if (!a) return tl::unexpected(std::move(a).error().context(c.method + " " + quote(path_of(c.url))));
+      auth = *a;
+    }
     for (;;) {
-      result<R> r = once(prepare(c));
+      http_request req = prepare(c, auth);
+      const bool sent_credentials = auth && auth->has_credentials() && !req.authorization.empty();
+      result<R> r = once(std::move(req));
       if (!r) {
         if (r.error().code() == errc::unavailable && replayable && ++failures < c.attempts) {
           sleep_before_retry(failures - 1, std::nullopt);
@@ -409,7 +446,15 @@ struct registry_core {
         return tl::unexpected(std::move(r).error().context(c.method + " " + quote(path_of(c.url))));
       }
       const long st = status_of(*r);
-      if (st == 401 && !challenged && replayable && !c.scope.empty() && origin_of(url_of(*r)) == origin) {
+      // Refused after the challenge was answered with credentials: say so,
+      // and where they came from, rather than a bare 401.
+      if (st == 401 && sent_credentials && (challenged || !replayable) && origin_of(url_of(*r)) == origin) {
+        const std::string text = registry_error_text(body_of(*r));
+        return tl::unexpected(error(errc::unauthenticated, c.method + " " + quote(path_of(c.url)) + ": status 401" +
+                                                               refused_note(*auth->credentials()) +
+                                                               (text.empty() ? "" : ": " + text)));
+      }
+      if (st == 401 && !challenged && replayable && auth && origin_of(url_of(*r)) == origin) {
         challenged = true;
         auto values = header_values(headers_of(*r), "www-authenticate");
         if (auto ok = auth->challenge(values, c.scope); !ok)
@@ -440,6 +485,7 @@ struct registry_core {
     c.url = url("/v2/" + repo + "/blobs/" + d.digest.str());
     if (!range.empty()) c.headers.push_back(range);
     c.scope = pull_scope(repo);
+    c.repo = repo;
     c.attempts = attempts;
     for (int expired = 0;; ++expired) {
       OCIPIPE_ASSIGN_OR_RETURN(auto s, open(c));
@@ -495,7 +541,8 @@ result<std::shared_ptr<registry_client>> registry_client::connect(std::string ho
   // Docker Hub's credentials are stored under docker.io; its API lives at
   // registry-1.docker.io.
   const std::string server = host == "docker.io" ? "registry-1.docker.io" : host;
-  auto creds = find_credentials(host, opts.auth);
+  // A file that does not parse is reported now rather than at the first request.
+  auto creds = find_credentials(host, "", opts.auth);
   if (!creds) return tl::unexpected(std::move(creds).error().context("credentials for " + quote(host)));
 
   auto core = std::make_shared<registry_core>();
@@ -521,7 +568,6 @@ result<std::shared_ptr<registry_client>> registry_client::connect(std::string ho
   core->base_url = base;
   core->origin = origin_of(base);
   if (core->origin.empty()) return fail(errc::invalid_argument, "registry host " + quote(host) + ": not a valid URL host");
-  core->auth = std::make_unique<registry_authenticator>(*core->http, core->origin, std::move(*creds));
   auto p = std::make_unique<impl>();
   p->core = std::move(core);
   return std::shared_ptr<registry_client>(new registry_client(std::move(p)));
@@ -538,6 +584,7 @@ result<fetched_manifest> registry_client::get_manifest(const std::string& repo, 
   c.url = core.url("/v2/" + repo + "/manifests/" + reference);
   c.headers.push_back(join_accept(manifest_accept_types()));
   c.scope = pull_scope(repo);
+  c.repo = repo;
   c.attempts = core.opts.attempts;
   c.max_body = manifest_limit;
   auto r = core.exchange(c);
@@ -575,6 +622,7 @@ result<std::optional<descriptor>> registry_client::head_manifest(const std::stri
   c.url = core.url("/v2/" + repo + "/manifests/" + reference);
   c.headers.push_back(join_accept(manifest_accept_types()));
   c.scope = pull_scope(repo);
+  c.repo = repo;
   c.attempts = core.opts.attempts;
   auto r = core.exchange(c);
   if (!r) return tl::unexpected(std::move(r).error().context(what));
@@ -623,6 +671,7 @@ result<digest> registry_client::put_manifest(const std::string& repo, const std:
   c.headers.push_back("Content-Type: " + media_type);
   c.body = bytes;
   c.scope = push_scope(repo);
+  c.repo = repo;
   c.attempts = core.opts.attempts;
   auto r = core.exchange(c);
   if (!r) return tl::unexpected(std::move(r).error().context(what));
@@ -651,6 +700,7 @@ result<void> registry_client::delete_manifest(const std::string& repo, const dig
   c.method = "DELETE";
   c.url = core.url("/v2/" + repo + "/manifests/" + d.str());
   c.scope = "repository:" + repo + ":delete";
+  c.repo = repo;
   c.attempts = core.opts.attempts;
   auto r = core.exchange(c);
   if (!r) return tl::unexpected(std::move(r).error().context(what));
@@ -669,6 +719,7 @@ result<std::optional<std::uint64_t>> registry_client::head_blob(const std::strin
   c.method = "HEAD";
   c.url = core.url("/v2/" + repo + "/blobs/" + d.str());
   c.scope = pull_scope(repo);
+  c.repo = repo;
   c.attempts = core.opts.attempts;
   auto r = core.exchange(c);
   if (!r) return tl::unexpected(std::move(r).error().context(what));
@@ -766,6 +817,12 @@ result<bool> registry_client::mount_blob(const std::string& repo, const digest& 
   OCIPIPE_TRY(check_repository(from_repo));
   const std::string what = "mount blob " + d.short_str() + " from " + quote(from_repo);
   if (d.empty()) return fail(errc::invalid_argument, what + ": empty digest");
+  // One request carries one identity: when path-scoped keys give the two
+  // repositories different credentials, the source's must not be asked for
+  // with the target's (nor the reverse), so no mount; the caller uploads.
+  OCIPIPE_ASSIGN_OR_RETURN(auto* target_auth, core.auth_for(repo));
+  auto source_auth = core.auth_for(from_repo);
+  if (!source_auth || target_auth != *source_auth) return false;
   call c;
   c.method = "POST";
   c.url = core.url("/v2/" + repo + "/blobs/uploads/?mount=" + url_encode(d.str()) + "&from=" + url_encode(from_repo));
@@ -773,6 +830,7 @@ result<bool> registry_client::mount_blob(const std::string& repo, const digest& 
   // The token must grant pull on the source as well (distribution-spec
   // "Mounting a blob from another repository").
   c.scope = push_scope(repo) + " " + pull_scope(from_repo);
+  c.repo = repo;
   c.attempts = core.opts.attempts;
   auto r = core.exchange(c);
   if (!r) return tl::unexpected(std::move(r).error().context(what));
@@ -785,6 +843,7 @@ result<bool> registry_client::mount_blob(const std::string& repo, const digest& 
         del.method = "DELETE";
         del.url = *abs;
         del.scope = push_scope(repo);
+        del.repo = repo;
         (void)core.exchange(del);
       }
     }
@@ -803,6 +862,7 @@ result<std::optional<upload_session>> registry_client::upload_status(const std::
   call c;
   c.url = *abs;
   c.scope = push_scope(repo);
+  c.repo = repo;
   c.attempts = core.opts.attempts;
   auto r = core.exchange(c);
   if (!r) return tl::unexpected(std::move(r).error().context("upload status"));
@@ -861,6 +921,7 @@ result<void> registry_client::upload_blob(const std::string& repo, const descrip
     c.url = core.url("/v2/" + repo + "/blobs/uploads/");
     c.body = std::string();
     c.scope = push_scope(repo);
+    c.repo = repo;
     c.attempts = core.opts.attempts;
     auto r = core.exchange(c);
     if (!r) return tl::unexpected(std::move(r).error().context(what));
@@ -904,6 +965,7 @@ result<void> registry_client::upload_blob(const std::string& repo, const descrip
                                        std::to_string(offset + part.size() - 1)};
         c.body = std::string(part);
         c.scope = push_scope(repo);
+        c.repo = repo;
         c.attempts = 1;  // retried here, after asking the registry where it stands
         auto r = core.exchange(c);
         if (r && (r->status == 202 || r->status == 204)) {
@@ -958,6 +1020,7 @@ result<void> registry_client::upload_blob(const std::string& repo, const descrip
     c.method = "PUT";
     c.url = with_query(location, "digest=" + url_encode(d.digest.str()));
     c.scope = push_scope(repo);
+    c.repo = repo;
     c.attempts = 1;
     std::unique_ptr<bounded_body> body;
     std::uint64_t sent = 0;
@@ -1014,6 +1077,7 @@ result<std::vector<std::string>> registry_client::list_tags(const std::string& r
     call c;
     c.url = next;
     c.scope = pull_scope(repo);
+    c.repo = repo;
     c.attempts = core.opts.attempts;
     c.max_body = 16 << 20;
     auto r = core.exchange(c);
@@ -1056,6 +1120,7 @@ result<image_index> registry_client::referrers(const std::string& repo, const di
     c.url = next;
     c.headers.push_back("Accept: " + std::string(media_type::image_index));
     c.scope = pull_scope(repo);
+    c.repo = repo;
     c.attempts = core.opts.attempts;
     c.max_body = manifest_limit;
     auto r = core.exchange(c);

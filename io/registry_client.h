@@ -79,10 +79,12 @@ struct upload_options {
 /// message naming the method, the URL path and the status.
 class registry_client {
  public:
-  /// Resolves credentials for `host` ("host[:port]"; docker.io is served
+  /// Checks the credential files for `host` ("host[:port]"; docker.io is served
   /// at registry-1.docker.io) and pings GET /v2/: https first; plain http
   /// when https cannot connect and plain_http_allowed(). A 401 on the ping
-  /// is fine (auth comes per request). Errors: those above, `invalid_argument`
+  /// is fine (auth comes per request). Credentials are looked up per
+  /// repository on its first request (find_credentials: path-scoped keys),
+  /// one authenticator per distinct credential set. Errors: those above, `invalid_argument`
   /// (a bad host).
   [[nodiscard]] static result<std::shared_ptr<registry_client>> connect(std::string host,
                                                                         const registry_options& opts);
@@ -139,7 +141,8 @@ class registry_client {
 
   /// POST /v2/<repo>/blobs/uploads/?mount=<digest>&from=<from_repo>: true
   /// when mounted (201), false when the registry started an upload instead
-  /// (202, which is cancelled) or refused.
+  /// (202, which is cancelled) or refused, and without a request when the
+  /// two repositories' credentials differ (path-scoped auth keys).
   [[nodiscard]] result<bool> mount_blob(const std::string& repo, const digest& d, const std::string& from_repo);
 
   /// Uploads `d` (d.size bytes read from `src`), monolithic or chunked per

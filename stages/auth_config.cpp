@@ -1,5 +1,7 @@
 #include "stages/auth_config.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace ocipipe {
@@ -105,9 +107,48 @@ std::string registry_auth_key(std::string_view key) {
   return host;
 }
 
+std::size_t auth_key_match(std::string_view key, std::string_view host, std::string_view repository) {
+  const std::string want = registry_auth_key(host);
+  if (registry_auth_key(key) != want) return 0;
+  // Keys with a scheme are the legacy form: the host alone (containers-auth.json(5)).
+  if (key.find("://") != std::string_view::npos) return 1;
+  const auto slash = key.find('/');
+  if (slash == std::string_view::npos) return 2;
+  std::string_view path = key.substr(slash + 1);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  if (path.empty()) return 1;
+  if (repository.size() < path.size() || repository.substr(0, path.size()) != path) return 0;
+  if (repository.size() > path.size() && repository[path.size()] != '/') return 0;
+  const auto components = static_cast<std::size_t>(std::count(path.begin(), path.end(), '/')) + 1;
+  return 2 + 2 * components;
+}
+
+const std::pair<const std::string, registry_credentials>* best_auths_entry(const auth_config& cfg,
+                                                                           std::string_view host,
+                                                                           std::string_view repository) {
+  const std::pair<const std::string, registry_credentials>* best = nullptr;
+  std::size_t best_score = 0;
+  for (const auto& entry : cfg.auths) {
+    if (entry.second.empty()) continue;
+    const std::size_t score = auth_key_match(entry.first, host, repository);
+    if (score > best_score) {
+      best = &entry;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+bool same_credentials(const std::optional<registry_credentials>& a,
+                      const std::optional<registry_credentials>& b) noexcept {
+  if (!a || !b) return !a && !b;
+  return a->username == b->username && a->password == b->password && a->identity_token == b->identity_token;
+}
+
 result<registry_credentials> parse_creds_flag(std::string_view text) {
   const auto colon = text.find(':');
   registry_credentials c;
+  c.source = "--creds";
   c.username = std::string(text.substr(0, colon));
   if (colon != std::string_view::npos) c.password = std::string(text.substr(colon + 1));
   if (c.username.empty()) return fail(errc::invalid_argument, "--creds: empty user name (expected USER[:PASSWORD])");

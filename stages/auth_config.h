@@ -3,10 +3,12 @@
 // auth.json (containers-auth.json(5)), parsed without I/O. Looking files up
 // and running credential helpers is io/registry_auth's.
 
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "stages/oci/error.h"
 
@@ -20,6 +22,9 @@ struct registry_credentials {
   std::string username;
   std::string password;
   std::string identity_token;
+  /// Where they were found, for messages only ("--creds", a file and its
+  /// key, a credential helper); not part of what same_credentials compares.
+  std::string source;
   [[nodiscard]] bool empty() const noexcept { return username.empty() && password.empty() && identity_token.empty(); }
 };
 
@@ -43,7 +48,29 @@ struct auth_config {
 /// "index.docker.io", "registry-1.docker.io") all give "docker.io".
 [[nodiscard]] std::string registry_auth_key(std::string_view key);
 
-/// Parses `--creds USER[:PASSWORD]`. Errors: `invalid_argument` (empty user).
+/// How specifically `auths` key `key` covers repository `repository` of
+/// registry `host` (containers-auth.json(5)): 0 when it does not; else
+/// 1 for a host-only key written with a scheme or path (legacy
+/// "https://host/v1/"), 2 for a bare "host[:port]", and 2 + 2n for
+/// "host/c1/…/cn" whose path is a prefix of `repository` at component
+/// boundaries ("host/sec" covers "sec/slim", not "secret/x"). Hosts compare
+/// as registry_auth_key() gives them. `repository` "" matches host-only
+/// keys only. Pure.
+[[nodiscard]] std::size_t auth_key_match(std::string_view key, std::string_view host, std::string_view repository);
+
+/// The entry of `cfg.auths` that covers `repository` of `host` most
+/// specifically (auth_key_match; empty entries skipped; ties go to the first
+/// key in sorted order), with its key; nullptr when none does.
+[[nodiscard]] const std::pair<const std::string, registry_credentials>* best_auths_entry(const auth_config& cfg,
+                                                                                         std::string_view host,
+                                                                                         std::string_view repository);
+
+/// Whether two lookups gave the same identity (user, password, identity
+/// token; `source` ignored); two anonymous lookups are the same.
+[[nodiscard]] bool same_credentials(const std::optional<registry_credentials>& a,
+                                    const std::optional<registry_credentials>& b) noexcept;
+
+/// Parses `--creds USER[:PASSWORD]` (source "--creds"). Errors: `invalid_argument` (empty user).
 [[nodiscard]] result<registry_credentials> parse_creds_flag(std::string_view text);
 
 /// The JSON a docker-credential-* helper prints for `get`

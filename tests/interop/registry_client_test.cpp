@@ -537,11 +537,70 @@ TEST(RegistryClient, BasicAuthOverTlsNeedsCertDirAndCredentials) {
   auto r = w->get_manifest("test/tls", "v1");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), errc::unauthenticated) << describe(r.error());
+  EXPECT_NE(r.error().message().find("status 401 (credentials refused; from --creds)"), std::string::npos)
+      << describe(r.error());
 
   // Without the CA the certificate is not trusted, and plain http is no way round it.
   auto untrusted = registry_client::connect(reg->host(), om.with_creds(*reg));
   ASSERT_FALSE(untrusted.has_value());
   EXPECT_NE(untrusted.error().code(), errc::invalid_argument) << describe(untrusted.error());
+}
+
+TEST(RegistryClient, PathScopedAuthFileKeysApplyOnlyToTheirNamespace) {
+  auto reg = registry_server::start(registry_auth::basic_tls);
+  ASSERT_TRUE(reg);
+  options_maker om;
+  auto admin_opts = om.with_creds(*reg);
+  admin_opts.tls.cert_dir = reg->cert_dir();
+  auto admin = connect(reg->host(), admin_opts);
+  ASSERT_TRUE(admin);
+  const auto img = push_image(*admin, "sec/slim", "v1", 21);
+
+  const auto entry = [&](const std::string& password) {
+    return json{{"username", reg->username}, {"password", password}};
+  };
+  const auto client_with = [&](const json& auths) {
+    const std::string file = om.dir.sub("scoped-" + std::to_string(auths.size()) + ".json");
+    testing::write_bytes(file, json{{"auths", auths}}.dump());
+    registry_options o;
+    o.auth.auth_file = file;
+    o.tls.cert_dir = reg->cert_dir();
+    o.retry_base_seconds = 0.05;
+    return connect(reg->host(), o);
+  };
+
+  // Only "host/other": sec/slim is anonymous (nothing sent), other/* gets the credentials.
+  auto other_only = client_with(json{{reg->host() + "/other", entry(reg->password)}});
+  ASSERT_TRUE(other_only);
+  auto anon = other_only->get_manifest("sec/slim", "v1");
+  ASSERT_FALSE(anon.has_value());
+  EXPECT_EQ(anon.error().code(), errc::unauthenticated) << describe(anon.error());
+  EXPECT_NE(anon.error().message().find("none were found"), std::string::npos) << describe(anon.error());
+  auto other = other_only->head_manifest("other/x", "v1");
+  ASSERT_TRUE(other.has_value()) << describe(other.error());
+  EXPECT_FALSE(other->has_value());  // 404: authenticated, nothing there
+
+  // {"host": wrong, "host/sec": right}: the namespace's key wins for sec/*.
+  auto scoped = client_with(json{{reg->host(), entry("wrong")}, {reg->host() + "/sec", entry(reg->password)}});
+  ASSERT_TRUE(scoped);
+  auto m = scoped->get_manifest("sec/slim", "v1");
+  ASSERT_TRUE(m.has_value()) << describe(m.error());
+  EXPECT_EQ(m->bytes, img.manifest);
+  // Elsewhere the host key is used, refused, and the message says whose it was.
+  auto refused = scoped->head_manifest("test/x", "v1");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), errc::unauthenticated) << describe(refused.error());
+  EXPECT_NE(refused.error().message().find("credentials refused; from "), std::string::npos) << describe(refused.error());
+  EXPECT_NE(refused.error().message().find("auths.\"" + reg->host() + "\""), std::string::npos)
+      << describe(refused.error());
+
+  // A mount between repositories of different credentials is not tried; within one it is.
+  auto cross = scoped->mount_blob("test/copy", img.layer.digest, "sec/slim");
+  ASSERT_TRUE(cross.has_value()) << describe(cross.error());
+  EXPECT_FALSE(*cross);
+  auto within = scoped->mount_blob("sec/copy", img.layer.digest, "sec/slim");
+  ASSERT_TRUE(within.has_value()) << describe(within.error());
+  EXPECT_TRUE(*within);
 }
 
 TEST(RegistryClient, BearerTokensAreFetchedPerScopeAndCached) {

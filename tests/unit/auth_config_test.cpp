@@ -85,11 +85,55 @@ TEST(RegistryAuthKey, DropsSchemePathAndNormalizesDockerHub) {
   EXPECT_NE(registry_auth_key("registry.example:5000"), registry_auth_key("registry.example"));
 }
 
+TEST(AuthKeyMatch, PathKeysMatchAtComponentBoundariesAndRankBySpecificity) {
+  EXPECT_EQ(auth_key_match("reg.example/sec", "reg.example", "sec/slim"), 4u);
+  EXPECT_EQ(auth_key_match("reg.example/sec", "reg.example", "sec"), 4u);
+  EXPECT_EQ(auth_key_match("reg.example/sec/slim", "reg.example", "sec/slim"), 6u);
+  EXPECT_EQ(auth_key_match("reg.example/sec", "reg.example", "secret/x"), 0u);
+  EXPECT_EQ(auth_key_match("reg.example/sec/slim", "reg.example", "sec"), 0u);
+  EXPECT_EQ(auth_key_match("reg.example/other", "reg.example", "sec/slim"), 0u);
+  EXPECT_EQ(auth_key_match("reg.example/sec", "reg.example", ""), 0u);  // "" takes host-only keys
+  EXPECT_EQ(auth_key_match("reg.example/sec", "other.example", "sec/slim"), 0u);
+  EXPECT_EQ(auth_key_match("reg.example", "reg.example", "sec/slim"), 2u);
+  EXPECT_EQ(auth_key_match("reg.example", "reg.example", ""), 2u);
+  EXPECT_EQ(auth_key_match("https://reg.example/v1/", "reg.example", "sec/slim"), 1u);  // legacy: host only
+  EXPECT_EQ(auth_key_match("docker.io/library", "docker.io", "library/debian"), 4u);
+  EXPECT_EQ(auth_key_match("127.0.0.1:5000/sec", "127.0.0.1:5000", "sec/slim"), 4u);
+  EXPECT_EQ(auth_key_match("127.0.0.1:5000/sec", "127.0.0.1:5001", "sec/slim"), 0u);
+}
+
+TEST(AuthKeyMatch, BestAuthsEntryPrefersTheMostSpecificNonEmptyKey) {
+  auto cfg = parse_auth_config(R"({"auths": {
+    "reg.example": {"username": "host", "password": "h"},
+    "reg.example/sec": {"username": "sec", "password": "s"},
+    "reg.example/sec/slim": {},
+    "reg.example/other": {"username": "other", "password": "o"}}})");
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  const auto* e = best_auths_entry(*cfg, "reg.example", "sec/slim");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->second.username, "sec");  // the empty "sec/slim" entry is skipped
+  e = best_auths_entry(*cfg, "reg.example", "library/x");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->second.username, "host");
+  EXPECT_FALSE(best_auths_entry(*cfg, "other.example", "sec/slim"));
+}
+
+TEST(SameCredentials, ComparesIdentityNotSource) {
+  registry_credentials a{"u", "p", "", "--creds"};
+  registry_credentials b{"u", "p", "", "\"f\" auths.\"h\""};
+  EXPECT_TRUE(same_credentials(a, b));
+  b.password = "q";
+  EXPECT_FALSE(same_credentials(a, b));
+  EXPECT_FALSE(same_credentials(a, std::nullopt));
+  EXPECT_TRUE(same_credentials(std::nullopt, std::nullopt));
+}
+
 TEST(ParseCredsFlag, UserAndPasswordSplitAtFirstColon) {
   auto c = parse_creds_flag("alice:pa:ss");
   ASSERT_TRUE(c);
   EXPECT_EQ(c->username, "alice");
   EXPECT_EQ(c->password, "pa:ss");
+  EXPECT_EQ(c->source, "--creds");
   auto u = parse_creds_flag("bob");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->username, "bob");

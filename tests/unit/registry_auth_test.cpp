@@ -3,6 +3,7 @@
 // (token realm rules, buglog B62), and the Docker token protocol against a real server
 // (tests/support/http_echo_server.py).
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <optional>
@@ -91,8 +92,9 @@ class FindCredentials : public ::testing::Test {
     const char* path = std::getenv("PATH");
     env_.set("PATH", bin + ":" + (path ? path : "/usr/bin:/bin"));
   }
-  std::optional<registry_credentials> find(const std::string& host, const auth_sources& s = {}) {
-    auto r = find_credentials(host, s);
+  std::optional<registry_credentials> find(const std::string& host, const auth_sources& s = {},
+                                           const std::string& repository = "") {
+    auto r = find_credentials(host, repository, s);
     EXPECT_TRUE(r) << r.error().message();
     return r ? *r : std::nullopt;
   }
@@ -189,9 +191,51 @@ TEST_F(FindCredentials, CredsStoreAfterAuthsAndDockerHubAsItsUrl) {
   EXPECT_FALSE(find("unknown.example"));
 }
 
+TEST_F(FindCredentials, PathScopedKeyMatchesAtComponentBoundaries) {
+  write_file(dir_.sub("run/containers/auth.json"), auths_json("registry.example/sec", "sec", "spw"));
+  auto c = find("registry.example", {}, "sec/slim");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->username, "sec");
+  EXPECT_NE(c->source.find("auths.\"registry.example/sec\""), std::string::npos) << c->source;
+  EXPECT_NE(c->source.find("run/containers/auth.json"), std::string::npos) << c->source;
+  EXPECT_EQ(find("registry.example", {}, "sec")->username, "sec");
+  EXPECT_FALSE(find("registry.example", {}, "secret/x"));
+  EXPECT_FALSE(find("registry.example", {}, ""));
+}
+
+TEST_F(FindCredentials, MostSpecificKeyWinsAndHostKeyIsTheFallback) {
+  write_file(dir_.sub("run/containers/auth.json"),
+             json{{"auths",
+                   {{"registry.example", {{"username", "host"}, {"password", "h"}}},
+                    {"registry.example/sec", {{"username", "sec"}, {"password", "s"}}},
+                    {"registry.example/sec/slim", {{"username", "slim"}, {"password", "x"}}}}}}
+                 .dump());
+  EXPECT_EQ(find("registry.example", {}, "sec/slim")->username, "slim");
+  EXPECT_EQ(find("registry.example", {}, "sec/other")->username, "sec");
+  EXPECT_EQ(find("registry.example", {}, "library/debian")->username, "host");
+  EXPECT_EQ(find("registry.example", {}, "")->username, "host");
+}
+
+TEST_F(FindCredentials, KeyOfAnotherNamespaceIsNeverUsed) {
+  write_file(dir_.sub("run/containers/auth.json"), auths_json("registry.example/other", "other", "o"));
+  // A later file's host key is reached: the other namespace's entry is no match at all.
+  write_file(dir_.sub("home/.docker/config.json"), auths_json("registry.example", "docker-host", "d"));
+  EXPECT_EQ(find("registry.example", {}, "sec/slim")->username, "docker-host");
+  EXPECT_EQ(find("registry.example", {}, "other/x")->username, "other");
+  ::unlink(dir_.sub("home/.docker/config.json").c_str());
+  EXPECT_FALSE(find("registry.example", {}, "sec/slim"));
+  EXPECT_FALSE(find("registry.example", {}, "otherx/y"));
+}
+
+TEST_F(FindCredentials, CredsFlagIsNamedAsTheSource) {
+  auth_sources s;
+  s.creds = registry_credentials{"flag", "xpw", ""};
+  EXPECT_EQ(find("registry.example", s, "sec/slim")->source, "--creds");
+}
+
 TEST_F(FindCredentials, FailingHelperIsUnauthenticated) {
   write_file(dir_.sub("home/.docker/config.json"), json{{"credsStore", "ocitest"}}.dump());
-  auto r = find_credentials("fail.example", {});
+  auto r = find_credentials("fail.example", "", {});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), errc::unauthenticated) << r.error().message();
   EXPECT_NE(r.error().message().find("keychain locked"), std::string::npos) << r.error().message();
@@ -199,14 +243,14 @@ TEST_F(FindCredentials, FailingHelperIsUnauthenticated) {
 
 TEST_F(FindCredentials, MissingHelperProgramIsNotFound) {
   write_file(dir_.sub("home/.docker/config.json"), json{{"credsStore", "no-such-helper-xyz"}}.dump());
-  auto r = find_credentials("registry.example", {});
+  auto r = find_credentials("registry.example", "", {});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), errc::not_found) << r.error().message();
 }
 
 TEST_F(FindCredentials, BrokenFileIsMalformedNamingIt) {
   write_file(dir_.sub("run/containers/auth.json"), "{\"auths\": ");
-  auto r = find_credentials("registry.example", {});
+  auto r = find_credentials("registry.example", "", {});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), errc::malformed);
   EXPECT_NE(r.error().message().find("run/containers/auth.json"), std::string::npos) << r.error().message();
@@ -349,6 +393,12 @@ TEST_F(RegistryAuthenticator, RefusedCredentialsAreUnauthenticated) {
   auto c = auth.challenge(challenges(get("/v2/")), scope);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code(), errc::unauthenticated) << c.error().message();
+  EXPECT_NE(c.error().message().find("(credentials refused)"), std::string::npos) << c.error().message();
+
+  registry_authenticator named(http_, origin(), registry_credentials{"alice", "wrong", "", "--creds"});
+  auto n = named.challenge(challenges(get("/v2/")), scope);
+  ASSERT_FALSE(n);
+  EXPECT_NE(n.error().message().find("(credentials refused; from --creds)"), std::string::npos) << n.error().message();
 }
 
 TEST_F(RegistryAuthenticator, IdentityTokenUsesTheOAuthRefreshGrant) {
