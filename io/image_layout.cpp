@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+
 #include "io/blob_reader.h"
 #include "io/regular_file.h"
 #include "io/small_file.h"
@@ -24,7 +26,14 @@ result<image_layout> image_layout::open(const std::string& path) {
   image_layout l;
   l.path_ = path;
   l.dir_ = unique_fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!l.dir_) return fail_errno("image layout " + quote(path), errno);
+  if (!l.dir_) {
+    const int err = errno;
+    auto e = fail_errno("image layout " + quote(path), err);
+    // A bare path is taken as oci:, so an archive file given bare lands here.
+    if (err == ENOTDIR)
+      return fail(e.value().code(), e.value().message() + " (a tar file? use oci-archive: or docker-archive:)", err);
+    return e;
+  }
   return l;
 }
 

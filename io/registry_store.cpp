@@ -69,7 +69,9 @@ result<std::string> registry_store::read_file(const std::string& name, std::size
 
 result<descriptor> registry_store::resolve_root(const std::string& tag_or_digest) const {
   auto m = client_->get_manifest(repository_, tag_or_digest);
-  if (!m) return tl::unexpected(std::move(m).error().context(where_ + ":" + tag_or_digest));
+  // A digest follows '@' in a reference, a tag ':' (tags hold no ':').
+  const char sep = tag_or_digest.find(':') == std::string::npos ? ':' : '@';
+  if (!m) return tl::unexpected(std::move(m).error().context(where_ + sep + tag_or_digest));
   std::lock_guard lock(mu_);
   documents_[m->desc.digest.str()] = std::move(m->bytes);
   return m->desc;
@@ -120,7 +122,8 @@ result<std::string> http_layout_store::read_file(const std::string& name, std::s
     auto r = http_->send(req, max_bytes);
     std::optional<error> retry;
     if (!r) {
-      if (r.error().code() != errc::unavailable) return tl::unexpected(std::move(r).error().context("GET " + what));
+      // http_client's errors name the request already ("GET URL: …").
+      if (r.error().code() != errc::unavailable) return tl::unexpected(std::move(r).error());
       retry = std::move(r).error();
     } else if (r->status == 200) {
       return std::move(r->body);
@@ -129,12 +132,12 @@ result<std::string> http_layout_store::read_file(const std::string& name, std::s
     } else if (r->status == 401 || r->status == 403) {
       return fail(errc::permission_denied, "GET " + what + ": " + status_text(r->status));
     } else if (retryable_status(r->status)) {
-      retry = error(errc::unavailable, status_text(r->status));
+      retry = error(errc::unavailable, "GET " + what + ": " + status_text(r->status));
     } else {
       return fail(errc::malformed, "GET " + what + ": unexpected " + status_text(r->status));
     }
     if (attempt >= attempts_)
-      return tl::unexpected(std::move(*retry).context("GET " + what + " (" + std::to_string(attempt) + " attempts)"));
+      return tl::unexpected(std::move(*retry).context("gave up after " + std::to_string(attempt) + " attempts"));
     std::this_thread::sleep_for(std::chrono::duration<double>(0.25 * (1 << std::min(attempt - 1, 7))));
   }
 }

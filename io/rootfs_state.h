@@ -55,7 +55,8 @@ inline constexpr std::uint32_t rootfs_state_format = 1;
 struct rootfs_state {
   /// The image reference as given to unpack/create ("oci:img:debian").
   std::string reference;
-  /// Absolute path of the image layout (or archive file) it was read from.
+  /// Absolute path of the image layout (or archive file) it was read from;
+  /// "" for a docker:// or oci+http(s):// reference (read through it).
   std::string layout_path;
   /// The image manifest unpacked (its media type, digest and size: enough
   /// to read it again from the layout by digest, whatever tags say now).

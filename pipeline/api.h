@@ -227,6 +227,9 @@ struct pack_options {
   /// pack DIR only: the image whose layers the new layer goes on top of.
   std::optional<image_reference> base;
   platform_selector base_platform;
+  /// For a docker:// or oci+https:// base: --base, or the image a rootfs
+  /// was unpacked from (pack --diff).
+  remote_options remote;
   progress_callback progress;  ///< optional
 };
 

@@ -9,7 +9,7 @@ namespace ocipipe::pipeline {
 
 result<void> copy_blob(const io::image_layout& src, const descriptor& d, io::layout_writer& dst,
                        const std::function<void(std::size_t)>& on_bytes) {
-  auto in_blob = [&d](error e) { return tl::unexpected(std::move(e).context("blob " + d.digest.str())); };
+  auto in_blob = [&d](error e) { return tl::unexpected(in_blob_context(std::move(e), d.digest)); };
   // An unregistered algorithm cannot be verified, so it is never copied
   // blindly into a layout that others will trust.
   if (d.digest.algorithm() == digest_algorithm::unregistered)

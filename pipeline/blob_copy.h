@@ -5,12 +5,21 @@
 
 #include <cstddef>
 #include <functional>
+#include <string>
 
 #include "io/image_layout.h"
 #include "io/layout_writer.h"
 #include "stages/oci/descriptor.h"
 
 namespace ocipipe::pipeline {
+
+/// `e` with the context "blob DIGEST", unless its message names the blob
+/// already (the stores and clients below say "blob sha256:0123456789ab…"
+/// themselves): one mention per message, not one per layer.
+[[nodiscard]] inline error in_blob_context(error e, const digest& d) {
+  if (e.message().find(d.short_str()) != std::string::npos) return e;
+  return std::move(e).context("blob " + d.str());
+}
 
 /// Copies blob `d` from `src` (a layout directory or an archive) into `dst`,
 /// unless `dst` has it already. Errors: those of image_layout::open_blob,

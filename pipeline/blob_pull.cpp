@@ -1,6 +1,7 @@
 // Resumable blob download into a layout's ingest area.
 #include "pipeline/blob_pull.h"
 
+#include "pipeline/blob_copy.h"
 #include "stages/digester.h"
 
 namespace ocipipe::pipeline {
@@ -70,7 +71,7 @@ result<pulled_blob> try_pull(const io::remote_store& src, const descriptor& d, i
 
 result<pulled_blob> pull_blob(const io::remote_store& src, const descriptor& d, io::layout_writer& dst,
                               const std::function<void(std::size_t)>& on_bytes, const std::atomic<bool>* cancel) {
-  auto in_blob = [&d](error e) { return tl::unexpected(std::move(e).context("blob " + d.digest.str())); };
+  auto in_blob = [&d](error e) { return tl::unexpected(in_blob_context(std::move(e), d.digest)); };
   if (d.digest.algorithm() == digest_algorithm::unregistered)
     return in_blob(error(errc::unsupported, "digest algorithm " + quote(d.digest.algorithm_name()) +
                                                 " cannot be verified"));

@@ -15,6 +15,8 @@
 #include "pipeline/blob_pull.h"
 #include "pipeline/copy_plan.h"
 #include "pipeline/remote.h"
+#include "pipeline/resolve.h"
+#include "stages/oci/media_type.h"
 #include "stages/image_json.h"
 #include "stages/image_json_write.h"
 #include "stages/layout_index.h"
@@ -148,13 +150,31 @@ result<void> write_oci_layout(copy_source& src, const image_reference& dst, copy
 }  // namespace pipeline
 
 result<copy_report> copy(const image_reference& src, const image_reference& dst, const copy_options& opts) {
+  return pipeline::copy_as("copy", src, dst, opts);
+}
+
+result<copy_report> pipeline::copy_as(std::string_view verb, const image_reference& src, const image_reference& dst,
+                                      const copy_options& opts, bool all_platforms) {
   auto where = [&](error e) {
-    return tl::unexpected(std::move(e).context("copy " + src.str() + " to " + dst.str()));
+    return tl::unexpected(std::move(e).context(std::string(verb) + " " + src.str() + " to " + dst.str()));
   };
   // A registry stores a manifest under its digest; every other DST is tagged.
   if (dst.manifest_digest && dst.kind != transport::docker)
     return where(error(errc::invalid_argument, "a destination is named by a tag, not by a digest"));
   pipeline::remote_session source_remote(opts.source_remote);
+  if (all_platforms && dst.kind == transport::docker_archive) {
+    // A docker-archive holds one image: an index asked for whole cannot go
+    // there (skopeo refuses it too), and narrowing it silently would not be
+    // what was asked.
+    auto store = pipeline::open_store(src, &source_remote);
+    if (!store) return where(std::move(store).error());
+    auto root = pipeline::select_root(*store, src);
+    if (!root) return where(std::move(root).error());
+    if (media_type::is_image_index(root->media_type))
+      return where(error(errc::invalid_argument,
+                         "--all-platforms: the source is an image index, and a docker-archive holds one image; "
+                         "write it to oci: or oci-archive:, or pick one image with --platform"));
+  }
   auto plan = pipeline::plan_copy(src, opts.platform, dst.kind == transport::docker_archive, &source_remote);
   if (!plan) return where(std::move(plan).error());
   pipeline::copy_run run{opts, pipeline::progress_meter(opts.progress, pipeline::copy_read_total(*plan, dst.kind)), {}};

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/archive_writer.h"
+#include "pipeline/blob_copy.h"
 #include "pipeline/copy_plan.h"
 #include "pipeline/counting_source.h"
 #include "pipeline/prefetch_source.h"
@@ -55,7 +56,7 @@ std::unique_ptr<byte_source> metered(std::unique_ptr<byte_source> s, copy_run& r
 result<void> add_verified_blob(io::archive_writer& w, const std::string& name, const copy_item& item,
                                const io::image_layout& store, copy_run& run) {
   const auto& d = item.desc;
-  auto in_blob = [&d](error e) { return tl::unexpected(std::move(e).context("blob " + d.digest.str())); };
+  auto in_blob = [&d](error e) { return tl::unexpected(in_blob_context(std::move(e), d.digest)); };
   if (item.bytes) return w.add_file(name, *item.bytes);  // made by copy: its digest is of these bytes
   if (d.digest.algorithm() == digest_algorithm::unregistered)
     return in_blob(error(errc::unsupported, "digest algorithm " + quote(d.digest.algorithm_name()) +

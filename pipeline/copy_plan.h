@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "io/image_layout.h"
@@ -73,6 +74,14 @@ struct copy_run {
 /// resumable above opts.chunk_bytes); then documents children first, the
 /// root under DST's tag or digest. Also sets run.report.tag.
 [[nodiscard]] result<void> write_registry(copy_source& src, const image_reference& dst, copy_run& run);
+
+/// copy() as verb `verb` ("copy", "pull", "push") names it in messages
+/// ("pull SRC to DST: …"). `all_platforms`: an image index is asked for
+/// whole, so a docker-archive DST (one image) refuses an index source with
+/// `invalid_argument` before anything is written. Errors: those of copy().
+[[nodiscard]] result<copy_report> copy_as(std::string_view verb, const image_reference& src,
+                                          const image_reference& dst, const copy_options& opts,
+                                          bool all_platforms = false);
 
 /// The descriptor DST's index.json gets for `root`: media type, digest,
 /// size, platform, artifact type, and `tag` as its ref.name when not empty.

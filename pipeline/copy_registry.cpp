@@ -17,6 +17,7 @@
 #include <thread>
 #include <utility>
 
+#include "pipeline/blob_copy.h"
 #include "pipeline/copy_plan.h"
 #include "pipeline/remote.h"
 #include "pipeline/upload_state.h"
@@ -268,7 +269,7 @@ result<void> push_leaves(copy_source& src, blob_pusher& pusher, copy_run& run) {
     const auto& item = *leaves[i];
     auto pushed = pusher.push(item);
     if (!pushed) {
-      errors[i] = std::move(pushed).error().context("blob " + item.desc.digest.str());
+      errors[i] = in_blob_context(std::move(pushed).error(), item.desc.digest);
       stop = true;
       return;
     }

@@ -13,6 +13,7 @@
 #include "pipeline/layer_compressor.h"
 #include "pipeline/pack_image.h"
 #include "pipeline/pack_layer.h"
+#include "pipeline/remote.h"
 #include "pipeline/resolve.h"
 
 namespace ocipipe {
@@ -41,9 +42,10 @@ result<pack_report> pack(const std::string& dir, const image_reference& dest, co
   auto writer = io::layout_writer::open(dest.path, /*create=*/true);
   if (!writer) return ctx(std::move(writer).error());
 
+  pipeline::remote_session remote(opts.remote);  // a docker:// or oci+https:// base's connections
   std::optional<pipeline::opened_image> base;
   if (opts.base) {
-    auto b = pipeline::open_image(*opts.base, opts.base_platform);
+    auto b = pipeline::open_image(*opts.base, opts.base_platform, &remote);
     if (!b) return ctx(std::move(b).error().context("base " + opts.base->str()));
     base = std::move(*b);
   }

@@ -20,6 +20,7 @@
 #include "pipeline/layer_compressor.h"
 #include "pipeline/pack_image.h"
 #include "pipeline/pack_layer.h"
+#include "pipeline/remote.h"
 #include "pipeline/resolve.h"
 #include "pipeline/rootfs_state_record.h"
 #include "pipeline/verified_blob.h"
@@ -56,9 +57,17 @@ result<std::string> find_rootfs(const std::string& bundle) {
 
 // The image the rootfs was unpacked from, read again from the layout path
 // and manifest digest recorded (not by tag: the tag may have moved since).
-result<pipeline::opened_image> open_recorded_image(const io::rootfs_state& s) {
+// A registry or web-served image (no layout path recorded) is read through
+// its reference with `remote`, the run's own --creds, --tls-verify, ...
+result<pipeline::opened_image> open_recorded_image(const io::rootfs_state& s, pipeline::remote_session& remote) {
   OCIPIPE_ASSIGN_OR_RETURN(image_reference ref, parse_reference(s.reference));
-  ref.path = s.layout_path;
+  const bool remote_image = pipeline::is_remote(ref.kind);
+  if (remote_image) {
+    ref.tag.clear();
+    ref.manifest_digest = s.manifest.digest;
+  } else {
+    ref.path = s.layout_path;
+  }
   if (ref.kind == transport::docker_archive) {
     // A docker-archive has no manifest blobs: resolve as unpack did, then check.
     OCIPIPE_ASSIGN_OR_RETURN(auto opened, pipeline::open_image(ref, {}));
@@ -68,7 +77,7 @@ result<pipeline::opened_image> open_recorded_image(const io::rootfs_state& s) {
                                        s.manifest.digest.str() + " unpacked");
     return opened;
   }
-  OCIPIPE_ASSIGN_OR_RETURN(auto store, pipeline::open_store(ref));
+  OCIPIPE_ASSIGN_OR_RETURN(auto store, pipeline::open_store(ref, remote_image ? &remote : nullptr));
   auto mbytes = pipeline::read_verified_blob(store, s.manifest);
   if (!mbytes) return tl::unexpected(std::move(mbytes).error().context("manifest " + s.manifest.digest.str()));
   auto m = parse_manifest(*mbytes);
@@ -169,7 +178,8 @@ result<pack_report> pack_diff(const std::string& bundle, const image_reference& 
   pipeline::created_layout_guard created(dest.path);
   auto writer = io::layout_writer::open(dest.path, /*create=*/true);
   if (!writer) return ctx(std::move(writer).error());
-  auto base = open_recorded_image(recorded);
+  pipeline::remote_session remote(opts.remote);
+  auto base = open_recorded_image(recorded, remote);
   if (!base) return ctx(std::move(base).error().context("image unpacked (" + recorded.reference + ")"));
 
   // Nothing changed: as umoci repack, no layer, only a new history entry

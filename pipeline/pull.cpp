@@ -3,6 +3,7 @@
 // blobs go through the layout's ingest area (pipeline/blob_pull.h), so a
 // restarted pull continues where the last one stopped.
 #include "pipeline/api.h"
+#include "pipeline/copy_plan.h"
 
 namespace ocipipe {
 
@@ -22,7 +23,7 @@ result<copy_report> pull(const image_reference& src, const image_reference& dst,
   // An empty selector is the host's platform: an image index gives the
   // host's image alone unless the whole index is asked for (skopeo --all).
   if (!all_platforms && !narrowed.platform) narrowed.platform = platform_selector{};
-  return copy(src, dst, narrowed);
+  return pipeline::copy_as("pull", src, dst, narrowed, all_platforms);
 }
 
 }  // namespace ocipipe

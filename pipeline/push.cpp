@@ -1,6 +1,7 @@
 // ocipipe push SRC docker://…: copy() into a registry, narrowed to one
 // platform as skopeo copy narrows (pipeline/copy_registry.cpp writes it).
 #include "pipeline/api.h"
+#include "pipeline/copy_plan.h"
 
 namespace ocipipe {
 
@@ -16,7 +17,7 @@ result<copy_report> push(const image_reference& src, const image_reference& dst,
   // skopeo copy's default: an image index gives the host's image alone
   // (an empty selector is the host's platform), --all the whole index.
   if (!all_platforms && !narrowed.platform) narrowed.platform = platform_selector{};
-  return copy(src, dst, narrowed);
+  return pipeline::copy_as("push", src, dst, narrowed, all_platforms);
 }
 
 }  // namespace ocipipe

@@ -10,6 +10,7 @@
 #include "io/blob_reader.h"
 #include "io/rootfs_state.h"
 #include "io/unique_fd.h"
+#include "pipeline/remote.h"
 #include "stages/digester.h"
 
 namespace ocipipe::pipeline {
@@ -54,10 +55,14 @@ result<void> record(const std::string& rootfs, const image_reference& ref, const
 
   io::rootfs_state state;
   state.reference = ref.str();
-  char* real = ::realpath(ref.path.c_str(), nullptr);
-  if (!real) return fail_errno("resolve " + quote(ref.path), errno);
-  state.layout_path = real;
-  ::free(real);
+  // A registry or web server has no local path: pack --diff reads the
+  // image again through the reference (by the manifest digest recorded).
+  if (!is_remote(ref.kind)) {
+    char* real = ::realpath(ref.path.c_str(), nullptr);
+    if (!real) return fail_errno("resolve " + quote(ref.path), errno);
+    state.layout_path = real;
+    ::free(real);
+  }
   state.manifest.media_type = image.manifest_descriptor.media_type;
   state.manifest.digest = image.manifest_descriptor.digest;
   state.manifest.size = image.manifest_descriptor.size;

@@ -21,7 +21,9 @@ namespace ocipipe::pipeline {
 [[nodiscard]] result<digest> digest_file_in_tree(int root_fd, const std::string& path, std::uint64_t size);
 
 /// Records the state of the complete rootfs `rootfs`, unpacked from `image`
-/// (reference `ref` as given), in the state file beside it: walks it,
+/// (reference `ref` as given; for docker:// and oci+http(s):// the layout
+/// path is left empty, pack --diff reads the image through the reference),
+/// in the state file beside it: walks it,
 /// digests the racy regular files, writes the file atomically. Never fails
 /// the caller: a parent directory that cannot be written gives the warning
 /// ("state.unwritable", message), any other failure ("state.unrecorded",

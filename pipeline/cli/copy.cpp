@@ -13,11 +13,11 @@ verb add_copy(CLI::App& root, global_flags& g) {
     remote_flags remote;
   };
   static state s;
-  auto* app = root.add_subcommand("copy", "Copy an image between image layouts and archives");
+  auto* app = root.add_subcommand("copy", "Copy an image between image layouts, archives and registries");
   app->add_option("SRC", s.src, image_ref_help)->required();
   app->add_option("DST", s.dst,
                   "Destination: oci:DIR[:TAG] (created when missing), oci-archive:FILE[:TAG], "
-                  "docker-archive:FILE[:NAME:TAG]")
+                  "docker-archive:FILE[:NAME:TAG], docker://HOST[:PORT]/REPO[:TAG|@DIGEST] (a registry)")
       ->required();
   app->add_option("--platform", s.platform,
                   "OS/ARCH[/VARIANT]: copy only that image out of an image index (default: the whole "
@@ -37,12 +37,13 @@ verb add_copy(CLI::App& root, global_flags& g) {
       "  ocipipe copy oci:images:debian oci-archive:/tmp/debian.tar:debian\n"
       "  ocipipe copy oci:images:debian docker-archive:/tmp/debian.tar:debian:12\n"
       "  ocipipe copy docker-archive:/tmp/saved.tar oci:images:imported\n"
+      "  ocipipe copy docker://localhost:5000/app:1 docker://localhost:5000/team/app:1\n"
       "  ocipipe copy --platform linux/arm64 oci:multi:latest oci:arm64-only:latest");
   return {app, [&g] {
-            auto src = parse_ref_or_report(s.src);
-            if (!src) return exit_failure;
-            auto dst = parse_ref_or_report(s.dst);
-            if (!dst) return exit_failure;
+            auto refs = parse_transfer_refs(g, "copy", s.src, s.dst);
+            if (!refs) return exit_failure;
+            const auto* src = &refs->first;
+            const auto* dst = &refs->second;
             copy_options opts;
             opts.jobs = g.jobs;
             opts.force = s.force;
@@ -71,7 +72,9 @@ verb add_copy(CLI::App& root, global_flags& g) {
                 data["images"] = r->images;
                 data["blobs_copied"] = r->blobs_copied;
                 data["blobs_skipped"] = r->blobs_skipped;
+                data["blobs_mounted"] = r->blobs_mounted;
                 data["bytes"] = r->bytes_copied;
+                data["bytes_resumed"] = r->bytes_resumed;
               } else {
                 data["error"] = {{"code", errc_name(r.error().code())}, {"message", r.error().message()}};
               }
@@ -80,10 +83,13 @@ verb add_copy(CLI::App& root, global_flags& g) {
             } else if (r && !g.quiet) {
               char secs[32];
               std::snprintf(secs, sizeof secs, "%.2f s", seconds);
-              out_line("copied " + src->str() + " to " + dst->str() + ": " + r->manifest.digest.str() + ", " +
-                       std::to_string(r->blobs_copied) + (r->blobs_copied == 1 ? " blob" : " blobs") + " (" +
-                       mb(r->bytes_copied) + ") written, " + std::to_string(r->blobs_skipped) +
-                       " already there, in " + secs);
+              std::string line = "copied " + src->str() + " to " + dst->str() + ": " + r->manifest.digest.str() +
+                                 ", " + std::to_string(r->blobs_copied) +
+                                 (r->blobs_copied == 1 ? " blob" : " blobs") + " (" + mb(r->bytes_copied) +
+                                 ") written, " + std::to_string(r->blobs_skipped) + " already there";
+              if (r->blobs_mounted) line += ", " + std::to_string(r->blobs_mounted) + " mounted";
+              if (r->bytes_resumed) line += ", " + mb(r->bytes_resumed) + " resumed";
+              out_line(line + ", in " + secs);
             }
             if (!r) {
               err_line(r.error().message());

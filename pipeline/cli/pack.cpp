@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <cstdio>
 
+#include "pipeline/cli/remote_flags.h"
 #include "pipeline/cli/report.h"
 
 namespace ocipipe::cli {
@@ -58,6 +59,7 @@ verb add_pack(CLI::App& root, global_flags& g) {
     std::vector<std::string> env, labels, annotations;
     int level = -1;
     bool diff = false;
+    remote_flags remote;
   };
   static state s;
   auto* app = root.add_subcommand("pack", "Pack a directory (or a changed bundle) into a new image layer");
@@ -93,6 +95,8 @@ verb add_pack(CLI::App& root, global_flags& g) {
       ->check(CLI::IsMember({"gzip", "zstd", "none"}));
   app->add_option("--level", s.level,
                   "Compression level: gzip 1-9 (default 2; 1-3 use ISA-L, 4-9 zlib), zstd 1-19 (default 3)");
+  // A docker:// or oci+https:// --base, or the image a --diff rootfs was unpacked from.
+  add_remote_flags(*app, s.remote);
   add_global_flags(*app, g);
   app->footer(
       "The layer is deterministic: entries in path order (component by component, bytewise; a\n"
@@ -160,6 +164,7 @@ verb add_pack(CLI::App& root, global_flags& g) {
               if (!b) return exit_failure;
               opts.base = *b;
             }
+            opts.remote = remote_options_of(s.remote);
             opts.progress = make_progress(g, "pack " + dest->str());
 
             const auto start = std::chrono::steady_clock::now();

@@ -46,10 +46,10 @@ verb add_pull(CLI::App& root, global_flags& g) {
       "  ocipipe pull --all-platforms docker://localhost:5000/multi oci:multi:latest\n"
       "  ocipipe pull oci+https://cdn.example.com/images/debian:12 oci:images:debian");
   return {app, [&g] {
-            auto src = parse_ref_or_report(s.src);
-            if (!src) return exit_failure;
-            auto dst = parse_ref_or_report(s.dst);
-            if (!dst) return exit_failure;
+            auto refs = parse_transfer_refs(g, "pull", s.src, s.dst);
+            if (!refs) return exit_failure;
+            const auto* src = &refs->first;
+            const auto* dst = &refs->second;
             copy_options opts;
             opts.jobs = g.jobs;
             opts.force = s.force;

@@ -45,10 +45,10 @@ verb add_push(CLI::App& root, global_flags& g) {
       "  ocipipe push --all-platforms oci-archive:multi.tar docker://registry.example/team/app:v2\n"
       "  ocipipe push --creds user:pass --cert-dir ./certs oci:img docker://registry.example:5443/app");
   return {app, [&g] {
-            auto src = parse_ref_or_report(s.src);
-            if (!src) return exit_failure;
-            auto dst = parse_ref_or_report(s.dst);
-            if (!dst) return exit_failure;
+            auto refs = parse_transfer_refs(g, "push", s.src, s.dst);
+            if (!refs) return exit_failure;
+            const auto* src = &refs->first;
+            const auto* dst = &refs->second;
             copy_options opts;
             opts.jobs = g.jobs;
             opts.chunk_bytes = s.chunk_bytes;

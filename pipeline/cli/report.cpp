@@ -59,6 +59,23 @@ std::optional<image_reference> parse_ref_or_report(const std::string& text) {
   return *ref;
 }
 
+std::optional<std::pair<image_reference, image_reference>> parse_transfer_refs(const global_flags& g,
+                                                                               const std::string& verb,
+                                                                               const std::string& src,
+                                                                               const std::string& dst) {
+  auto s = parse_reference(src);
+  auto d = s ? parse_reference(dst) : result<image_reference>(tl::unexpected(s.error()));
+  if (s && d) return std::pair{std::move(*s), std::move(*d)};
+  const error& e = s ? d.error() : s.error();
+  if (g.json)
+    out_json(verb, {{"src", src},
+                    {"dst", dst},
+                    {"status", "error"},
+                    {"error", {{"code", errc_name(e.code())}, {"message", e.message()}}}});
+  err_line(e.message());
+  return std::nullopt;
+}
+
 int render_image_result(const global_flags& g, const std::string& verb, const std::string& ref,
                         const std::string& target, const result<unpack_report>& r, double seconds) {
   if (g.json) {

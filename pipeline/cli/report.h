@@ -2,6 +2,8 @@
 // Rendering of unpack/create reports, shared by those two verbs.
 
 #include <chrono>
+#include <optional>
+#include <utility>
 
 #include "pipeline/api.h"
 #include "pipeline/cli/cli.h"
@@ -30,5 +32,14 @@ std::string mb(std::uint64_t bytes);
 
 /// Parses REF or prints a usage error. Returns nullopt on error.
 std::optional<image_reference> parse_ref_or_report(const std::string& text);
+
+/// SRC and DST of copy, pull or push (`verb`, the --json record type). A
+/// reference that does not parse gives its message on stderr and, with
+/// --json, the verb's record with status "error", the texts as given and
+/// error {code, message}, as any other failure of the verb does. nullopt then.
+std::optional<std::pair<image_reference, image_reference>> parse_transfer_refs(const global_flags& g,
+                                                                               const std::string& verb,
+                                                                               const std::string& src,
+                                                                               const std::string& dst);
 
 }  // namespace ocipipe::cli

@@ -7,7 +7,8 @@
 // dropped mid-blob; an interrupted pull continued by the next run from its
 // partial file without fetching finished blobs again; an image layout served
 // by a static web server; a foreign layer URL fetched without credentials
-// (buglog B61).
+// (buglog B61); the state unpack records for pack --diff of such a rootfs;
+// the refusals, JSON records and messages of pull, push and copy.
 
 #include <sys/stat.h>
 
@@ -380,8 +381,15 @@ TEST_F(PullTest, ForeignLayerUrlIsFetchedWithoutRegistryCredentials) {
   for (const auto& line : web->requests()) EXPECT_NE(line.find("auth=no"), std::string::npos) << line;
 }
 
-TEST_F(PullTest, AnImageIndexIsNarrowedToTheHostUnlessAllPlatforms) {
-  const auto dir = tmp_.sub("multi");
+// A registry holding "multi:v1", an image index of an amd64 and an arm64
+// image (their layout under tmp/multi); `index` its digest, `amd`/`arm` the images'.
+struct multi_registry {
+  std::unique_ptr<registry_server> reg;
+  digest index;
+  built_image amd, arm;
+};
+
+multi_registry registry_with_multi(const std::string& dir) {
   const auto amd = build_layout(dir, "amd", {layer({file("etc/arch", "amd64\n")})}, {.architecture = "amd64"});
   const auto arm = build_layout(dir, "arm", {layer({file("etc/arch", "arm64\n")})}, {.architecture = "arm64"});
   nlohmann::ordered_json index = {
@@ -406,13 +414,23 @@ TEST_F(PullTest, AnImageIndexIsNarrowedToTheHostUnlessAllPlatforms) {
                                    {"annotations", {{"org.opencontainers.image.ref.name", "multi"}}}}}}};
   write_bytes(dir + "/index.json", top.dump());
   auto reg = registry_server::start(registry_auth::none);
-  ASSERT_TRUE(reg);
+  if (!reg) return {};
   std::string err;
-  ASSERT_EQ(run_skopeo({"copy", "--all", "--dest-tls-verify=false", "oci:" + dir + ":multi", reg->ref("multi:v1")},
-                       &err),
-            0)
-      << err;
+  const int rc = run_skopeo({"copy", "--all", "--dest-tls-verify=false", "oci:" + dir + ":multi", reg->ref("multi:v1")},
+                            &err);
+  EXPECT_EQ(rc, 0) << err;
+  if (rc != 0) return {};
 
+  return {std::move(reg), d, amd, arm};
+}
+
+TEST_F(PullTest, AnImageIndexIsNarrowedToTheHostUnlessAllPlatforms) {
+  auto m = registry_with_multi(tmp_.sub("multi"));
+  ASSERT_TRUE(m.reg);
+  auto& reg = m.reg;
+  const auto& d = m.index;
+  const auto& amd = m.amd;
+  const auto& arm = m.arm;
   const auto whole = pull({"--all-platforms", reg->ref("multi:v1"), "oci:" + tmp_.sub("whole") + ":m"});
   ASSERT_TRUE(whole.ok()) << whole.describe();
   EXPECT_EQ(index_digest(tmp_.sub("whole")), d.str());
@@ -437,6 +455,103 @@ TEST_F(PullTest, SourceAndDestinationTransportsAreChecked) {
   const auto to_registry = pull({"docker://127.0.0.1:1/a:b", "docker://127.0.0.1:1/c:d"});
   EXPECT_EQ(to_registry.exit_code, 2) << to_registry.describe();
   EXPECT_FALSE(path_exists(tmp_.sub("x")));
+}
+
+TEST_F(PullTest, AllPlatformsIntoADockerArchiveIsRefusedBeforeAnythingIsWritten) {
+  auto m = registry_with_multi(tmp_.sub("multi"));
+  ASSERT_TRUE(m.reg);
+  const auto archive = tmp_.sub("x.tar");
+  const auto r = pull({"--all-platforms", m.reg->ref("multi:v1"), "docker-archive:" + archive});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  const auto rec = record_of(r);
+  EXPECT_EQ(rec["data"]["error"]["code"], "invalid_argument") << r.out;
+  EXPECT_NE(r.err.find("docker-archive holds one image"), std::string::npos) << r.err;
+  EXPECT_FALSE(path_exists(archive));
+  // One image is fine: --all-platforms of a single manifest has nothing to narrow.
+  auto reg = registry_with_slim();
+  ASSERT_TRUE(reg);
+  const auto one = pull({"--all-platforms", reg->ref("slim:v1"), "docker-archive:" + tmp_.sub("one.tar")});
+  EXPECT_TRUE(one.ok()) << one.describe();
+}
+
+TEST_F(PullTest, AnInvalidReferenceGivesAJsonErrorRecordForPullPushAndCopy) {
+  for (const std::string verb : {"pull", "push", "copy"}) {
+    const std::vector<std::string> args =
+        verb == "push" ? std::vector<std::string>{"oci:" + tmp_.sub("js") + ":v1", "docker://127.0.0.1:15001/SLIM"}
+                       : std::vector<std::string>{"docker://127.0.0.1:15001/SLIM", "oci:" + tmp_.sub("js") + ":v1"};
+    std::vector<std::string> argv = {verb, "--json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto r = run_ocipipe(argv);
+    EXPECT_EQ(r.exit_code, 2) << r.describe();
+    const auto rec = record_of(r);
+    EXPECT_EQ(rec["type"], verb) << r.out;
+    EXPECT_EQ(rec["data"]["status"], "error") << r.out;
+    EXPECT_EQ(rec["data"]["error"]["code"], "invalid_argument") << r.out;
+    EXPECT_NE(rec["data"]["error"].value("message", "").find("SLIM"), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(PullTest, CopyBetweenRepositoriesOfOneRegistryReportsTheMountedBlobs) {
+  auto reg = registry_with_slim();
+  ASSERT_TRUE(reg);
+  const auto r = run_ocipipe({"copy", "--json", reg->ref("slim:v1"), reg->ref("other/slim:v1")});
+  ASSERT_TRUE(r.ok()) << r.describe();
+  const auto rec = record_of(r);
+  EXPECT_EQ(rec["type"], "copy");
+  EXPECT_EQ(rec["data"]["blobs_mounted"], kSlimBlobs - 1) << r.out;  // config and four layers
+  EXPECT_EQ(rec["data"]["blobs_copied"], 1) << r.out;                 // the manifest
+  EXPECT_EQ(rec["data"]["bytes_resumed"], 0) << r.out;
+  const auto human = run_ocipipe({"copy", reg->ref("slim:v1"), reg->ref("third/slim:v1")});
+  ASSERT_TRUE(human.ok()) << human.describe();
+  EXPECT_NE(human.out.find(", 5 mounted"), std::string::npos) << human.out;
+}
+
+TEST_F(PullTest, PullErrorsNameTheVerbAndADigestReferenceWithAnAt) {
+  auto reg = registry_with_slim();
+  ASSERT_TRUE(reg);
+  const std::string missing = "sha256:" + std::string(64, '0');
+  const auto src = reg->ref("slim@" + missing);
+  const auto r = run_ocipipe({"pull", src, "oci:" + tmp_.sub("x")});
+  EXPECT_NE(r.exit_code, 0) << r.describe();
+  EXPECT_NE(r.err.find("pull " + src + " to "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("copy "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("slim:" + missing), std::string::npos) << r.err;
+}
+
+TEST_F(PullTest, UnpackFromTheRegistryRecordsStateAndPackDiffReadsTheBaseThroughIt) {
+  auto reg = registry_with_slim();
+  ASSERT_TRUE(reg);
+  const auto rootfs = tmp_.sub("rootfs");
+  const auto u = run_ocipipe({"unpack", reg->ref("slim:v1"), rootfs});
+  ASSERT_TRUE(u.ok()) << u.describe();
+  EXPECT_EQ(u.err.find("state."), std::string::npos) << u.err;
+  ASSERT_TRUE(path_exists(tmp_.sub("rootfs.ocipipe-state")));
+
+  write_bytes(rootfs + "/etc/added-after-unpack", "hello\n");
+  const auto out = "oci:" + tmp_.sub("out") + ":v2";
+  const auto p = run_ocipipe({"pack", "--json", "--diff", rootfs, out});
+  ASSERT_TRUE(p.ok()) << p.describe();
+  const auto rec = record_of(p);
+  EXPECT_EQ(rec["data"]["base_layers"], 4) << p.out;
+  EXPECT_EQ(rec["data"]["changed"], 2) << p.out;  // the new file and etc/, whose mtime it changed
+  const auto v = run_ocipipe({"validate", out});
+  EXPECT_TRUE(v.ok()) << v.describe();
+}
+
+TEST_F(PullTest, ATarFileGivenAsABareLayoutPathGetsATransportHint) {
+  const auto file = tmp_.sub("image.tar");
+  write_bytes(file, "not a directory");
+  const auto r = run_ocipipe({"push", file, "docker://127.0.0.1:1/x:y"});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_NE(r.err.find("(a tar file? use oci-archive: or docker-archive:)"), std::string::npos) << r.err;
+}
+
+TEST_F(PullTest, AWebServedLayoutRequestErrorNamesTheRequestOnce) {
+  const auto r = run_ocipipe({"pull", "oci+http://127.0.0.1:99999/x", "oci:" + tmp_.sub("x")});
+  EXPECT_NE(r.exit_code, 0) << r.describe();
+  const auto first = r.err.find("GET ");
+  ASSERT_NE(first, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("GET ", first + 1), std::string::npos) << r.err;
 }
 
 }  // namespace

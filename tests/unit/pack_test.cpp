@@ -64,9 +64,13 @@ void build_sample_tree(const std::string& root) {
   ASSERT_EQ(::symlink("/nowhere/at/all", (root + "/dangling").c_str()), 0);
   make_dir(root + "/tmp", 01777);
   write_bytes(root + "/etc/owned", "x");
-  if (::geteuid() == 0) ASSERT_EQ(::lchown((root + "/etc/owned").c_str(), 1234, 5678), 0);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::lchown((root + "/etc/owned").c_str(), 1234, 5678), 0);
+  }
   ASSERT_EQ(::mkfifo((root + "/fifo").c_str(), 0600), 0);
-  if (::geteuid() == 0) ASSERT_EQ(::mknod((root + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::mknod((root + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  }
   write_bytes(root + "/empty", "");
   ASSERT_EQ(::lsetxattr((root + "/etc/hostname").c_str(), "user.note", "v1", 2, 0), 0);
   ASSERT_EQ(::lsetxattr((root + "/etc/hostname").c_str(), "user.bin", "\0\x01\xff", 3, 0), 0);
@@ -412,7 +416,9 @@ TEST(Pack, PackThenUnpackGivesTheTreeBack) {
     EXPECT_EQ(r.layer.size, static_cast<std::int64_t>(blob_text(t.sub("out"), r.layer.digest).size()));
     const std::string tar = layer_tar(t.sub("out"), r.layer);
     EXPECT_EQ(r.diff_id, digester::of(std::as_bytes(std::span(tar.data(), tar.size()))));
-    if (c == layer_compression::none) EXPECT_EQ(r.diff_id, r.layer.digest);
+    if (c == layer_compression::none) {
+      EXPECT_EQ(r.diff_id, r.layer.digest);
+    }
     const auto diffs = round_trip_differences(t.sub("a"), "oci:" + t.sub("out") + ":x", t.sub("rootfs"));
     EXPECT_TRUE(diffs.empty()) << format_differences(diffs);
   }
