@@ -1,12 +1,8 @@
 // ocipipe copy SRC DST: the entry point, and the oci: destination (an image
 // layout written under its lock: verified blobs in parallel, then
 // index.json replaced atomically).
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 
 #include <algorithm>
-#include <atomic>
 #include <mutex>
 #include <optional>
 
@@ -37,77 +33,35 @@ void add_untagged(image_index& index, const descriptor& entry) {
   index.manifests.push_back(entry);
 }
 
-// Copies the blobs that are not documents, largest first so the big layers
-// start early, `jobs` at a time. After a failure no further blob is
-// started; those already copied stay (verified, and unreferenced until
-// index.json names them: gc removes them).
+// Copies the blobs that are not documents (for_each_leaf). Those already
+// copied when one fails stay (verified, and unreferenced until index.json
+// names them: gc removes them).
 result<void> copy_leaves(copy_source& src, io::layout_writer& writer, copy_run& run) {
-  std::vector<const copy_item*> leaves;
-  for (const auto& item : src.items)
-    if (!item.document) leaves.push_back(&item);
-  std::stable_sort(leaves.begin(), leaves.end(),
-                   [](const copy_item* a, const copy_item* b) { return a->desc.size > b->desc.size; });
-  std::vector<std::optional<error>> errors(leaves.size());
-  std::atomic<bool> stop{false};
   std::mutex count_mu;
-  std::atomic<std::size_t> finished{0};
-  const auto copy_one = [&](std::size_t i) {
-    if (stop.load(std::memory_order_relaxed)) return;
-    const auto& item = *leaves[i];
-    if (auto c = run.check_cancel(); !c) {
-      errors[i] = std::move(c).error();
-      stop = true;
-      return;
-    }
+  return for_each_leaf(src, run, [&](const copy_item& item) -> result<void> {
     const bool had = writer.has_blob(item.desc.digest);
     std::uint64_t resumed = 0;
-    result<void> ok;
     if (item.bytes) {
-      ok = writer.put_blob(item.desc.digest, *item.bytes);
+      OCIPIPE_TRY(writer.put_blob(item.desc.digest, *item.bytes));
     } else if (src.store.remote()) {
       // From a server: through a partial file a later run can continue.
-      auto pulled = pull_blob(*src.store.remote(), item.desc, writer, [&run](std::size_t n) { run.meter.add(n); },
-                              run.opts.cancel);
-      if (pulled) resumed = pulled->resumed;
-      else ok = tl::unexpected(std::move(pulled).error());
+      OCIPIPE_ASSIGN_OR_RETURN(auto pulled, pull_blob(*src.store.remote(), item.desc, writer,
+                                                      [&run](std::size_t n) { run.meter.add(n); }, run.opts.cancel));
+      resumed = pulled.resumed;
     } else {
-      ok = copy_blob(src.store, item.desc, writer, [&run](std::size_t n) { run.meter.add(n); });
-    }
-    if (!ok) {
-      errors[i] = std::move(ok).error();
-      stop = true;
-      return;
+      OCIPIPE_TRY(copy_blob(src.store, item.desc, writer, [&run](std::size_t n) { run.meter.add(n); }));
     }
     if (had && !item.bytes) run.meter.add(static_cast<std::uint64_t>(item.desc.size));  // done without reading
-    {
-      std::lock_guard lock(count_mu);
-      if (had) {
-        ++run.report.blobs_skipped;
-      } else {
-        ++run.report.blobs_copied;
-        run.report.bytes_copied += static_cast<std::uint64_t>(item.desc.size);
-        run.report.bytes_resumed += resumed;
-      }
+    std::lock_guard lock(count_mu);
+    if (had) {
+      ++run.report.blobs_skipped;
+    } else {
+      ++run.report.blobs_copied;
+      run.report.bytes_copied += static_cast<std::uint64_t>(item.desc.size);
+      run.report.bytes_resumed += resumed;
     }
-    const auto n = finished.fetch_add(1) + 1;
-    if (!item.bytes)
-      run.meter.finished(run.meter.done(), "blob " + std::to_string(n) + " of " + std::to_string(leaves.size()) +
-                                               " (" + item.desc.digest.short_str() + ")");
-  };
-  const int jobs = run.opts.jobs > 0 ? run.opts.jobs : tbb::this_task_arena::max_concurrency();
-  tbb::task_arena arena(jobs);
-  arena.execute([&] {
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, leaves.size(), 1),
-                      [&](const tbb::blocked_range<std::size_t>& r) {
-                        for (auto i = r.begin(); i != r.end(); ++i) copy_one(i);
-                      });
+    return {};
   });
-  // A real failure is the cause; the cancellations it triggered are not.
-  std::optional<error> out;
-  for (auto& e : errors)
-    if (e && (!out || (out->code() == errc::cancelled && e->code() != errc::cancelled))) out = std::move(e);
-  if (out) return tl::unexpected(std::move(*out));
-  return {};
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // writers of its three destinations (copy.cpp: oci:, copy_archive.cpp:
 // oci-archive: and docker-archive:). Internal to pipeline/.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +61,15 @@ struct copy_run {
     return {};
   }
 };
+
+/// Runs `one` for each blob of `src` that is not a document, largest first
+/// (the big ones start early), opts.jobs at a time on a TBB arena. After a
+/// failure or a cancel no further blob is started; the first real failure is
+/// returned, not the cancellations it caused. `one` runs on many threads at
+/// once (its report counts need a lock); each success marks a blob finished
+/// on run.meter. pipeline/copy_leaves.cpp.
+[[nodiscard]] result<void> for_each_leaf(copy_source& src, copy_run& run,
+                                         const std::function<result<void>(const copy_item&)>& one);
 
 /// Bytes a run reads from the source to write `src` as DST of kind `to`:
 /// the progress total.

@@ -5,12 +5,8 @@
 // recorded after each chunk (pipeline/upload_state.h) so a restarted push
 // goes on from the registry's offset. Then the documents, children first,
 // the root last under DST's tag (or its digest), their bytes unchanged.
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -252,58 +248,25 @@ class blob_pusher {
   upload_state state_;
 };
 
-// The blobs that are not documents, largest first so the big ones start
-// early, `jobs` at a time. After a failure no further blob is started.
+// The blobs that are not documents (for_each_leaf).
 result<void> push_leaves(copy_source& src, blob_pusher& pusher, copy_run& run) {
-  std::vector<const copy_item*> leaves;
-  for (const auto& item : src.items)
-    if (!item.document) leaves.push_back(&item);
-  std::stable_sort(leaves.begin(), leaves.end(),
-                   [](const copy_item* a, const copy_item* b) { return a->desc.size > b->desc.size; });
-  std::vector<std::optional<error>> errors(leaves.size());
-  std::atomic<bool> stop{false};
   std::mutex count_mu;
-  std::atomic<std::size_t> finished{0};
-  const auto push_one = [&](std::size_t i) {
-    if (stop.load(std::memory_order_relaxed)) return;
-    const auto& item = *leaves[i];
+  return for_each_leaf(src, run, [&](const copy_item& item) -> result<void> {
     auto pushed = pusher.push(item);
-    if (!pushed) {
-      errors[i] = in_blob_context(std::move(pushed).error(), item.desc.digest);
-      stop = true;
-      return;
+    if (!pushed) return tl::unexpected(in_blob_context(std::move(pushed).error(), item.desc.digest));
+    std::lock_guard lock(count_mu);
+    auto& r = run.report;
+    switch (pushed->outcome) {
+      case blob_outcome::present: ++r.blobs_skipped; break;
+      case blob_outcome::mounted: ++r.blobs_mounted; break;
+      case blob_outcome::uploaded:
+        ++r.blobs_copied;
+        r.bytes_copied += static_cast<std::uint64_t>(item.desc.size) - pushed->resumed;
+        r.bytes_resumed += pushed->resumed;
+        break;
     }
-    {
-      std::lock_guard lock(count_mu);
-      auto& r = run.report;
-      switch (pushed->outcome) {
-        case blob_outcome::present: ++r.blobs_skipped; break;
-        case blob_outcome::mounted: ++r.blobs_mounted; break;
-        case blob_outcome::uploaded:
-          ++r.blobs_copied;
-          r.bytes_copied += static_cast<std::uint64_t>(item.desc.size) - pushed->resumed;
-          r.bytes_resumed += pushed->resumed;
-          break;
-      }
-    }
-    const auto n = finished.fetch_add(1) + 1;
-    run.meter.finished(run.meter.done(), "blob " + std::to_string(n) + " of " + std::to_string(leaves.size()) +
-                                             " (" + item.desc.digest.short_str() + ")");
-  };
-  const int jobs = run.opts.jobs > 0 ? run.opts.jobs : tbb::this_task_arena::max_concurrency();
-  tbb::task_arena arena(jobs);
-  arena.execute([&] {
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, leaves.size(), 1),
-                      [&](const tbb::blocked_range<std::size_t>& r) {
-                        for (auto i = r.begin(); i != r.end(); ++i) push_one(i);
-                      });
+    return {};
   });
-  // A real failure is the cause; the cancellations it triggered are not.
-  std::optional<error> out;
-  for (auto& e : errors)
-    if (e && (!out || (out->code() == errc::cancelled && e->code() != errc::cancelled))) out = std::move(e);
-  if (out) return tl::unexpected(std::move(*out));
-  return {};
 }
 
 // Manifests and image indexes, in plan order (children before the index

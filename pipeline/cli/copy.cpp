@@ -1,6 +1,4 @@
 // ocipipe copy SRC DST
-#include <cstdio>
-
 #include "pipeline/cli/remote_flags.h"
 #include "pipeline/cli/report.h"
 
@@ -40,62 +38,12 @@ verb add_copy(CLI::App& root, global_flags& g) {
       "  ocipipe copy docker://localhost:5000/app:1 docker://localhost:5000/team/app:1\n"
       "  ocipipe copy --platform linux/arm64 oci:multi:latest oci:arm64-only:latest");
   return {app, [&g] {
-            auto refs = parse_transfer_refs(g, "copy", s.src, s.dst);
-            if (!refs) return exit_failure;
-            const auto* src = &refs->first;
-            const auto* dst = &refs->second;
             copy_options opts;
-            opts.jobs = g.jobs;
             opts.force = s.force;
             opts.source_remote = source_remote_options(s.remote);
             opts.destination_remote = destination_remote_options(s.remote);
-            opts.cancel = install_cancel_handlers();
-            opts.progress = make_progress(g, "copy " + src->str());
-            if (!s.platform.empty()) {
-              auto p = parse_platform(s.platform);
-              if (!p) {
-                err_line(p.error().message());
-                return exit_failure;
-              }
-              opts.platform = *p;
-            }
-            const auto start = std::chrono::steady_clock::now();
-            auto r = copy(*src, *dst, opts);
-            const double seconds = seconds_since(start);
-            if (g.json) {
-              nlohmann::ordered_json data = {{"src", src->str()}, {"dst", dst->str()}, {"status", r ? "ok" : "error"}};
-              if (r) {
-                data["manifest_digest"] = r->manifest.digest.str();
-                data["media_type"] = r->manifest.media_type;
-                data["size"] = r->manifest.size;
-                data["tag"] = r->tag;
-                data["images"] = r->images;
-                data["blobs_copied"] = r->blobs_copied;
-                data["blobs_skipped"] = r->blobs_skipped;
-                data["blobs_mounted"] = r->blobs_mounted;
-                data["bytes"] = r->bytes_copied;
-                data["bytes_resumed"] = r->bytes_resumed;
-              } else {
-                data["error"] = {{"code", errc_name(r.error().code())}, {"message", r.error().message()}};
-              }
-              data["seconds"] = seconds;
-              out_json("copy", std::move(data));
-            } else if (r && !g.quiet) {
-              char secs[32];
-              std::snprintf(secs, sizeof secs, "%.2f s", seconds);
-              std::string line = "copied " + src->str() + " to " + dst->str() + ": " + r->manifest.digest.str() +
-                                 ", " + std::to_string(r->blobs_copied) +
-                                 (r->blobs_copied == 1 ? " blob" : " blobs") + " (" + mb(r->bytes_copied) +
-                                 ") written, " + std::to_string(r->blobs_skipped) + " already there";
-              if (r->blobs_mounted) line += ", " + std::to_string(r->blobs_mounted) + " mounted";
-              if (r->bytes_resumed) line += ", " + mb(r->bytes_resumed) + " resumed";
-              out_line(line + ", in " + secs);
-            }
-            if (!r) {
-              err_line(r.error().message());
-              return exit_failure;
-            }
-            return exit_ok;
+            return run_transfer(g, {"copy", "copied", "written"}, s.src, s.dst, s.platform, std::move(opts),
+                                [](const image_reference& src, const image_reference& dst, const copy_options& o) { return copy(src, dst, o); });
           }};
 }
 

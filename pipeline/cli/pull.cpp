@@ -1,6 +1,4 @@
 // ocipipe pull SRC DEST
-#include <cstdio>
-
 #include "pipeline/cli/remote_flags.h"
 #include "pipeline/cli/report.h"
 
@@ -46,59 +44,14 @@ verb add_pull(CLI::App& root, global_flags& g) {
       "  ocipipe pull --all-platforms docker://localhost:5000/multi oci:multi:latest\n"
       "  ocipipe pull oci+https://cdn.example.com/images/debian:12 oci:images:debian");
   return {app, [&g] {
-            auto refs = parse_transfer_refs(g, "pull", s.src, s.dst);
-            if (!refs) return exit_failure;
-            const auto* src = &refs->first;
-            const auto* dst = &refs->second;
             copy_options opts;
-            opts.jobs = g.jobs;
             opts.force = s.force;
             opts.source_remote = source_remote_options(s.remote);
             opts.destination_remote = destination_remote_options(s.remote);
-            opts.cancel = install_cancel_handlers();
-            opts.progress = make_progress(g, "pull " + src->str());
-            if (!s.platform.empty()) {
-              auto p = parse_platform(s.platform);
-              if (!p) {
-                err_line(p.error().message());
-                return exit_failure;
-              }
-              opts.platform = *p;
-            }
-            const auto start = std::chrono::steady_clock::now();
-            auto r = pull(*src, *dst, opts, s.all_platforms);
-            const double seconds = seconds_since(start);
-            if (g.json) {
-              nlohmann::ordered_json data = {{"src", src->str()}, {"dst", dst->str()}, {"status", r ? "ok" : "error"}};
-              if (r) {
-                data["manifest_digest"] = r->manifest.digest.str();
-                data["media_type"] = r->manifest.media_type;
-                data["size"] = r->manifest.size;
-                data["tag"] = r->tag;
-                data["images"] = r->images;
-                data["blobs_copied"] = r->blobs_copied;
-                data["blobs_skipped"] = r->blobs_skipped;
-                data["bytes"] = r->bytes_copied;
-                data["bytes_resumed"] = r->bytes_resumed;
-              } else {
-                data["error"] = {{"code", errc_name(r.error().code())}, {"message", r.error().message()}};
-              }
-              data["seconds"] = seconds;
-              out_json("pull", std::move(data));
-            } else if (r && !g.quiet) {
-              char secs[32];
-              std::snprintf(secs, sizeof secs, "%.2f s", seconds);
-              std::string line = "pulled " + src->str() + " to " + dst->str() + ": " + r->manifest.digest.str() + ", " +
-                                 std::to_string(r->blobs_copied) + (r->blobs_copied == 1 ? " blob" : " blobs") + " (" +
-                                 mb(r->bytes_copied) + ") written";
-              if (r->bytes_resumed > 0) line += " (" + mb(r->bytes_resumed) + " resumed)";
-              out_line(line + ", " + std::to_string(r->blobs_skipped) + " already there, in " + secs);
-            }
-            if (!r) {
-              err_line(r.error().message());
-              return exit_failure;
-            }
-            return exit_ok;
+            return run_transfer(g, {"pull", "pulled", "written"}, s.src, s.dst, s.platform, std::move(opts),
+                                [](const image_reference& src, const image_reference& dst, const copy_options& o) {
+                                  return pull(src, dst, o, s.all_platforms);
+                                });
           }};
 }
 

@@ -125,4 +125,61 @@ int render_image_result(const global_flags& g, const std::string& verb, const st
   return exit_ok;
 }
 
+int run_transfer(const global_flags& g, const transfer_verb& verb, const std::string& src_text,
+                 const std::string& dst_text, const std::string& platform, copy_options opts,
+                 const std::function<result<copy_report>(const image_reference&, const image_reference&,
+                                                         const copy_options&)>& run) {
+  auto refs = parse_transfer_refs(g, verb.name, src_text, dst_text);
+  if (!refs) return exit_failure;
+  const auto& [src, dst] = *refs;
+  opts.jobs = g.jobs;
+  opts.cancel = install_cancel_handlers();
+  opts.progress = make_progress(g, std::string(verb.name) + " " + src.str());
+  if (!platform.empty()) {
+    auto p = parse_platform(platform);
+    if (!p) {
+      err_line(p.error().message());
+      return exit_failure;
+    }
+    opts.platform = *p;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto r = run(src, dst, opts);
+  const double seconds = seconds_since(start);
+  if (g.json) {
+    nlohmann::ordered_json data = {{"src", src.str()}, {"dst", dst.str()}, {"status", r ? "ok" : "error"}};
+    if (r) {
+      data["manifest_digest"] = r->manifest.digest.str();
+      data["media_type"] = r->manifest.media_type;
+      data["size"] = r->manifest.size;
+      data["tag"] = r->tag;
+      data["images"] = r->images;
+      data["blobs_copied"] = r->blobs_copied;
+      data["blobs_skipped"] = r->blobs_skipped;
+      data["blobs_mounted"] = r->blobs_mounted;
+      data["bytes"] = r->bytes_copied;
+      data["bytes_resumed"] = r->bytes_resumed;
+    } else {
+      data["error"] = {{"code", errc_name(r.error().code())}, {"message", r.error().message()}};
+    }
+    data["seconds"] = seconds;
+    out_json(verb.name, std::move(data));
+  } else if (r && !g.quiet) {
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.2f s", seconds);
+    std::string line = std::string(verb.past) + " " + src.str() + " to " + dst.str() + ": " +
+                       r->manifest.digest.str() + ", " + std::to_string(r->blobs_copied) +
+                       (r->blobs_copied == 1 ? " blob" : " blobs") + " (" + mb(r->bytes_copied) + ") " +
+                       verb.written + ", " + std::to_string(r->blobs_skipped) + " already there";
+    if (r->blobs_mounted) line += ", " + std::to_string(r->blobs_mounted) + " mounted";
+    if (r->bytes_resumed) line += ", " + mb(r->bytes_resumed) + " resumed";
+    out_line(line + ", in " + secs);
+  }
+  if (!r) {
+    err_line(r.error().message());
+    return exit_code_after_signals(exit_failure);
+  }
+  return exit_ok;
+}
+
 }  // namespace ocipipe::cli

@@ -42,4 +42,20 @@ std::optional<std::pair<image_reference, image_reference>> parse_transfer_refs(c
                                                                                const std::string& src,
                                                                                const std::string& dst);
 
+/// What copy, pull and push say about themselves.
+struct transfer_verb {
+  const char* name;     ///< "copy": the --json record type and the progress label
+  const char* past;     ///< "copied": the human line's first word
+  const char* written;  ///< "written", "uploaded": what happened to the blobs copied
+};
+
+/// The part of copy, pull and push after their own flags: parses SRC and DST,
+/// fills the options every transfer shares (jobs, cancel, progress,
+/// --platform text), runs `run`, prints the human line or the JSON record
+/// and returns the exit code (128+N after signal N).
+int run_transfer(const global_flags& g, const transfer_verb& verb, const std::string& src_text,
+                 const std::string& dst_text, const std::string& platform, copy_options opts,
+                 const std::function<result<copy_report>(const image_reference&, const image_reference&,
+                                                         const copy_options&)>& run);
+
 }  // namespace ocipipe::cli
