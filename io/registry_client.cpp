@@ -1066,6 +1066,25 @@ result<void> registry_client::upload_blob(const std::string& repo, const descrip
 
 // ---- tags and referrers ----
 
+namespace {
+
+// The absolute URL of the next page (Link rel="next"; distribution-spec
+// "Listing Tags", "Listing Referrers"), or nullopt on the last page. Pages
+// stay on the registry: a Link to another origin would carry our token.
+result<std::optional<std::string>> next_page(const registry_core& core, const http_response& r,
+                                             const std::string& what) {
+  std::optional<std::string> link;
+  for (const auto& v : header_values(r.headers, "link"))
+    if ((link = link_next(v))) break;
+  if (!link) return std::optional<std::string>();
+  OCIPIPE_ASSIGN_OR_RETURN(auto next, resolve_url(r.url, *link));
+  if (origin_of(next) != core.origin)
+    return fail(errc::malformed, what + ": Link to another origin " + quote(origin_of(next)));
+  return std::optional<std::string>(std::move(next));
+}
+
+}  // namespace
+
 result<std::vector<std::string>> registry_client::list_tags(const std::string& repo, std::size_t page_size) {
   auto& core = *impl_->core;
   OCIPIPE_TRY(check_repository(repo));
@@ -1092,14 +1111,9 @@ result<std::vector<std::string>> registry_client::list_tags(const std::string& r
         tags.push_back(v.get<std::string>());
       }
     }
-    std::optional<std::string> link;
-    for (const auto& v : header_values(r->headers, "link"))
-      if ((link = link_next(v))) break;
+    OCIPIPE_ASSIGN_OR_RETURN(auto link, next_page(core, *r, what));
     if (!link) return tags;
-    OCIPIPE_ASSIGN_OR_RETURN(next, resolve_url(r->url, *link));
-    // Pages stay on the registry: a Link elsewhere would carry our token.
-    if (origin_of(next) != core.origin)
-      return fail(errc::malformed, what + ": Link to another origin " + quote(origin_of(next)));
+    next = std::move(*link);
   }
   return fail(errc::resource_exhausted, what + ": more than " + std::to_string(max_tag_pages) + " pages");
 }
@@ -1134,13 +1148,9 @@ result<image_index> registry_client::referrers(const std::string& repo, const di
     const bool filtered = header_value(r->headers, "oci-filters-applied").find("artifactType") != std::string::npos;
     for (auto& m : idx->manifests)
       if (artifact_type.empty() || filtered || m.artifact_type == artifact_type) out.manifests.push_back(std::move(m));
-    std::optional<std::string> link;
-    for (const auto& v : header_values(r->headers, "link"))
-      if ((link = link_next(v))) break;
+    OCIPIPE_ASSIGN_OR_RETURN(auto link, next_page(core, *r, what));
     if (!link) return out;
-    OCIPIPE_ASSIGN_OR_RETURN(next, resolve_url(r->url, *link));
-    if (origin_of(next) != core.origin)
-      return fail(errc::malformed, what + ": Link to another origin " + quote(origin_of(next)));
+    next = std::move(*link);
   }
 
   // distribution-spec "Referrers Tag Schema": <alg>-<ref>, alg cut to 32
