@@ -11,10 +11,12 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <mutex>
 
 #include <curl/curl.h>
 
+#include "io/small_file.h"
 #include "stages/http_headers.h"
 
 namespace ocipipe::io {
@@ -52,24 +54,9 @@ void curl_global_once() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+// CA and client-certificate files: no size of their own to enforce.
 result<std::string> read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail_errno(quote(path), errno);
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      return fail_errno(quote(path), e);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  return read_linked_file(path, std::numeric_limits<std::size_t>::max());
 }
 
 bool ends_with(std::string_view s, std::string_view suffix) { return s.size() > suffix.size() && s.ends_with(suffix); }

@@ -18,6 +18,8 @@
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
+#include "io/small_file.h"
+
 extern char** environ;
 
 namespace ocipipe::io {
@@ -51,30 +53,11 @@ std::string trim(std::string_view s) {
 
 // The file's bytes; nullopt when it does not exist.
 result<std::optional<std::string>> read_optional_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::string>();
-    return fail_errno(quote(path), errno);
-  }
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      return fail_errno(quote(path), e);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > max_config_bytes) {
-      ::close(fd);
-      return fail(errc::resource_exhausted, quote(path) + ": larger than " + std::to_string(max_config_bytes) + " bytes");
-    }
-  }
-  ::close(fd);
-  return std::optional<std::string>(std::move(out));
+  auto text = read_linked_file(path, max_config_bytes);
+  if (!text && (text.error().sys_errno() == ENOENT || text.error().sys_errno() == ENOTDIR))
+    return std::optional<std::string>();
+  if (!text) return tl::unexpected(std::move(text).error());
+  return std::optional<std::string>(std::move(*text));
 }
 
 // The files of containers-auth.json(5) and Docker, in the order auth_sources documents.

@@ -17,4 +17,12 @@ namespace ocipipe::io {
 [[nodiscard]] result<std::string> read_small_file(int dirfd, const std::string& name,
                                                   std::size_t max_bytes = 64 << 20);
 
+/// Reads the file at `path` whole, following symlinks: configuration the
+/// user or the system points at (CA certificates, mostly links under
+/// /etc/ssl/certs; auth files kept by dotfile managers), not image content.
+/// At most `max_bytes` (`resource_exhausted` beyond). Errors carry the
+/// failing errno (sys_errno()): `not_found` (ENOENT), `permission_denied`,
+/// `io`. Thread-safe.
+[[nodiscard]] result<std::string> read_linked_file(const std::string& path, std::size_t max_bytes);
+
 }  // namespace ocipipe::io
