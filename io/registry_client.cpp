@@ -1206,4 +1206,26 @@ result<image_index> registry_client::referrers(const std::string& repo, const di
   return out;
 }
 
+result<bool> registry_client::referrers_api(const std::string& repo, const digest& subject) {
+  auto& core = *impl_->core;
+  OCIPIPE_TRY(check_repository(repo));
+  const std::string what = "referrers API of " + quote(repo);
+  if (subject.empty()) return fail(errc::invalid_argument, what + ": empty digest");
+  call c;
+  c.url = core.url("/v2/" + repo + "/referrers/" + subject.str());
+  c.headers.push_back("Accept: " + std::string(media_type::image_index));
+  c.scope = pull_scope(repo);
+  c.repo = repo;
+  c.attempts = core.opts.attempts;
+  c.max_body = manifest_limit;
+  auto r = core.exchange(c);
+  if (!r) return tl::unexpected(std::move(r).error().context(what));
+  if (r->status == 404) return false;
+  if (r->status != 200) return tl::unexpected(status_error("GET", c.url, r->status, r->body).context(what));
+  // A 200 that is not an image index is some other route answering (as
+  // oras-go's referrers probe also concludes): no referrers API.
+  const std::string type = header_value(r->headers, "content-type");
+  return type.rfind(std::string(media_type::image_index), 0) == 0;
+}
+
 }  // namespace ocipipe::io

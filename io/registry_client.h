@@ -175,6 +175,14 @@ class registry_client {
   [[nodiscard]] result<image_index> referrers(const std::string& repo, const digest& subject,
                                               const std::string& artifact_type = "");
 
+  /// Whether the registry serves the referrers API for `repo`: GET
+  /// /v2/<repo>/referrers/<subject> answers 200 with an image index (true)
+  /// or 404 (false: the client must keep the "<alg>-<hex>" tag-schema index
+  /// itself, distribution-spec "Pushing Manifests with Subject"). Asked
+  /// after pushing a manifest with a subject, so the repository exists.
+  /// Errors: those above, for any other status.
+  [[nodiscard]] result<bool> referrers_api(const std::string& repo, const digest& subject);
+
  private:
   struct impl;
   explicit registry_client(std::unique_ptr<impl> p);

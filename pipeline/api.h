@@ -80,6 +80,23 @@ struct remote_options {
   int attempts = 5;       ///< tries per request for retryable failures (--retry-times + 1)
 };
 
+/// Where simple signatures are looked for and kept, besides explicit files:
+/// containers-registries.d(5) lookaside stores.
+struct signature_store_options {
+  /// --lookaside: a lookaside store (directory, file:// URL, or http(s)://
+  /// for reading) used for every image of the run, before registries.d.
+  std::string lookaside;
+  /// --registries.d: the directory of registries.d YAML files ("" =
+  /// io::default_registries_d()); consulted for docker:// images only.
+  std::string registries_d;
+};
+
+/// A containers-policy.json(5) file to enforce, with where signatures are.
+struct policy_options {
+  std::string policy_file;  ///< "" = no policy: nothing is checked
+  signature_store_options store;
+};
+
 struct unpack_options {
   int jobs = 0;                                   ///< worker threads; 0 = all cores
   std::size_t max_bytes_in_flight = 64u << 20;    ///< decoded bytes queued for apply, all layers
@@ -112,6 +129,8 @@ struct unpack_options {
   /// there is removed first either way (it describes an older rootfs).
   bool record_state = true;
   remote_options remote;                          ///< for a docker:// or oci+https:// REF
+  /// --policy: REF must satisfy it (enforce_policy) before anything is written.
+  policy_options policy;
   progress_callback progress;                     ///< optional
   /// Set (from any thread, e.g. a signal handler) to stop: the run ends with
   /// `cancelled` and the rootfs is emptied as for any failure. Optional.
@@ -401,6 +420,8 @@ struct copy_options {
   bool force = false;  ///< replace an existing oci-archive/docker-archive file
   remote_options source_remote;       ///< SRC docker:// or oci+https://
   remote_options destination_remote;  ///< DST docker://
+  /// --policy: SRC must satisfy it (enforce_policy) before anything is written.
+  policy_options policy;
   /// docker:// DST: blobs larger than this are uploaded in PATCH chunks of
   /// this many bytes (resumable after an interruption); smaller ones in one
   /// PUT. 0: always one PUT.
@@ -483,6 +504,133 @@ struct copy_report {
 /// `invalid_argument` (DEST not docker://), those of copy().
 [[nodiscard]] result<copy_report> push(const image_reference& src, const image_reference& dst,
                                        const copy_options& opts, bool all_platforms);
+
+/// --- sign and verify (issue 8) -------------------------------------------
+
+struct sign_options {
+  /// --sign-by: simple signing with this GnuPG key (fingerprint) from
+  /// `gnupg_home` ("" = $GNUPGHOME, else ~/.gnupg).
+  std::string gpg_key;
+  std::string gnupg_home;
+  /// --key: cosign-style signing with this private key file (PEM: PKCS#8,
+  /// encrypted or not, SEC1, or cosign's encrypted format).
+  std::string private_key_file;
+  /// The passphrase of the GnuPG key or the private key file ("" none).
+  std::string passphrase;
+  /// --identity: the docker reference the signature claims ("host/repo:tag").
+  /// "" = the image's own (docker:// REF); required for other transports.
+  std::string identity;
+  /// Simple signing: -o FILE writes the signature there (refusing to
+  /// replace an existing file unless `force`); else it goes to the
+  /// lookaside store (`store.lookaside`, else registries.d's
+  /// lookaside-staging, then lookaside, for the identity's repository).
+  std::string output_file;
+  bool force = false;
+  signature_store_options store;
+  /// Key signatures: also, or instead, as an OCI 1.1 referrer of the
+  /// signed manifest (manifest.md "subject") rather than the
+  /// "sha256-<hex>.sig" tag.
+  bool referrer = false;
+  remote_options remote;
+};
+
+struct sign_report {
+  image_reference ref;
+  descriptor manifest;          ///< what was signed: the manifest or image index REF names
+  std::string format;           ///< "simple-signing" or "sigstore"
+  std::string identity;         ///< the docker reference claimed
+  std::string key;              ///< GnuPG fingerprint or public key id ("sha256:…")
+  std::string stored_at;        ///< the file, lookaside path, or "TAG"/"referrer sha256:…" in REF's store
+  std::optional<descriptor> signature_manifest;  ///< sigstore: the manifest holding the signature
+};
+
+/// Signs the manifest (or image index) `ref` names, as it is stored (its
+/// digest over the stored bytes): simple signing (opts.gpg_key; payload type
+/// "atomic container signature", containers-signature(5)) or a cosign-style
+/// key signature (opts.private_key_file; payload type "cosign container
+/// image signature", stored in REF's image layout or registry under the
+/// "sha256-<hex>.sig" tag, appended to the signatures already there, or as a
+/// referrer). Exactly one of gpg_key and private_key_file. Errors:
+/// `invalid_argument` (both or neither key, no identity for a non-docker
+/// REF, an existing -o file, a read-only transport for key signatures:
+/// oci-archive:, docker-archive:, oci+https://), those of resolution, of
+/// io::gpg_sign and parse_private_key, `io`. Thread-safe.
+[[nodiscard]] result<sign_report> sign_image(const image_reference& ref, const sign_options& opts);
+
+/// Writes a new ECDSA P-256 key pair: `prefix`.key (mode 0600; PKCS#8,
+/// encrypted with `passphrase` when not "") and `prefix`.pub. Neither file
+/// is replaced unless `force`. Returns the public key id. Errors:
+/// `invalid_argument` (a file exists), `io`.
+[[nodiscard]] result<std::string> generate_key_files(const std::string& prefix, const std::string& passphrase,
+                                                     bool force);
+
+struct verify_options {
+  std::vector<std::string> gpg_keyrings;     ///< --key-file: GnuPG public keyrings
+  std::vector<std::string> public_keys;      ///< --key: PEM public keys (cosign-style)
+  /// --identity: the docker reference a signature must claim (exactly,
+  /// after normalization). "": for docker:// REFs the signature's
+  /// repository must be REF's; for others the identity is not checked.
+  std::string identity;
+  std::vector<std::string> signature_files;  ///< --signature: simple signatures in files
+  signature_store_options store;
+  /// --policy: judge by this containers-policy.json instead of the keys
+  /// above (those must then be empty).
+  std::string policy_file;
+  remote_options remote;
+};
+
+/// Why one signature was or was not accepted.
+enum class signature_status {
+  valid,
+  unknown_key,       ///< signed, but by none of the given keys
+  bad_signature,     ///< the signature does not match its payload (altered payload or signature)
+  malformed,         ///< the signature or payload cannot be parsed
+  digest_differs,    ///< the payload signs another manifest digest
+  identity_differs,  ///< the payload claims another docker reference
+};
+[[nodiscard]] std::string_view signature_status_name(signature_status s) noexcept;
+
+/// One signature looked at.
+struct signature_check {
+  std::string format;  ///< "simple-signing" or "sigstore"
+  std::string source;  ///< the file, lookaside URL, "TAG layers[i]" or "referrer sha256:… layers[i]"
+  signature_status status = signature_status::malformed;
+  std::string key;       ///< GnuPG fingerprint or key id, when known
+  std::string identity;  ///< the docker reference claimed, when read
+  std::string message;   ///< why, when not valid
+};
+
+struct verify_report {
+  image_reference ref;
+  descriptor manifest;                     ///< the manifest or image index checked
+  std::vector<signature_check> signatures;  ///< every signature found, in the order looked at
+  bool accepted = false;  ///< a valid signature (or the policy's requirements) holds
+  /// Why not accepted, naming the failed requirement: "no signature",
+  /// "policy rejects …", or the first signature's problem.
+  std::string reason;
+  std::string policy_scope;  ///< --policy: the scope whose requirements applied
+};
+
+/// Finds the signatures of the manifest (or image index) `ref` names —
+/// opts.signature_files and lookaside stores (simple signing), the
+/// "sha256-<hex>.sig" tag and referrers of artifactType
+/// application/vnd.dev.cosign.artifact.sig.v1+json in REF's layout or
+/// registry (sigstore) — and checks each: signature over payload with the
+/// given keys, payload digest against the manifest's stored bytes, identity.
+/// With `policy_file`, the policy's requirements for REF decide instead.
+/// A negative answer is `accepted == false`, not an error. Errors
+/// (failures to run): no keys and no policy (`invalid_argument`), an
+/// unreadable key file or policy, resolution failures, `io`,
+/// `unavailable`. Thread-safe.
+[[nodiscard]] result<verify_report> verify_image(const image_reference& ref, const verify_options& opts);
+
+/// What pull, copy, unpack and create do with --policy: verify_image with
+/// the policy; a refusal is `permission_denied` ("policy refused
+/// docker://…: <reason>"). Returns the accepted root descriptor, so the
+/// caller reads exactly what was checked (by digest). A `policy_file` of
+/// "" accepts everything without looking (returns nullopt).
+[[nodiscard]] result<std::optional<descriptor>> enforce_policy(const image_reference& ref, const policy_options& policy,
+                                                               const remote_options& remote);
 
 /// Empties or creates a target directory per DESIGN.md §4: refuses a
 /// non-empty one unless `force`. Returns whether it created the directory.

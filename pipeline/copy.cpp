@@ -12,6 +12,7 @@
 #include "pipeline/copy_plan.h"
 #include "pipeline/remote.h"
 #include "pipeline/resolve.h"
+#include "pipeline/signature_check.h"
 #include "stages/oci/media_type.h"
 #include "stages/image_json.h"
 #include "stages/image_json_write.h"
@@ -107,14 +108,18 @@ result<copy_report> copy(const image_reference& src, const image_reference& dst,
   return pipeline::copy_as("copy", src, dst, opts);
 }
 
-result<copy_report> pipeline::copy_as(std::string_view verb, const image_reference& src, const image_reference& dst,
-                                      const copy_options& opts, bool all_platforms) {
+result<copy_report> pipeline::copy_as(std::string_view verb, const image_reference& named_src,
+                                      const image_reference& dst, const copy_options& opts, bool all_platforms) {
   auto where = [&](error e) {
-    return tl::unexpected(std::move(e).context(std::string(verb) + " " + src.str() + " to " + dst.str()));
+    return tl::unexpected(std::move(e).context(std::string(verb) + " " + named_src.str() + " to " + dst.str()));
   };
   // A registry stores a manifest under its digest; every other DST is tagged.
   if (dst.manifest_digest && dst.kind != transport::docker)
     return where(error(errc::invalid_argument, "a destination is named by a tag, not by a digest"));
+  // --policy before anything is written; then exactly the accepted root is read.
+  auto accepted = enforce_policy(named_src, opts.policy, opts.source_remote);
+  if (!accepted) return where(std::move(accepted).error());
+  const image_reference src = *accepted ? pipeline::pinned_reference(named_src, **accepted) : named_src;
   pipeline::remote_session source_remote(opts.source_remote);
   if (all_platforms && dst.kind == transport::docker_archive) {
     // A docker-archive holds one image: an index asked for whole cannot go
@@ -132,7 +137,7 @@ result<copy_report> pipeline::copy_as(std::string_view verb, const image_referen
   auto plan = pipeline::plan_copy(src, opts.platform, dst.kind == transport::docker_archive, &source_remote);
   if (!plan) return where(std::move(plan).error());
   pipeline::copy_run run{opts, pipeline::progress_meter(opts.progress, pipeline::copy_read_total(*plan, dst.kind)), {}};
-  run.report.source = src;
+  run.report.source = named_src;
   run.report.destination = dst;
   run.report.images = plan->images;
   run.report.tag = dst.tag;  // the docker-archive writer replaces it with the normalized NAME:TAG

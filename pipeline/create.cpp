@@ -5,6 +5,7 @@
 #include "io/target_dir.h"
 #include "pipeline/api.h"
 #include "pipeline/rootfs_state_record.h"
+#include "pipeline/signature_check.h"
 #include "stages/config_edits.h"
 #include "stages/image_user.h"
 #include "stages/runtime_config.h"
@@ -22,6 +23,10 @@ result<create_report> create(const image_reference& ref, const std::string& bund
   const config_edits edits{opts.env, opts.cwd, opts.user};
   if (auto checked = apply_config_edits(image_config{}, edits); !checked)
     return where(std::move(checked).error());
+  // --policy before the bundle exists; unpack then reads the accepted root.
+  auto accepted = enforce_policy(ref, opts.unpack.policy, opts.unpack.remote);
+  if (!accepted) return where(std::move(accepted).error());
+  const image_reference source = *accepted ? pipeline::pinned_reference(ref, **accepted) : ref;
   // The bundle is private (0700): its rootfs holds the image's setuid files
   // and device nodes, which no other local user may reach.
   auto created = io::prepare_empty_dir(bundle, opts.unpack.force, 0700);
@@ -32,7 +37,8 @@ result<create_report> create(const image_reference& ref, const std::string& bund
   // The state is recorded last, once config.json and WorkingDir are written too.
   unpack_options unpack_opts = opts.unpack;
   unpack_opts.record_state = false;
-  auto unpacked = unpack(ref, rootfs, unpack_opts);
+  unpack_opts.policy = {};
+  auto unpacked = unpack(source, rootfs, unpack_opts);
   if (!unpacked) return tl::unexpected(undo(std::move(unpacked).error()));
   auto build = [&]() -> result<runtime_config> {
     OCIPIPE_ASSIGN_OR_RETURN(auto cfg, apply_config_edits(unpacked->image.config, edits));

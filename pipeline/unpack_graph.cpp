@@ -27,6 +27,7 @@
 #include "pipeline/progress_meter.h"
 #include "pipeline/remote.h"
 #include "pipeline/rootfs_state_record.h"
+#include "pipeline/signature_check.h"
 #include "stages/layer_paths.h"
 
 namespace ocipipe {
@@ -186,8 +187,13 @@ result<bool> prepare_target_dir(const std::string& dir, bool force) {
 result<unpack_report> unpack(const image_reference& ref, const std::string& rootfs,
                              const unpack_options& opts) {
   auto where = [&](error e) { return tl::unexpected(std::move(e).context("unpack " + ref.str())); };
+  // --policy first: nothing is written for a refused image, and what is
+  // read is exactly the root the policy accepted.
+  auto accepted = enforce_policy(ref, opts.policy, opts.remote);
+  if (!accepted) return where(std::move(accepted).error());
   pipeline::remote_session remote(opts.remote);
-  auto opened = pipeline::open_image(ref, opts.platform, &remote);
+  auto opened = pipeline::open_image(*accepted ? pipeline::pinned_reference(ref, **accepted) : ref, opts.platform,
+                                     &remote);
   if (!opened) return where(std::move(opened).error());
   auto* image = &opened->image;
   const io::image_layout* layout = &opened->store;

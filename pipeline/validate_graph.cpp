@@ -20,6 +20,7 @@
 #include "pipeline/resolve.h"
 #include "pipeline/validate_blob.h"
 #include "pipeline/verified_blob.h"
+#include "stages/cosign_signature.h"
 #include "stages/image_json.h"
 #include "stages/oci/media_type.h"
 #include "stages/schema_rules.h"
@@ -291,8 +292,15 @@ class image_walker {
     if (!m) return;
     check_embedded_media_type(m->media_type, d, at);
     const place cat = at_descriptor(path + ".config", m->config);
-    const bool image_config = m->config.media_type == media_type::image_config ||
-                              m->config.media_type == media_type::docker_config;
+    // cosign's signature manifests name an image config with empty os and
+    // architecture (they sign images, they are not run): their config is
+    // checked as a blob only.
+    const bool signature_manifest =
+        !m->layers.empty() && std::all_of(m->layers.begin(), m->layers.end(), [](const descriptor& l) {
+          return l.media_type == cosign_payload_media_type;
+        });
+    const bool image_config = !signature_manifest && (m->config.media_type == media_type::image_config ||
+                                                      m->config.media_type == media_type::docker_config);
     std::optional<image_config_t> cfg;
     if (image_config) {
       if (auto cbytes = read_doc(m->config, cat)) {

@@ -7,11 +7,11 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config
   libtbb-dev libsimdjson-dev libdeflate-dev libisal-dev libzstd-dev libarchive-dev zlib1g-dev
-  libssl-dev libcurl4-openssl-dev libgpgme-dev libcli11-dev nlohmann-json3-dev libexpected-dev
+  libssl-dev libcurl4-openssl-dev libgpgme-dev libsodium-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # datasets and test peers
   debootstrap debian-archive-keyring umoci skopeo runc oci-image-tool isal zstd
-  docker-registry gnupg python3 python3-cryptography openssl tar gzip util-linux coreutils findutils attr
+  docker-registry gnupg python3 python3-cryptography python3-nacl openssl tar gzip util-linux coreutils findutils attr
   # the runtime-spec JSON schemas and a validator for them (create's config.json)
   golang-github-opencontainers-specs-dev python3-jsonschema
 )

@@ -4,36 +4,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "stages/base64.h"
+
 namespace ocipipe {
 namespace {
 
 using json = nlohmann::json;
 
-// Standard base64 (RFC 4648 §4) as Docker writes "auth"; missing '=' padding tolerated,
-// whitespace and other alphabets refused.
-std::optional<std::string> base64_decode(std::string_view in) {
+// Docker writes "auth" as padded standard base64; the '=' padding is tolerated
+// missing (or in excess), whitespace and other alphabets refused.
+std::optional<std::string> decode_auth(std::string_view in) {
   while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-  std::string out;
-  out.reserve(in.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+') v = 62;
-    else if (c == '/') v = 63;
-    else return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  if (bits >= 6) return std::nullopt;  // one stray character: not a whole byte
-  return out;
+  std::string padded(in);
+  padded.append((4 - padded.size() % 4) % 4, '=');
+  return base64_decode(padded);
 }
 
 std::string lowercase(std::string_view s) {
@@ -57,7 +41,7 @@ result<registry_credentials> parse_auth_entry(const json& entry, const std::stri
   registry_credentials c;
   OCIPIPE_ASSIGN_OR_RETURN(auto auth, string_member(entry, "auth", path));
   if (!auth.empty()) {
-    auto decoded = base64_decode(auth);
+    auto decoded = decode_auth(auth);
     if (!decoded) return fail(errc::malformed, path + ".auth: not base64");
     const auto colon = decoded->find(':');
     if (colon == std::string::npos) return fail(errc::malformed, path + ".auth: not \"user:password\"");

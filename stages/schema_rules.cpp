@@ -9,6 +9,7 @@
 
 #include <simdjson.h>
 
+#include "stages/base64.h"
 #include "stages/digester.h"
 #include "stages/image_json.h"
 #include "stages/oci/digest.h"
@@ -71,47 +72,14 @@ bool is_uri(std::string_view s) {
 }
 
 // Decodes `data` as the reference does: Go's encoding/json reads []byte with
-// base64.StdEncoding, which wants the standard alphabet with '=' padding to a
-// multiple of four, skips '\r' and '\n', and does not insist on zero trailing
-// bits. nullopt when malformed.
+// base64.StdEncoding, which skips '\r' and '\n' and otherwise wants padded
+// standard base64. nullopt when malformed.
 std::optional<std::string> decode_base64(std::string_view text) {
   std::string s;
   s.reserve(text.size());
   for (char c : text)
     if (c != '\r' && c != '\n') s.push_back(c);
-  if (s.size() % 4 != 0) return std::nullopt;
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (is_digit(c)) return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(s.size() / 4 * 3);
-  for (std::size_t q = 0; q < s.size(); q += 4) {
-    const bool last = q + 4 == s.size();
-    int v[4];
-    int n = 4;  // data characters in this quantum
-    for (int i = 0; i < 4; ++i) {
-      const char c = s[q + i];
-      if (c == '=') {
-        // Padding only ends the last quantum, after at least two data characters.
-        if (!last || i < 2) return std::nullopt;
-        for (int j = i; j < 4; ++j)
-          if (s[q + j] != '=') return std::nullopt;
-        n = i;
-        break;
-      }
-      v[i] = value(c);
-      if (v[i] < 0) return std::nullopt;
-    }
-    out.push_back(static_cast<char>((v[0] << 2) | (v[1] >> 4)));
-    if (n > 2) out.push_back(static_cast<char>(((v[1] & 0xf) << 4) | (v[2] >> 2)));
-    if (n > 3) out.push_back(static_cast<char>(((v[2] & 0x3) << 6) | v[3]));
-  }
-  return out;
+  return base64_decode(s);
 }
 
 // config-schema.json "created" has format "date-time", which the reference

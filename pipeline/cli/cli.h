@@ -69,6 +69,8 @@ verb add_gc(CLI::App& root, global_flags& g);
 verb add_copy(CLI::App& root, global_flags& g);
 verb add_pull(CLI::App& root, global_flags& g);
 verb add_push(CLI::App& root, global_flags& g);
+verb add_sign(CLI::App& root, global_flags& g);
+verb add_verify(CLI::App& root, global_flags& g);
 
 /// Whether progress lines go to stderr: --progress=always, or auto on a terminal.
 bool progress_enabled(const global_flags& g);

@@ -1,4 +1,5 @@
 // ocipipe copy SRC DST
+#include "pipeline/cli/policy_flags.h"
 #include "pipeline/cli/remote_flags.h"
 #include "pipeline/cli/report.h"
 
@@ -9,6 +10,7 @@ verb add_copy(CLI::App& root, global_flags& g) {
     std::string src, dst, platform;
     bool force = false;
     remote_flags remote;
+    policy_options policy;
   };
   static state s;
   auto* app = root.add_subcommand("copy", "Copy an image between image layouts, archives and registries");
@@ -22,6 +24,7 @@ verb add_copy(CLI::App& root, global_flags& g) {
                   "index; a docker-archive takes the host's platform)");
   app->add_flag("--force", s.force, "Replace an existing archive file DST");
   add_transfer_remote_flags(*app, s.remote);
+  add_policy_flags(*app, s.policy);
   add_global_flags(*app, g);
   app->footer(
       "Every blob is verified (size, digest; diff_id of layers written uncompressed) before it is\n"
@@ -39,6 +42,7 @@ verb add_copy(CLI::App& root, global_flags& g) {
       "  ocipipe copy --platform linux/arm64 oci:multi:latest oci:arm64-only:latest");
   return {app, [&g] {
             copy_options opts;
+            opts.policy = s.policy;
             opts.force = s.force;
             opts.source_remote = source_remote_options(s.remote);
             opts.destination_remote = destination_remote_options(s.remote);

@@ -1,4 +1,5 @@
 // ocipipe create REF BUNDLE
+#include "pipeline/cli/policy_flags.h"
 #include "pipeline/cli/remote_flags.h"
 #include "pipeline/cli/report.h"
 
@@ -11,6 +12,7 @@ verb add_create(CLI::App& root, global_flags& g) {
     unpack_options limits;  // the limit flags' values
     bool force = false, tty = false, rootless = false, no_state = false;
     remote_flags remote;
+    policy_options policy;
   };
   static state s;
   auto* app = root.add_subcommand("create", "Create an OCI runtime bundle (rootfs + config.json)");
@@ -41,6 +43,7 @@ verb add_create(CLI::App& root, global_flags& g) {
                 "Do not record the state of BUNDLE/rootfs in BUNDLE/rootfs.ocipipe-state (pack --diff needs it)");
   add_limit_flags(*app, s.limits);
   add_remote_flags(*app, s.remote);
+  add_policy_flags(*app, s.policy);
   add_global_flags(*app, g);
   app->footer(
       "config.json follows image-spec conversion.md (args = Entrypoint + Cmd; env = Env, then\n"
@@ -61,6 +64,7 @@ verb add_create(CLI::App& root, global_flags& g) {
             opts.unpack.rootless = s.rootless;
             opts.unpack.record_state = !s.no_state;
             opts.unpack.remote = remote_options_of(s.remote);
+            opts.unpack.policy = s.policy;
             opts.unpack.cancel = install_cancel_handlers();
             opts.unpack.progress = make_progress(g, ref->str());
             opts.terminal = s.tty;

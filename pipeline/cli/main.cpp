@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
                                add_pack(app, g),     add_inspect(app, g),  add_ls(app, g),
                                add_tag(app, g),      add_rm(app, g),       add_gc(app, g),
                                add_copy(app, g),     add_pull(app, g),
-                               add_push(app, g),     add_version(app, g)};
+                               add_push(app, g),     add_sign(app, g),
+                               add_verify(app, g),   add_version(app, g)};
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

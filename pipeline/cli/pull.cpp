@@ -1,4 +1,5 @@
 // ocipipe pull SRC DEST
+#include "pipeline/cli/policy_flags.h"
 #include "pipeline/cli/remote_flags.h"
 #include "pipeline/cli/report.h"
 
@@ -10,6 +11,7 @@ verb add_pull(CLI::App& root, global_flags& g) {
     bool all_platforms = false;
     bool force = false;
     remote_flags remote;
+    policy_options policy;
   };
   static state s;
   auto* app = root.add_subcommand("pull", "Download an image from a registry or a web-served image layout");
@@ -28,6 +30,7 @@ verb add_pull(CLI::App& root, global_flags& g) {
       ->excludes(platform);
   app->add_flag("--force", s.force, "Replace an existing archive file DEST");
   add_transfer_remote_flags(*app, s.remote);
+  add_policy_flags(*app, s.policy);
   add_global_flags(*app, g);
   app->footer(
       "Blobs are downloaded in parallel (-j), each digested as it arrives and committed only when its\n"
@@ -45,6 +48,7 @@ verb add_pull(CLI::App& root, global_flags& g) {
       "  ocipipe pull oci+https://cdn.example.com/images/debian:12 oci:images:debian");
   return {app, [&g] {
             copy_options opts;
+            opts.policy = s.policy;
             opts.force = s.force;
             opts.source_remote = source_remote_options(s.remote);
             opts.destination_remote = destination_remote_options(s.remote);

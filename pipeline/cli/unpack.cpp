@@ -1,4 +1,5 @@
 // ocipipe unpack REF ROOTFS
+#include "pipeline/cli/policy_flags.h"
 #include "pipeline/cli/remote_flags.h"
 #include "pipeline/cli/report.h"
 
@@ -10,6 +11,7 @@ verb add_unpack(CLI::App& root, global_flags& g) {
     unpack_options limits;  // the limit flags' values
     bool force = false, rootless = false, no_state = false;
     remote_flags remote;
+    policy_options policy;
   };
   static state s;
   auto* app = root.add_subcommand("unpack", "Unpack an image's layers into a rootfs directory");
@@ -24,6 +26,7 @@ verb add_unpack(CLI::App& root, global_flags& g) {
                 "Do not record the state of ROOTFS in ROOTFS.ocipipe-state (pack --diff needs it)");
   add_limit_flags(*app, s.limits);
   add_remote_flags(*app, s.remote);
+  add_policy_flags(*app, s.policy);
   add_global_flags(*app, g);
   app->footer(
       "Layers are verified (digest, size, diff_id) while they stream and are applied in order\n"
@@ -42,6 +45,7 @@ verb add_unpack(CLI::App& root, global_flags& g) {
             opts.rootless = s.rootless;
             opts.record_state = !s.no_state;
             opts.remote = remote_options_of(s.remote);
+            opts.policy = s.policy;
             opts.cancel = install_cancel_handlers();
             opts.progress = make_progress(g, ref->str());
             if (!s.platform.empty()) {
