@@ -1118,6 +1118,20 @@ result<std::vector<std::string>> registry_client::list_tags(const std::string& r
   return fail(errc::resource_exhausted, what + ": more than " + std::to_string(max_tag_pages) + " pages");
 }
 
+namespace {
+// A GET of the referrers API (distribution-spec "Listing Referrers").
+call referrers_call(const registry_core& core, const std::string& repo, std::string url) {
+  call c;
+  c.url = std::move(url);
+  c.headers.push_back("Accept: " + std::string(media_type::image_index));
+  c.scope = pull_scope(repo);
+  c.repo = repo;
+  c.attempts = core.opts.attempts;
+  c.max_body = manifest_limit;
+  return c;
+}
+}  // namespace
+
 result<image_index> registry_client::referrers(const std::string& repo, const digest& subject,
                                                const std::string& artifact_type) {
   auto& core = *impl_->core;
@@ -1130,13 +1144,7 @@ result<image_index> registry_client::referrers(const std::string& repo, const di
   std::string next = core.url("/v2/" + repo + "/referrers/" + subject.str());
   if (!artifact_type.empty()) next += "?artifactType=" + url_encode(artifact_type);
   for (int page = 0; page < max_tag_pages; ++page) {
-    call c;
-    c.url = next;
-    c.headers.push_back("Accept: " + std::string(media_type::image_index));
-    c.scope = pull_scope(repo);
-    c.repo = repo;
-    c.attempts = core.opts.attempts;
-    c.max_body = manifest_limit;
+    const call c = referrers_call(core, repo, next);
     auto r = core.exchange(c);
     if (!r) return tl::unexpected(std::move(r).error().context(what));
     if (r->status == 404 && page == 0) break;  // no referrers API: the tag schema below
@@ -1211,13 +1219,7 @@ result<bool> registry_client::referrers_api(const std::string& repo, const diges
   OCIPIPE_TRY(check_repository(repo));
   const std::string what = "referrers API of " + quote(repo);
   if (subject.empty()) return fail(errc::invalid_argument, what + ": empty digest");
-  call c;
-  c.url = core.url("/v2/" + repo + "/referrers/" + subject.str());
-  c.headers.push_back("Accept: " + std::string(media_type::image_index));
-  c.scope = pull_scope(repo);
-  c.repo = repo;
-  c.attempts = core.opts.attempts;
-  c.max_body = manifest_limit;
+  const call c = referrers_call(core, repo, core.url("/v2/" + repo + "/referrers/" + subject.str()));
   auto r = core.exchange(c);
   if (!r) return tl::unexpected(std::move(r).error().context(what));
   if (r->status == 404) return false;

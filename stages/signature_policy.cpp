@@ -131,6 +131,22 @@ result<signed_identity> identity_member(const json& v, const std::string& path) 
   return parse_identity(*it, member(path, "signedIdentity"));
 }
 
+// keyPath or keyPaths into out.key_paths; false when the key source is
+// another one (the caller checked that exactly one is given).
+result<bool> key_path_members(const json& v, const std::string& path, policy_requirement& out,
+                              bool empty_list_ok) {
+  if (v.contains("keyPath")) {
+    OCIPIPE_ASSIGN_OR_RETURN(auto p, string_member(v, path, "keyPath"));
+    if (p.empty()) return bad(member(path, "keyPath"), "empty");
+    out.key_paths.push_back(std::move(p));
+    return true;
+  }
+  if (!v.contains("keyPaths")) return false;
+  OCIPIPE_ASSIGN_OR_RETURN(out.key_paths, string_list(v.at("keyPaths"), member(path, "keyPaths")));
+  if (out.key_paths.empty() && !empty_list_ok) return bad(member(path, "keyPaths"), "contains no entries");
+  return true;
+}
+
 result<policy_requirement> parse_signed_by(const json& v, const std::string& path) {
   OCIPIPE_TRY(known_keys(v, path, {"type", "keyType", "keyPath", "keyPaths", "keyData", "signedIdentity"}));
   policy_requirement out;
@@ -145,14 +161,9 @@ result<policy_requirement> parse_signed_by(const json& v, const std::string& pat
   if (sources != 1)
     return bad(path, sources == 0 ? "none of keyPath, keyPaths and keyData given; give exactly one"
                                   : "more than one of keyPath, keyPaths and keyData given; give exactly one");
-  if (v.contains("keyPath")) {
-    OCIPIPE_ASSIGN_OR_RETURN(auto p, string_member(v, path, "keyPath"));
-    if (p.empty()) return bad(member(path, "keyPath"), "empty");
-    out.key_paths.push_back(std::move(p));
-  } else if (v.contains("keyPaths")) {
-    // An empty list is accepted, as containers/image does; it trusts no key.
-    OCIPIPE_ASSIGN_OR_RETURN(out.key_paths, string_list(v.at("keyPaths"), member(path, "keyPaths")));
-  } else {
+  // An empty keyPaths is accepted, as containers/image does; it trusts no key.
+  OCIPIPE_ASSIGN_OR_RETURN(const bool paths, key_path_members(v, path, out, true));
+  if (!paths) {
     OCIPIPE_ASSIGN_OR_RETURN(auto bytes, key_bytes(v.at("keyData"), member(path, "keyData")));
     out.key_data.push_back(std::move(bytes));
   }
@@ -176,17 +187,11 @@ result<policy_requirement> parse_sigstore_signed(const json& v, const std::strin
   if (sources != 1)
     return bad(path, sources == 0 ? "none of keyPath, keyPaths, keyData and keyDatas given; give exactly one"
                                   : "more than one of keyPath, keyPaths, keyData and keyDatas given; give exactly one");
-  if (v.contains("keyPath")) {
-    OCIPIPE_ASSIGN_OR_RETURN(auto p, string_member(v, path, "keyPath"));
-    if (p.empty()) return bad(member(path, "keyPath"), "empty");
-    out.key_paths.push_back(std::move(p));
-  } else if (v.contains("keyPaths")) {
-    OCIPIPE_ASSIGN_OR_RETURN(out.key_paths, string_list(v.at("keyPaths"), member(path, "keyPaths")));
-    if (out.key_paths.empty()) return bad(member(path, "keyPaths"), "contains no entries");
-  } else if (v.contains("keyData")) {
+  OCIPIPE_ASSIGN_OR_RETURN(const bool paths, key_path_members(v, path, out, false));
+  if (!paths && v.contains("keyData")) {
     OCIPIPE_ASSIGN_OR_RETURN(auto bytes, key_bytes(v.at("keyData"), member(path, "keyData")));
     out.key_data.push_back(std::move(bytes));
-  } else {
+  } else if (!paths) {
     const auto& list = v.at("keyDatas");
     const auto list_path = member(path, "keyDatas");
     if (!list.is_array()) return bad(list_path, "not a JSON array");

@@ -158,5 +158,26 @@ TEST_F(SignVerifyApiTest, StatusNamesAreStable) {
   EXPECT_EQ(signature_status_name(signature_status::identity_differs), "identity_differs");
 }
 
+// cosign's signature manifests name an image config with empty os and
+// architecture; a signed layout must still validate (validate --all reaches
+// the .sig tag and the referrer).
+TEST_F(SignVerifyApiTest, SignedLayoutStillValidatesWithAllItsSignatureManifests) {
+  ASSERT_TRUE(sign());
+  sign_options o;
+  o.private_key_file = tmp_.sub("k.key");
+  o.identity = kIdentity;
+  o.referrer = true;
+  ASSERT_TRUE(sign_image(img_.ref(), o));
+  validate_options all;
+  all.all = true;
+  auto layout = parse_reference("oci:" + img_.dir);
+  ASSERT_TRUE(layout);
+  const auto results = validate({*layout}, all);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_TRUE(results[0].valid());
+  for (const auto& f : results[0].findings)
+    EXPECT_FALSE(f.error) << f.rule << " at " << f.location << ": " << f.message;
+}
+
 }  // namespace
 }  // namespace ocipipe::testing
