@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "io/small_file.h"
 #include "stages/oci/rootless_owner.h"
 
 namespace ocipipe::io {
@@ -116,6 +117,19 @@ result<void> make_dir_in_root(int root_fd, const std::string& path) {
   return {};
 }
 
+// Read, not set: umask(2) can only be queried by changing it, which races
+// with other threads creating files.
+std::optional<mode_t> process_umask() {
+  auto status = read_linked_file("/proc/self/status", 1 << 16);
+  if (!status) return std::nullopt;
+  const auto at = status->find("\nUmask:\t");
+  if (at == std::string::npos) return std::nullopt;
+  mode_t m = 0;
+  for (std::size_t i = at + 8; i < status->size() && (*status)[i] >= '0' && (*status)[i] <= '7'; ++i)
+    m = static_cast<mode_t>(m * 8 + static_cast<mode_t>((*status)[i] - '0'));
+  return m & 0777;
+}
+
 timespec to_timespec(std::int64_t sec, std::int64_t nsec) {
   timespec t{};
   t.tv_sec = static_cast<time_t>(sec);
@@ -129,6 +143,9 @@ result<rootfs_writer> rootfs_writer::open(const std::string& rootfs, rootfs_writ
   rootfs_writer w;
   w.opts_ = opts;
   if (::geteuid() != 0) w.opts_.rootless = true;
+  w.euid_ = ::geteuid();
+  w.egid_ = ::getegid();
+  w.umask_ = process_umask();
   w.root_ = unique_fd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!w.root_) return fail_errno("rootfs " + quote(rootfs), errno);
   w.root_real_ = w.real_path_of(w.root_.get(), {});
@@ -203,11 +220,21 @@ result<int> rootfs_writer::parent_fd(const std::string& parent, bool create) {
       return fail(errc::malformed, "parent " + quote(parent) + " is not a directory", ENOTDIR);
     return tl::unexpected(std::move(fd).error());
   }
+  struct stat st{};
+  if (::fstat(fd->get(), &st) != 0) return fail_errno("stat " + quote(parent), errno);
   cached_parent_ = parent;
   cached_fd_ = std::move(*fd);
   cached_real_parent_ = real_path_of(cached_fd_.get(), parent);
+  cached_new_file_gid_ = (st.st_mode & S_ISGID) ? st.st_gid : egid_;
   cache_valid_ = true;
   return cached_fd_.get();
+}
+
+result<gid_t> rootfs_writer::new_file_gid(int pfd, const std::string& parent) {
+  if (!parent.empty()) return cached_new_file_gid_;
+  struct stat st{};
+  if (::fstat(pfd, &st) != 0) return fail_errno("stat rootfs", errno);
+  return (st.st_mode & S_ISGID) ? st.st_gid : egid_;
 }
 
 result<void> rootfs_writer::remove_tree(int dirfd, const std::string& name) {
@@ -362,6 +389,8 @@ result<void> rootfs_writer::set_xattrs(int fd, const tar_entry& e, const std::st
 
 result<void> rootfs_writer::set_dir_metadata(int fd, const tar_entry& e, const std::string& key,
                                              const std::string& path) {
+  // The cached parent's setgid bit and group may be about to change.
+  if (cache_valid_ && (key == cached_real_parent_ || path == cached_parent_)) cache_valid_ = false;
   OCIPIPE_TRY(set_owner(fd, -1, {}, e, path));
   // Rootless, the owner needs rwx to fill the directory: its own mode waits for finish().
   const std::uint32_t mode_now = opts_.rootless ? (e.mode | 0700) : e.mode;
@@ -398,16 +427,25 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
 
   switch (e.type) {
     case entry_type::regular: {
-      int fd = ::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      // Created with its permission bits (the fd is writable whatever they
+      // say), so end_entry() chmods only what the umask or chown took away.
+      // Rootless, the owner needs write access for the owner xattr first.
+      const bool final_mode_now = umask_ && !opts_.rootless;
+      const mode_t create_mode = final_mode_now ? static_cast<mode_t>(e.mode & 0777) : 0600;
+      int fd = ::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, create_mode);
       if (fd < 0 && errno == EEXIST) {
         OCIPIPE_TRY(remove_existing(pfd, base, path));
         OCIPIPE_ASSIGN_OR_RETURN(pfd, parent_fd(parent, true));
-        fd = ::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        fd = ::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, create_mode);
       }
       if (fd < 0) return fail_errno("create " + quote(path), errno);
       file_.reset(fd);
       file_entry_ = e;
       file_path_ = path;
+      file_end_ = 0;
+      OCIPIPE_ASSIGN_OR_RETURN(const gid_t gid, new_file_gid(pfd, parent));
+      file_owner_right_ = !opts_.rootless && static_cast<std::int64_t>(euid_) == e.uid &&
+                          static_cast<std::int64_t>(gid) == e.gid;
       if (e.size == 0) return end_entry();
       return {};
     }
@@ -436,7 +474,9 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
         if (::symlinkat(e.link_target.c_str(), pfd, base.c_str()) != 0)
           return fail_errno("create symlink " + quote(path), errno);
       }
-      OCIPIPE_TRY(set_owner(-1, pfd, base, e, path));
+      OCIPIPE_ASSIGN_OR_RETURN(const gid_t gid, new_file_gid(pfd, parent));
+      if (opts_.rootless || static_cast<std::int64_t>(euid_) != e.uid || static_cast<std::int64_t>(gid) != e.gid)
+        OCIPIPE_TRY(set_owner(-1, pfd, base, e, path));
       if (::utimensat(pfd, base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
         return fail_errno("set mtime of " + quote(path), errno);
       return {};
@@ -510,6 +550,7 @@ result<void> rootfs_writer::write_content(std::uint64_t offset, byte_view bytes)
     off += n;
     left -= static_cast<std::size_t>(n);
   }
+  file_end_ = std::max(file_end_, static_cast<std::uint64_t>(off));
   return {};
 }
 
@@ -517,12 +558,14 @@ result<void> rootfs_writer::end_entry() {
   if (!file_) return {};
   const auto& e = file_entry_;
   const int fd = file_.get();
-  // Sparse files end in a hole: the size comes from the header, not the last write.
-  if (::ftruncate(fd, static_cast<off_t>(e.size)) != 0)
+  // Sparse files may end in a hole: the size comes from the header, not the last write.
+  if (file_end_ != e.size && ::ftruncate(fd, static_cast<off_t>(e.size)) != 0)
     return fail_errno("truncate " + quote(file_path_), errno);
-  // chown before chmod: chown clears setuid/setgid (umoci#166).
-  OCIPIPE_TRY(set_owner(fd, -1, {}, e, file_path_));
-  if (::fchmod(fd, e.mode) != 0) return fail_errno("chmod " + quote(file_path_), errno);
+  // chown before chmod: chown clears setuid/setgid (umoci#166), and those
+  // bits always take the fchmod below.
+  if (!file_owner_right_) OCIPIPE_TRY(set_owner(fd, -1, {}, e, file_path_));
+  const bool mode_right = umask_ && !opts_.rootless && (e.mode & 07777) == (e.mode & 0777 & ~*umask_);
+  if (!mode_right && ::fchmod(fd, e.mode) != 0) return fail_errno("chmod " + quote(file_path_), errno);
   OCIPIPE_TRY(set_xattrs(fd, e, file_path_));
   const auto mtime = to_timespec(e.mtime_sec, e.mtime_nsec);
   const timespec times[2] = {mtime, mtime};

@@ -104,6 +104,9 @@ class rootfs_writer {
   // a name under `dirfd` (symlink, fifo, device: no user.* xattrs on those).
   result<void> set_owner(int fd, int dirfd, const std::string& base, const tar_entry& e,
                          const std::string& path);
+  // The group a regular file created in parent `pfd` (spelled `parent`,
+  // just opened by parent_fd) gets: the directory's under setgid, else ours.
+  result<gid_t> new_file_gid(int pfd, const std::string& parent);
   void warn_once(const std::string& key, const std::string& message);
   // The symlink-free path below the rootfs of directory `fd` ("" for the
   // rootfs itself), as the kernel names it; `spelled` when it cannot tell.
@@ -116,10 +119,19 @@ class rootfs_writer {
   std::string cached_real_parent_;  // cached_parent_ with its symlinks resolved
   unique_fd cached_fd_;
   bool cache_valid_ = false;
-  // The regular file being written.
+  gid_t cached_new_file_gid_ = 0;  // the group a file created in cached_fd_ gets
+  // Who creates files, and the umask they are created under (unknown when
+  // /proc is not mounted: then every file is chmodded): a file whose owner
+  // and mode come out right at creation needs no fchown or fchmod.
+  uid_t euid_ = 0;
+  gid_t egid_ = 0;
+  std::optional<mode_t> umask_;
+  // The regular file being written, and how far its content reaches.
   unique_fd file_;
   tar_entry file_entry_;
   std::string file_path_;
+  std::uint64_t file_end_ = 0;
+  bool file_owner_right_ = false;  // created with the entry's uid and gid
   // What finish() sets on each directory after its children: the mtime, and,
   // rootless, the mode (a 0555 directory would refuse its own children).
   // Keyed by the resolved path, so the last entry for a directory wins under

@@ -87,12 +87,12 @@ struct docker_layer {
 
 result<std::unique_ptr<layer_stream>> open_layer(std::unique_ptr<byte_source>& blob, const docker_layer& l,
                                                  bool own_thread) {
-  layer_stream::decorator on_own_thread;
+  layer_stream::hooks threads;
   if (own_thread)
-    on_own_thread = [](std::unique_ptr<byte_source> s) -> std::unique_ptr<byte_source> {
+    threads.decompressed = [](std::unique_ptr<byte_source> s) -> std::unique_ptr<byte_source> {
       return std::make_unique<prefetch_source>(std::move(s));
     };
-  return layer_stream::open(*blob, l.blob, {}, l.diff_id.algorithm(), on_own_thread);
+  return layer_stream::open(*blob, l.blob, {}, l.diff_id.algorithm(), threads);
 }
 
 // A corrupt blob usually breaks the inflater before its digest is known:

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -38,13 +39,19 @@ struct apply_batch {
 
 /// Single-producer single-consumer queue of batches with a byte capacity.
 /// Thread-safe. push() blocks while the queue is over capacity; cancel()
-/// wakes both sides for good.
+/// wakes both sides for good. A channel made with a sink hands each batch
+/// to it on the producer's thread instead (-j1: decode and apply on one
+/// thread, with nothing queued).
 class layer_channel {
  public:
+  /// Consumes one batch; false stops the producer (like cancel()).
+  using sink = std::function<bool(apply_batch&&)>;
   explicit layer_channel(std::size_t capacity_bytes) : capacity_(capacity_bytes) {}
+  explicit layer_channel(sink direct) : capacity_(0), direct_(std::move(direct)) {}
 
   /// Queues a batch; blocks while full. False once cancelled.
   bool push(apply_batch batch) {
+    if (direct_) return direct_(std::move(batch));
     std::unique_lock lock(mu_);
     const auto n = batch.bytes();
     not_full_.wait(lock, [&] { return cancelled_ || queued_ == 0 || queued_ + n <= capacity_; });
@@ -104,6 +111,7 @@ class layer_channel {
   std::size_t high_water_ = 0;
   bool cancelled_ = false;
   std::optional<result<layer_digests>> outcome_;
+  sink direct_;
 };
 
 }  // namespace ocipipe::pipeline

@@ -5,7 +5,7 @@
 
 #include "pipeline/counting_source.h"
 #include "pipeline/header_check_tap.h"
-#include "pipeline/prefetch_source.h"
+#include "pipeline/layer_threads.h"
 #include "stages/decompress.h"
 #include "stages/oci/media_type.h"
 #include "stages/tar_path.h"
@@ -194,17 +194,15 @@ result<layer_digests> decode(const io::image_layout& layout, const descriptor& d
   const auto diff_alg = diff_id && diff_id->algorithm() == digest_algorithm::sha512
                             ? digest_algorithm::sha512
                             : digest_algorithm::sha256;
-  // Inflate on a thread of its own; parsing and the diff_id digest stay here.
   // The header check only guards libarchive here (sparse maps, B29): its
   // findings are validate's to report.
   tar_header_check headers(limits.max_pax_header_bytes);
-  const auto on_own_thread = [&](std::unique_ptr<byte_source> s) -> std::unique_ptr<byte_source> {
-    s = std::make_unique<prefetch_source>(std::move(s));
+  auto tap = [&](std::unique_ptr<byte_source> s) -> std::unique_ptr<byte_source> {
     if (limits.image_bytes) s = std::make_unique<image_budget>(std::move(s), *limits.image_bytes, limits.max_image_bytes);
     return std::make_unique<header_check_tap>(std::move(s), headers);
   };
-  OCIPIPE_ASSIGN_OR_RETURN(auto stream,
-                           layer_stream::open(*blob, layer, limits.decompress, diff_alg, on_own_thread));
+  OCIPIPE_ASSIGN_OR_RETURN(auto stream, layer_stream::open(*blob, layer, limits.decompress, diff_alg,
+                                                           layer_stream_hooks(layer, limits.threading, tap)));
   auto decoded = decode_stream(*stream, layer, diff_id, limits, out, stats, blob_read);
   if (decoded) return decoded;
   // A corrupt blob usually breaks the inflater or the tar parser before its

@@ -8,6 +8,7 @@
 
 #include "io/image_layout.h"
 #include "pipeline/layer_channel.h"
+#include "pipeline/layer_threads.h"
 #include "stages/decompress.h"
 #include "stages/tar_reader.h"
 
@@ -33,6 +34,8 @@ struct decode_limits {
   /// null), and the most they may reach.
   std::atomic<std::uint64_t>* image_bytes = nullptr;
   std::uint64_t max_image_bytes = UINT64_MAX;
+  /// Not a limit: the threads one layer may use (-j1: none but the caller's).
+  layer_threading threading;
 };
 
 /// Streams layer `layer` of `layout` into `out`: reads the blob bounded by its

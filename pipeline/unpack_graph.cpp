@@ -99,22 +99,22 @@ result<void> apply_batch(io::rootfs_writer& w, const pipeline::apply_batch& b, l
   return {};
 }
 
-// The serial stage: layer `i`, in manifest order.
-void apply_layer(unpack_run& run, std::size_t i) {
-  auto& ch = *run.channels[i];
-  if (run.failed) return;
-  layer_paths written;
-  while (auto batch = ch.pop()) {
-    if (run.cancel && run.cancel->load(std::memory_order_relaxed)) {
-      run.fail_with(error(errc::cancelled, "cancelled"));
-      return;
-    }
-    if (auto r = apply_batch(run.writer, *batch, written); !r) {
-      run.fail_with(std::move(r).error().context(run.layer_name(i)));
-      return;
-    }
-    if (run.progress.enabled()) run.progress.set(run.applied_blob_bytes + batch->blob_bytes_read, run.progress_name(i));
+// One batch of layer `i` applied; false (and the run failed) on an error.
+bool apply_one(unpack_run& run, std::size_t i, const pipeline::apply_batch& batch, layer_paths& written) {
+  if (run.cancel && run.cancel->load(std::memory_order_relaxed)) {
+    run.fail_with(error(errc::cancelled, "cancelled"));
+    return false;
   }
+  if (auto r = apply_batch(run.writer, batch, written); !r) {
+    run.fail_with(std::move(r).error().context(run.layer_name(i)));
+    return false;
+  }
+  if (run.progress.enabled()) run.progress.set(run.applied_blob_bytes + batch.blob_bytes_read, run.progress_name(i));
+  return true;
+}
+
+// Layer `i` is applied: its outcome checked (digests), its report made.
+void finish_layer(unpack_run& run, std::size_t i, pipeline::layer_channel& ch) {
   if (auto r = run.writer.end_entry(); !r) {
     run.fail_with(std::move(r).error().context(run.layer_name(i)));
     return;
@@ -133,6 +133,31 @@ void apply_layer(unpack_run& run, std::size_t i) {
   rep.entries = run.stats[i].entries;
   run.applied_blob_bytes += rep.layer.size > 0 ? static_cast<std::uint64_t>(rep.layer.size) : 0;
   run.progress.finished(run.applied_blob_bytes, run.progress_name(i));
+}
+
+// The serial stage: layer `i`, in manifest order.
+void apply_layer(unpack_run& run, std::size_t i) {
+  auto& ch = *run.channels[i];
+  if (run.failed) return;
+  layer_paths written;
+  while (auto batch = ch.pop())
+    if (!apply_one(run, i, *batch, written)) return;
+  finish_layer(run, i, ch);
+}
+
+// -j1: each layer decoded and applied on this thread, batch by batch, with
+// no queue between them: one core, as asked.
+result<void> run_serial(unpack_run& run, const pipeline::decode_limits& limits) {
+  const auto& diff_ids = run.image.config.diff_ids;
+  for (std::size_t i = 0; i < run.image.manifest.layers.size() && !run.failed; ++i) {
+    layer_paths written;
+    pipeline::layer_channel ch([&](pipeline::apply_batch&& b) { return apply_one(run, i, b, written); });
+    pipeline::decode_layer(run.layout, run.image.manifest.layers[i], i < diff_ids.size() ? &diff_ids[i] : nullptr,
+                           limits, ch, run.stats[i]);
+    if (!run.failed) finish_layer(run, i, ch);
+  }
+  if (run.failure) return tl::unexpected(*run.failure);
+  return {};
 }
 
 result<void> run_graph(unpack_run& run, pipeline::graph_arena& arena, std::size_t in_flight_layers,
@@ -258,7 +283,8 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   limits.max_pax_header_bytes = opts.max_pax_header_bytes;
   limits.image_bytes = &image_bytes;
   limits.max_image_bytes = opts.max_image_bytes;
-  auto ok = run_graph(run, arena, in_flight, limits);
+  limits.threading.overlap = decoders > 1;
+  auto ok = decoders > 1 ? run_graph(run, arena, in_flight, limits) : run_serial(run, limits);
   if (ok) ok = writer->finish();
   if (!ok) {
     // Leave nothing half-applied behind: the target was empty before.

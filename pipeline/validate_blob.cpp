@@ -5,7 +5,7 @@
 
 #include "pipeline/counting_source.h"
 #include "pipeline/header_check_tap.h"
-#include "pipeline/prefetch_source.h"
+#include "pipeline/layer_threads.h"
 #include "stages/digester.h"
 #include "stages/layer_stream.h"
 #include "stages/tar_header_check.h"
@@ -18,7 +18,6 @@ namespace {
 // At most this many duplicate-path warnings per layer; then one count.
 constexpr std::size_t max_duplicate_reports = 8;
 // Layers at least this big (compressed) inflate on their own thread.
-constexpr std::int64_t prefetch_min_bytes = 4 << 20;
 
 std::string rule_for(const error& e, bool layer_stage) {
   const auto& m = e.message();
@@ -166,19 +165,16 @@ std::unique_ptr<byte_source> metered(std::unique_ptr<byte_source> s, progress_me
 
 // The layer checks, reading the blob as `desc` says (its media type may be
 // corrected from job.desc's, B42).
-void check_layer(const io::image_layout& store, blob_job& job, const descriptor& desc, progress_meter* meter) {
+void check_layer(const io::image_layout& store, blob_job& job, const descriptor& desc, progress_meter* meter,
+                 const layer_threading& threading) {
   auto blob = store.open_blob(desc);
   if (!blob) return problem(job, blob.error(), false);
   *blob = metered(std::move(*blob), meter);
   tar_header_check headers;
-  // A big layer inflates (and digests its compressed bytes) on a thread of its
-  // own, so one large layer still uses two cores, as `igzip -dc | openssl` does.
-  const bool overlap = desc.size >= prefetch_min_bytes;
-  auto stream = layer_stream::open(**blob, desc, {}, job.diff_id_algorithm,
-                                   [&](std::unique_ptr<byte_source> inner) -> std::unique_ptr<byte_source> {
-                                     if (overlap) inner = std::make_unique<prefetch_source>(std::move(inner));
-                                     return std::make_unique<header_check_tap>(std::move(inner), headers);
-                                   });
+  auto tap = [&](std::unique_ptr<byte_source> inner) -> std::unique_ptr<byte_source> {
+    return std::make_unique<header_check_tap>(std::move(inner), headers);
+  };
+  auto stream = layer_stream::open(**blob, desc, {}, job.diff_id_algorithm, layer_stream_hooks(desc, threading, tap));
   if (!stream) return problem(job, stream.error(), true);
   entry_walker entries(job);
   auto walked = entries.walk(**stream);
@@ -255,14 +251,14 @@ std::uint64_t path_hash(std::string_view cleaned) noexcept {
   return h;
 }
 
-void check_blob(const io::image_layout& store, blob_job& job, progress_meter* meter) {
+void check_blob(const io::image_layout& store, blob_job& job, progress_meter* meter, const layer_threading& threading) {
   if (!job.is_layer) {
     auto blob = store.open_blob(job.desc);
     if (!blob) return problem(job, blob.error(), false);
     *blob = metered(std::move(*blob), meter);
     return check_plain_blob(**blob, job);
   }
-  check_layer(store, job, job.desc, meter);
+  check_layer(store, job, job.desc, meter, threading);
   // descriptor.md "Verification": bytes that are not the image's say nothing
   // about it; what parsing them found is noise beside the digest mismatch.
   if (std::any_of(job.problems.begin(), job.problems.end(),
@@ -282,7 +278,7 @@ void check_blob(const io::image_layout& store, blob_job& job, progress_meter* me
   again.diff_id_algorithm = job.diff_id_algorithm;
   descriptor as_is = job.desc;
   as_is.media_type = std::string(oci_layer_type(*actual));
-  check_layer(store, again, as_is, nullptr);
+  check_layer(store, again, as_is, nullptr, threading);
   again.problems.insert(again.problems.begin(),
                         {"layer.compression", true, {},
                          "media type " + quote(job.desc.media_type) + " does not match the blob, which is " +

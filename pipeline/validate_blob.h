@@ -12,6 +12,7 @@
 
 #include "io/image_layout.h"
 #include "pipeline/api.h"
+#include "pipeline/layer_threads.h"
 #include "pipeline/progress_meter.h"
 
 namespace ocipipe::pipeline {
@@ -55,8 +56,10 @@ struct blob_job {
 /// stream, the tar stream (libarchive's parse, tar_header_check's light
 /// checks, entry paths, whiteout names, duplicate paths) and measures the
 /// diff_id. Never fails: problems go to `job.problems`. The blob bytes read
-/// are added to `meter` when given. Thread-safe for distinct jobs.
-void check_blob(const io::image_layout& store, blob_job& job, progress_meter* meter = nullptr);
+/// are added to `meter` when given. `threading`: the threads a big layer may
+/// use besides the caller's (none for -j1). Thread-safe for distinct jobs.
+void check_blob(const io::image_layout& store, blob_job& job, progress_meter* meter = nullptr,
+                const layer_threading& threading = {});
 
 /// The rule id for a failure to read a blob whole (missing, wrong size or
 /// digest, a symlink or a link out of an archive, other read errors):

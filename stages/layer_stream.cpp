@@ -17,20 +17,34 @@ class layer_stream::counting_source final : public byte_source {
   std::uint64_t bytes_ = 0;
 };
 
-result<std::unique_ptr<layer_stream>> layer_stream::open(byte_source& blob,
-                                                         const descriptor& layer,
+namespace {
+
+// Lends a source owned elsewhere to a decorator, which takes ownership.
+class borrowed_source final : public byte_source {
+ public:
+  explicit borrowed_source(byte_source& s) : s_(s) {}
+  result<byte_view> next() override { return s_.next(); }
+
+ private:
+  byte_source& s_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<layer_stream>> layer_stream::open(byte_source& blob, const descriptor& layer,
                                                          decompress_limits limits,
-                                                         digest_algorithm diff_id_algorithm,
-                                                         const decorator& decorate) {
+                                                         digest_algorithm diff_id_algorithm, const hooks& with) {
   std::unique_ptr<layer_stream> s(new layer_stream());
   const auto alg = layer.digest.algorithm() == digest_algorithm::sha512 ? digest_algorithm::sha512
                                                                         : digest_algorithm::sha256;
   if (diff_id_algorithm == digest_algorithm::sha512) s->diff_id_ = digester(diff_id_algorithm);
   s->compressed_ = std::make_unique<counting_source>(blob, alg);
-  OCIPIPE_ASSIGN_OR_RETURN(s->decompressed_,
-                           make_decompressor(*s->compressed_,
-                                             media_type::compression_of(layer.media_type), limits));
-  if (decorate) s->decompressed_ = decorate(std::move(s->decompressed_));
+  if (with.compressed) s->compressed_decorated_ = with.compressed(std::make_unique<borrowed_source>(*s->compressed_));
+  byte_source& compressed = s->compressed_decorated_ ? *s->compressed_decorated_ : *s->compressed_;
+  const auto compression = media_type::compression_of(layer.media_type);
+  OCIPIPE_ASSIGN_OR_RETURN(s->decompressed_, with.decompressor ? with.decompressor(compressed, compression, limits)
+                                                               : make_decompressor(compressed, compression, limits));
+  if (with.decompressed) s->decompressed_ = with.decompressed(std::move(s->decompressed_));
   return s;
 }
 
@@ -60,10 +74,13 @@ result<layer_digests> layer_stream::finish_compressed_only() {
   // the blob: drain them so the blob digest covers every byte. The
   // decompressor (maybe decorated with a thread) lets go of them first.
   decompressed_.reset();
+  byte_source& compressed = compressed_decorated_ ? *compressed_decorated_ : *compressed_;
   for (;;) {
-    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, compressed_->next());
+    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, compressed.next());
     if (chunk.empty()) break;
   }
+  // A decorator's thread, if any, is done with the digester once joined.
+  compressed_decorated_.reset();
   layer_digests d;
   d.digest = compressed_->digester_.finish();
   d.compressed_bytes = compressed_->bytes_;

@@ -25,16 +25,30 @@ struct layer_digests {
 /// compressed bytes and must outlive this). Not thread-safe.
 class layer_stream final : public byte_source {
  public:
+  using decorator = std::function<std::unique_ptr<byte_source>(std::unique_ptr<byte_source>)>;
+  /// Makes the decompressor in place of make_decompressor, with its contract
+  /// (decompress.h): `compressed` is borrowed and outlives what it returns.
+  using decompressor_factory = std::function<result<std::unique_ptr<byte_source>>(
+      byte_source& compressed, media_type::layer_compression, decompress_limits)>;
+  /// How pipeline/ spreads one layer over threads; stages stay free of them.
+  /// Every hook is optional; empty ones leave that step on the caller's thread.
+  struct hooks {
+    /// Wraps the compressed bytes after they are digested and counted (e.g.
+    /// reading and digesting on a thread of their own, overlapped with inflate).
+    decorator compressed;
+    /// Replaces make_decompressor (e.g. a parallel gzip inflate).
+    decompressor_factory decompressor;
+    /// Wraps the decompressor before the diff_id digest sees its output (e.g.
+    /// inflate on a thread of its own, overlapped with parsing).
+    decorator decompressed;
+  };
+
   /// Errors: `unsupported` for a layer media type with no known compression.
   /// `diff_id_algorithm` is that of the image config's diff_id (sha256 unless
   /// it says otherwise).
-  /// `decorate`, when set, wraps the decompressor before the diff_id digest
-  /// sees its output: pipeline/ uses it to run decompression on a thread of
-  /// its own (stages stay free of threads).
-  using decorator = std::function<std::unique_ptr<byte_source>(std::unique_ptr<byte_source>)>;
   static result<std::unique_ptr<layer_stream>> open(
       byte_source& blob, const descriptor& layer, decompress_limits limits = {},
-      digest_algorithm diff_id_algorithm = digest_algorithm::sha256, const decorator& decorate = {});
+      digest_algorithm diff_id_algorithm = digest_algorithm::sha256, const hooks& with = {});
 
   ~layer_stream() override;
   result<byte_view> next() override;
@@ -52,6 +66,7 @@ class layer_stream final : public byte_source {
   class counting_source;
   layer_stream() = default;
   std::unique_ptr<counting_source> compressed_;
+  std::unique_ptr<byte_source> compressed_decorated_;  ///< reads compressed_, maybe on a thread
   std::unique_ptr<byte_source> decompressed_;
   digester diff_id_{digest_algorithm::sha256};
   std::uint64_t tar_bytes_ = 0;
