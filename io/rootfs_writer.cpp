@@ -535,6 +535,21 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
   return fail(errc::internal, "unknown entry type");
 }
 
+result<bool> rootfs_writer::drop_entry(const std::string& path) {
+  OCIPIPE_TRY(check_clean(path, true));
+  if (path.empty()) return false;
+  auto [parent, base] = split_parent(path);
+  auto pfd = parent_fd(parent, false);
+  if (!pfd || (!parent.empty() && cached_real_parent_ != parent)) return false;
+  struct stat st{};
+  if (::fstatat(*pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return true;
+    return fail_errno("stat " + quote(path), errno);
+  }
+  OCIPIPE_TRY(remove_existing(*pfd, base, path));
+  return true;
+}
+
 result<void> rootfs_writer::write_content(std::uint64_t offset, byte_view bytes) {
   if (!file_) return fail(errc::internal, "write_content without a regular file");
   const auto* p = reinterpret_cast<const char*>(bytes.data());

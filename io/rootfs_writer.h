@@ -64,6 +64,14 @@ class rootfs_writer {
   /// regular file, content follows through write_content() and the file is
   /// completed by end_entry(); other types are complete on return.
   [[nodiscard]] result<void> begin_entry(const tar_entry& entry, const std::string& path);
+  /// For a regular file entry that a later layer removes (write avoidance,
+  /// pipeline/README.md): removes what lower layers have at `path` (cleaned),
+  /// as writing the entry would, and writes nothing. Returns false, having
+  /// changed nothing, when the entry must be written after all: its parent
+  /// does not exist yet (writing would create it), or is reached through a
+  /// symlink (the later layer's spelling would not name the same file).
+  /// Errors: those of begin_entry for an unsafe path, `io` from the removal.
+  [[nodiscard]] result<bool> drop_entry(const std::string& path);
   /// Writes content of the regular file begun last, at byte `offset`.
   [[nodiscard]] result<void> write_content(std::uint64_t offset, byte_view bytes);
   /// Sets owner, mode, xattrs and mtime of the file begun last, and closes it.

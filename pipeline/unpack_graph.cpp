@@ -23,7 +23,9 @@
 #include "io/target_dir.h"
 #include "pipeline/api.h"
 #include "pipeline/graph_arena.h"
+#include "pipeline/dropped_files.h"
 #include "pipeline/layer_decode.h"
+#include "pipeline/layer_prescan.h"
 #include "pipeline/progress_meter.h"
 #include "pipeline/remote.h"
 #include "pipeline/rootfs_state_record.h"
@@ -48,6 +50,8 @@ struct unpack_run {
   pipeline::progress_meter& progress;
   std::uint64_t applied_blob_bytes = 0;  // of the layers applied so far
   const std::atomic<bool>* cancel = nullptr;
+  const pipeline::layer_prescan* prescan = nullptr;
+  std::uint64_t dropped_files = 0;  // regular files not written: a later layer removes them
 
   void fail_with(error e) {
     {
@@ -67,28 +71,76 @@ struct unpack_run {
   }
 };
 
-result<void> apply_batch(io::rootfs_writer& w, const pipeline::apply_batch& b, layer_paths& written) {
-  const auto keep = [&](const std::string& p) { return written.wrote_at_or_below(p); };
+// What the apply stage keeps while it applies one layer.
+struct layer_apply {
+  std::size_t index = 0;
+  const pipeline::layer_prescan* prescan = nullptr;  // null: write everything (-j1, remote images)
+  layer_paths written;
+  pipeline::dropped_files dropped;
+};
+
+// Write avoidance: a regular file a scanned later layer removes is not
+// written (pipeline/README.md). False when it must be written after all.
+result<bool> drop_if_dead(io::rootfs_writer& w, const pipeline::apply_op& op, layer_apply& layer) {
+  if (!layer.prescan || op.entry.type != entry_type::regular || !layer.dropped.room_for(op.entry.size) ||
+      !layer.prescan->dead(layer.index, op.path))
+    return false;
+  OCIPIPE_ASSIGN_OR_RETURN(const bool dropped, w.drop_entry(op.path));
+  if (dropped) layer.dropped.begin(op.entry, op.path);
+  return dropped;
+}
+
+// A hardlink to a file this layer dropped: the first is made as a copy of it,
+// the others link to that copy.
+result<void> link_to_dropped(io::rootfs_writer& w, const pipeline::apply_op& op, pipeline::dropped_files::dropped& d) {
+  if (!d.made_at.empty()) {
+    tar_entry e = op.entry;
+    e.link_target = d.made_at;
+    return w.begin_entry(e, op.path);
+  }
+  OCIPIPE_TRY(w.begin_entry(d.entry, op.path));
+  OCIPIPE_TRY(w.write_content(0, byte_view(reinterpret_cast<const std::byte*>(d.content.data()), d.content.size())));
+  OCIPIPE_TRY(w.end_entry());
+  d.made_at = op.path;
+  return {};
+}
+
+result<void> apply_entry(io::rootfs_writer& w, const pipeline::apply_op& op, layer_apply& layer) {
+  OCIPIPE_ASSIGN_OR_RETURN(const bool dropped, drop_if_dead(w, op, layer));
+  if (dropped) return {};
+  auto* d = op.entry.type == entry_type::hardlink ? layer.dropped.find(op.entry.link_target) : nullptr;
+  OCIPIPE_TRY(d ? link_to_dropped(w, op, *d) : w.begin_entry(op.entry, op.path));
+  layer.written.add(w.last_entry_path());
+  return {};
+}
+
+result<void> apply_batch(io::rootfs_writer& w, const pipeline::apply_batch& b, layer_apply& layer) {
+  const auto keep = [&](const std::string& p) { return layer.written.wrote_at_or_below(p); };
   for (const auto& op : b.ops) {
+    if (op.what != pipeline::apply_op::kind::content) {
+      OCIPIPE_TRY(w.end_entry());
+      layer.dropped.end();
+    }
     switch (op.what) {
       case pipeline::apply_op::kind::entry: {
-        OCIPIPE_TRY(w.end_entry());
-        auto r = w.begin_entry(op.entry, op.path);
+        auto r = apply_entry(w, op, layer);
         if (!r) return tl::unexpected(std::move(r).error().context("entry " + quote(op.path)));
-        written.add(w.last_entry_path());
         break;
       }
-      case pipeline::apply_op::kind::content:
-        OCIPIPE_TRY(w.write_content(op.offset, byte_view(b.arena.data() + op.arena_offset, op.length)));
+      case pipeline::apply_op::kind::content: {
+        const byte_view bytes(b.arena.data() + op.arena_offset, op.length);
+        if (layer.dropped.receiving())
+          layer.dropped.content(op.offset, bytes);
+        else
+          OCIPIPE_TRY(w.write_content(op.offset, bytes));
         break;
+      }
       case pipeline::apply_op::kind::whiteout: {
-        OCIPIPE_TRY(w.end_entry());
         auto r = w.remove_lower(op.path, keep);
         if (!r) return tl::unexpected(std::move(r).error().context("whiteout of " + quote(op.path)));
         break;
       }
       case pipeline::apply_op::kind::opaque_whiteout: {
-        OCIPIPE_TRY(w.end_entry());
         auto r = w.clear_lower_children(op.path, keep);
         if (!r)
           return tl::unexpected(std::move(r).error().context("opaque whiteout of " + quote(op.path)));
@@ -100,12 +152,12 @@ result<void> apply_batch(io::rootfs_writer& w, const pipeline::apply_batch& b, l
 }
 
 // One batch of layer `i` applied; false (and the run failed) on an error.
-bool apply_one(unpack_run& run, std::size_t i, const pipeline::apply_batch& batch, layer_paths& written) {
+bool apply_one(unpack_run& run, std::size_t i, const pipeline::apply_batch& batch, layer_apply& layer) {
   if (run.cancel && run.cancel->load(std::memory_order_relaxed)) {
     run.fail_with(error(errc::cancelled, "cancelled"));
     return false;
   }
-  if (auto r = apply_batch(run.writer, batch, written); !r) {
+  if (auto r = apply_batch(run.writer, batch, layer); !r) {
     run.fail_with(std::move(r).error().context(run.layer_name(i)));
     return false;
   }
@@ -139,9 +191,10 @@ void finish_layer(unpack_run& run, std::size_t i, pipeline::layer_channel& ch) {
 void apply_layer(unpack_run& run, std::size_t i) {
   auto& ch = *run.channels[i];
   if (run.failed) return;
-  layer_paths written;
+  layer_apply layer{i, run.prescan};
   while (auto batch = ch.pop())
-    if (!apply_one(run, i, *batch, written)) return;
+    if (!apply_one(run, i, *batch, layer)) return;
+  run.dropped_files += layer.dropped.count();
   finish_layer(run, i, ch);
 }
 
@@ -150,8 +203,8 @@ void apply_layer(unpack_run& run, std::size_t i) {
 result<void> run_serial(unpack_run& run, const pipeline::decode_limits& limits) {
   const auto& diff_ids = run.image.config.diff_ids;
   for (std::size_t i = 0; i < run.image.manifest.layers.size() && !run.failed; ++i) {
-    layer_paths written;
-    pipeline::layer_channel ch([&](pipeline::apply_batch&& b) { return apply_one(run, i, b, written); });
+    layer_apply layer{i, nullptr};
+    pipeline::layer_channel ch([&](pipeline::apply_batch&& b) { return apply_one(run, i, b, layer); });
     pipeline::decode_layer(run.layout, run.image.manifest.layers[i], i < diff_ids.size() ? &diff_ids[i] : nullptr,
                            limits, ch, run.stats[i]);
     if (!run.failed) finish_layer(run, i, ch);
@@ -284,7 +337,13 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   limits.image_bytes = &image_bytes;
   limits.max_image_bytes = opts.max_image_bytes;
   limits.threading.overlap = decoders > 1;
+  // Write avoidance needs a core to scan upper layers on, and a second read
+  // of a remote blob would cost more than it saves.
+  std::optional<pipeline::layer_prescan> prescan;
+  if (decoders > 1 && !pipeline::is_remote(ref.kind)) prescan.emplace(*layout, *image, limits);
+  run.prescan = prescan ? &*prescan : nullptr;
   auto ok = decoders > 1 ? run_graph(run, arena, in_flight, limits) : run_serial(run, limits);
+  prescan.reset();
   if (ok) ok = writer->finish();
   if (!ok) {
     // Leave nothing half-applied behind: the target was empty before.
