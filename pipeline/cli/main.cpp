@@ -14,6 +14,9 @@
 
 namespace ocipipe::cli {
 
+// Declared here rather than in cli.h, which every verb includes (issue 9).
+verb add_bench(CLI::App& root, global_flags& g);
+
 void add_global_flags(CLI::App& app, global_flags& flags) {
   app.add_option("-j,--jobs", flags.jobs, "Worker threads (default: all cores)")
       ->check(CLI::Range(0, 4096));
@@ -120,7 +123,8 @@ int main(int argc, char** argv) {
                                add_tag(app, g),      add_rm(app, g),       add_gc(app, g),
                                add_copy(app, g),     add_pull(app, g),
                                add_push(app, g),     add_sign(app, g),
-                               add_verify(app, g),   add_version(app, g)};
+                               add_verify(app, g),   add_bench(app, g),
+                               add_version(app, g)};
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
