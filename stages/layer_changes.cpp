@@ -15,7 +15,7 @@ bool any_ancestor(std::string_view path, F&& f) {
 
 template <typename Set>
 bool has(const Set& s, std::string_view p) {
-  return s.find(std::string(p)) != s.end();
+  return s.find(p) != s.end();
 }
 
 }  // namespace

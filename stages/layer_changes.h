@@ -5,6 +5,7 @@
 // removed by a later layer anyway (write avoidance, issue 9 item 5; design in
 // pipeline/README.md "Write avoidance").
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -39,9 +40,15 @@ class layer_changes {
   [[nodiscard]] effect on_lower_file(std::string_view path) const;
 
  private:
-  std::unordered_set<std::string> entries_, non_dirs_, whiteouts_, opaques_;
-  std::unordered_set<std::string> link_targets_;
-  std::unordered_set<std::string> entry_ancestors_;  ///< every proper ancestor of an entry or link target
+  // Looked up by string_view: a query per lower file must not allocate.
+  struct path_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  using path_set = std::unordered_set<std::string, path_hash, std::equal_to<>>;
+  path_set entries_, non_dirs_, whiteouts_, opaques_;
+  path_set link_targets_;
+  path_set entry_ancestors_;  ///< every proper ancestor of an entry or link target
 };
 
 /// Whether a regular file a layer writes at `path` is dead: `later` are the
