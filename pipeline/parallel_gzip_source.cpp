@@ -36,19 +36,21 @@ struct spec_result {
 std::string at_byte(std::uint64_t n) { return " at compressed byte " + std::to_string(n); }
 
 constexpr std::size_t serial_out_bytes = 1u << 20;
-constexpr std::size_t output_cap_factor = 8;  // a chunk's output cap: 8 x chunk_bytes symbols
 
 }  // namespace
 
 struct parallel_gzip_source::impl {
   impl(byte_source& up, parallel_inflate_options o)
       : upstream(up), opts(o), chunk(std::max<std::size_t>(o.chunk_bytes, 1024)),
-        threads(std::max(o.threads, 1u)) {}
+        threads(std::max(o.threads, 1u)), ahead(o.chunks_ahead ? o.chunks_ahead : threads + 2),
+        output_cap_factor(std::max<std::size_t>(o.output_cap_factor, 1)) {}
 
   byte_source& upstream;
   parallel_inflate_options opts;
   const std::size_t chunk;
   const unsigned threads;
+  const std::size_t ahead;              // compressed chunks read ahead of the consumer
+  const std::size_t output_cap_factor;  // a chunk's output cap: this x chunk_bytes symbols
 
   // ---- shared state, under mu ----
   std::mutex mu;
@@ -94,7 +96,7 @@ struct parallel_gzip_source::impl {
     for (;;) {
       {
         std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return stop || chunks_read < need_from + threads + 2; });
+        cv.wait(lock, [&] { return stop || chunks_read < need_from + ahead; });
         if (stop) return;
       }
       auto buf = std::make_shared<std::vector<std::byte>>();

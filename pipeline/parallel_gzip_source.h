@@ -26,6 +26,11 @@ struct parallel_inflate_options {
   unsigned threads = 2;               // inflate threads (std::thread, not TBB workers: they block), >= 1 (0 means 1)
   std::size_t chunk_bytes = 4u << 20; // compressed bytes per chunk (values below 1 KiB are raised to 1 KiB)
   decompress_limits limits;           // as make_decompressor
+  /// Compressed chunks read ahead of the consumer (0: threads + 2); with
+  /// output_cap_factor, what bounds memory whatever the thread count.
+  std::size_t chunks_ahead = 0;
+  /// A chunk whose output passes this x chunk_bytes goes serial (>= 1).
+  std::size_t output_cap_factor = 8;
 };
 
 /// A gzip decompressor with the contract of make_decompressor(…, gzip): every
@@ -41,17 +46,18 @@ struct parallel_inflate_options {
 /// thread, which also replaces markers, computes the CRC and runs the serial
 /// fallback.
 ///
-/// Memory, with C = chunk_bytes and T = threads: at most T + 2 compressed
-/// chunks (C bytes each) are held; each busy worker holds a copy of two
-/// chunks (2C); at most T + 1 finished chunk results wait, each at most 8C
+/// Memory, with C = chunk_bytes, A = chunks_ahead (default T + 2, T =
+/// threads) and F = output_cap_factor: at most A compressed chunks (C bytes
+/// each) are held; each busy worker (at most min(T, A)) holds a copy of two
+/// chunks (2C); at most A finished chunk results wait, each at most FC
 /// symbols of output (2 bytes per symbol while the window is unknown, 1
-/// after), so 16C bytes worst case and about 1C x the compression ratio
-/// typically; the consumer holds one resolved chunk (<= 8C bytes), a 1 MiB
-/// serial buffer and the 32 KiB window. Worst case about (T + 2)C + 2TC +
-/// (T + 2)16C: for T = 2, C = 4 MiB, 16 + 16 + 256 MiB; typically (ratio 3)
-/// about 16 + 16 + 48 MiB. A chunk whose output would pass 8C falls back to
-/// the serial path (which streams), so a decompression bomb costs time, not
-/// memory.
+/// after), so 2FC bytes worst case and about 1C x the compression ratio
+/// typically; the consumer holds one resolved chunk (<= FC bytes), a 1 MiB
+/// serial buffer and the 32 KiB window. Worst case about AC + 2min(T,A)C +
+/// 2AFC: pipeline/layer_threads picks A from a byte budget (C = 1 MiB, F = 4:
+/// about 11 MiB a chunk), so many threads never mean much memory. A chunk
+/// whose output would pass FC falls back to the serial path (which streams),
+/// so a decompression bomb costs time, not memory.
 class parallel_gzip_source final : public byte_source {
  public:
   // Borrows `upstream` (compressed bytes; must outlive this). Reads it

@@ -336,7 +336,7 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   limits.max_pax_header_bytes = opts.max_pax_header_bytes;
   limits.image_bytes = &image_bytes;
   limits.max_image_bytes = opts.max_image_bytes;
-  limits.threading.overlap = decoders > 1;
+  limits.threading = pipeline::threading_for_jobs(decoders);
   // Write avoidance needs a core to scan upper layers on, and a second read
   // of a remote blob would cost more than it saves.
   std::optional<pipeline::layer_prescan> prescan;

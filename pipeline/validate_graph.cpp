@@ -397,7 +397,7 @@ void run_blob_graph(run_state& run, const validate_options& opts) {
     pipeline::progress_meter meter(opts.progress, total_bytes);
     flow::function_node<std::size_t> check_blob_node(g, threads, [&](std::size_t j) {
       auto& job = run.jobs[j];
-      pipeline::check_blob(*run.job_store[j], job, &meter, {.overlap = threads > 1});
+      pipeline::check_blob(*run.job_store[j], job, &meter, pipeline::threading_for_jobs(threads));
       if (!meter.enabled()) return;
       // A blob cut short or missing still counts as done, in full.
       const auto size = job.desc.size > 0 ? static_cast<std::uint64_t>(job.desc.size) : 0;

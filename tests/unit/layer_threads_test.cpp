@@ -1,0 +1,69 @@
+// pipeline/layer_threads: how many threads one layer's byte path uses for a
+// given -j, and that every arrangement (one thread, three, parallel inflate)
+// yields the same tar stream and digests.
+
+#include "pipeline/layer_threads.h"
+
+#include <gtest/gtest.h>
+
+#include "pipeline/parallel_gzip_source.h"
+#include "pipeline/resolve.h"
+#include "stages/synthetic_tree.h"
+#include "tests/support/image_builder.h"
+#include "tests/support/test_env.h"
+
+namespace ocipipe::testing {
+namespace {
+
+TEST(LayerThreads, JobsGiveOneThreadOverlapThenParallelInflate) {
+  EXPECT_FALSE(pipeline::threading_for_jobs(1).overlap);
+  EXPECT_EQ(pipeline::threading_for_jobs(1).inflate_threads, 1u);
+  EXPECT_TRUE(pipeline::threading_for_jobs(2).overlap);
+  EXPECT_EQ(pipeline::threading_for_jobs(7).inflate_threads, 1u);
+  EXPECT_EQ(pipeline::threading_for_jobs(8).inflate_threads, 6u);
+  EXPECT_EQ(pipeline::threading_for_jobs(64).inflate_threads, 62u);
+}
+
+struct streamed {
+  std::string tar_sha256;
+  layer_digests digests;
+};
+
+streamed stream_layer(const io::image_layout& store, const descriptor& layer, const digest& diff_id,
+                      const pipeline::layer_threading& threading) {
+  auto blob = store.open_blob(layer);
+  EXPECT_TRUE(blob);
+  auto s = layer_stream::open(**blob, layer, {}, digest_algorithm::sha256, pipeline::layer_stream_hooks(layer, threading));
+  EXPECT_TRUE(s);
+  auto d = (*s)->finish();
+  EXPECT_TRUE(d) << (d ? "" : d.error().message());
+  EXPECT_TRUE(check_layer_digests(*d, layer, &diff_id)) << "digests differ";
+  return {d->diff_id.str(), *d};
+}
+
+TEST(LayerThreads, EveryArrangementYieldsTheSameStreamAndDigests) {
+  temp_dir tmp;
+  std::vector<tar_spec_entry> files;
+  const auto bytes = rootfs_like_bytes(6u << 20, 7);
+  for (int i = 0; i < 24; ++i)
+    files.push_back(file("data/f" + std::to_string(i),
+                         std::string(reinterpret_cast<const char*>(bytes.data()) + i * (256u << 10), 256u << 10)));
+  const auto img = build_layout(tmp.sub("layout"), "t", {layer(files)});
+  auto opened = pipeline::open_image(img.ref(), {});
+  ASSERT_TRUE(opened) << opened.error().message();
+  const auto& layer = opened->image.manifest.layers[0];
+  const auto& diff_id = opened->image.config.diff_ids[0];
+  pipeline::layer_threading one{.overlap = false};
+  pipeline::layer_threading three{.overlap = true};
+  pipeline::layer_threading parallel{.overlap = true, .inflate_threads = 3, .parallel_inflate_min_bytes = 0};
+  const auto a = stream_layer(opened->store, layer, diff_id, one);
+  const auto b = stream_layer(opened->store, layer, diff_id, three);
+  const auto c = stream_layer(opened->store, layer, diff_id, parallel);
+  EXPECT_EQ(a.tar_sha256, b.tar_sha256);
+  EXPECT_EQ(a.tar_sha256, c.tar_sha256);
+  EXPECT_EQ(a.digests.compressed_bytes, c.digests.compressed_bytes);
+  EXPECT_EQ(a.digests.tar_bytes, c.digests.tar_bytes);
+}
+
+}  // namespace
+}  // namespace ocipipe::testing
