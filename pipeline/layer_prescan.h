@@ -23,6 +23,10 @@ namespace ocipipe::pipeline {
 /// image's bulk.
 inline constexpr double prescan_max_share = 0.4;
 
+/// Unpack scans only from this many jobs: the scan is a second inflate, which
+/// pays only with a core to spare beside decode and apply.
+inline constexpr int prescan_min_jobs = 4;
+
 /// Scans layers 1..n-1 of `image`, in order, on a std::thread started by the
 /// constructor: each layer's blob is read whole, its digest and diff_id
 /// checked (a scan of bytes that are not the image's must never decide what

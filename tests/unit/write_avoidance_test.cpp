@@ -1,4 +1,4 @@
-// Write avoidance (issue 9 item 5): unpack -j2 skips regular files that a
+// Write avoidance (issue 9 item 5): unpack -j4 skips regular files that a
 // scanned later layer removes. Whatever it skips, the rootfs must be exactly
 // the one -j1 (which writes everything) makes: these images put each rule's
 // edge cases behind a big lower layer, so the scan is done when they apply.
@@ -32,7 +32,7 @@ void expect_same_as_serial(const std::vector<layer_spec>& layers) {
   const auto img = build_layout(tmp.sub("layout"), "t", layers);
   unpack_options serial, parallel;
   serial.jobs = 1;
-  parallel.jobs = 2;
+  parallel.jobs = pipeline::prescan_min_jobs;
   auto a = unpack(img.ref(), tmp.sub("serial"), serial);
   ASSERT_TRUE(a) << a.error().message();
   auto b = unpack(img.ref(), tmp.sub("parallel"), parallel);
