@@ -12,6 +12,8 @@ packages=(
   # datasets and test peers
   debootstrap debian-archive-keyring umoci skopeo runc oci-image-tool isal zstd
   docker-registry gnupg python3 python3-cryptography python3-nacl openssl tar gzip util-linux coreutils findutils attr
+  # bench/plot.sh
+  gnuplot-nox
   # the runtime-spec JSON schemas and a validator for them (create's config.json)
   golang-github-opencontainers-specs-dev python3-jsonschema
 )

@@ -46,6 +46,7 @@ import gzip
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -155,6 +156,12 @@ def uncompressed_size(layer):
     comp = layer["compression"]
     if comp == "none":
         return os.path.getsize(layer["path"])
+    if comp == "gzip" and shutil.which("igzip") is not None:  # 4x Python's zlib: matters for GB layers
+        p = subprocess.Popen(["igzip", "-dc", layer["path"]], stdout=subprocess.PIPE)
+        n = count_stream(p.stdout)
+        if p.wait() != 0:
+            raise SetupError("igzip -dc %s failed" % layer["path"])
+        return n
     if comp == "gzip":
         with gzip.open(layer["path"], "rb") as f:
             return count_stream(f)
@@ -260,6 +267,63 @@ def host_info(args, tools):
             "cpu": cpu, "python": platform.python_version(), "versions": versions}
 
 
+def has_bench_verb(ocipipe):
+    """Whether this ocipipe binary has the `bench` verb (issue 9): it is listed in --help."""
+    try:
+        p = subprocess.run([ocipipe, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return any(line.split()[:1] == ["bench"] for line in p.stdout.decode("utf-8", "replace").splitlines())
+
+
+def ocipipe_bench_json(ocipipe, ref, workdir, seconds=None, timeout=1800, only=None):
+    """Runs `ocipipe bench --json --image REF --dir D [--seconds S]` once, D a new directory
+    under WORKDIR, removed afterwards.
+
+    Returns (the parsed JSON object, None), or (None, why) when the verb is missing, fails or
+    prints no JSON. `--dir` is where its file-creation measurement writes: pass a directory on
+    the file system the unpacks go to (a tmpfs here), so the floor it computes is for that
+    file system. REF is an image reference such as oci:LAYOUT:TAG. Its floor fields
+    (floor.unpack_floor_seconds, floor.validate_floor_seconds) are for all cores. `only` goes to
+    --only (comma-separated measurements; --image adds those its floor needs)."""
+    if not has_bench_verb(ocipipe):
+        return None, "%s has no `bench` verb yet" % ocipipe
+    scratch = tempfile.mkdtemp(prefix="ocipipe-bench-dir-", dir=workdir)
+    argv = [ocipipe, "bench", "--json", "--dir", scratch]
+    if seconds:
+        argv += ["--seconds", str(seconds)]
+    if only:
+        argv += ["--only", only]
+    if ref:
+        argv += ["--image", ref]
+    try:
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, "`ocipipe bench` ran over %d s" % timeout
+    except OSError as e:
+        return None, "`ocipipe bench`: %s" % e.strerror
+    finally:
+        remove(scratch)
+    out = p.stdout.decode("utf-8", "replace").strip()
+    if p.returncode != 0:
+        err = (p.stderr.decode("utf-8", "replace").strip() or out).splitlines()
+        return None, "`ocipipe bench` exit %d: %s" % (p.returncode, " | ".join(err[-3:]))
+    for text in [out] + out.splitlines()[::-1]:  # one object, or JSON Lines ending in one
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            return obj, None
+    return None, "`ocipipe bench --json` printed no JSON object"
+
+
+def floor_seconds(bench, verb):
+    """floor.<verb>_floor_seconds of an `ocipipe bench --json` object, or None."""
+    v = ((bench or {}).get("floor") or {}).get("%s_floor_seconds" % verb)
+    return float(v) if isinstance(v, (int, float)) and v > 0 else None
+
+
 # ------------------------------------------------------------------ runs
 
 
@@ -347,7 +411,10 @@ def run_all(args, tools, layout, tag, layers, work, total_bytes):
             if precreate:
                 os.mkdir(out)
             log_path = os.path.join(work, "%s-%d.log" % (tool, it))
+            c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             wall, rss, code = timed_run(argv, log_path, args.rss_method)
+            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
             label = "warm-up" if warm else "run %d/%d" % (it - args.warmup + 1, args.runs)
             if code != 0:
                 failed[tool] = "exit %d: %s" % (code, tail(log_path, 3).replace("\n", " | "))
@@ -359,7 +426,7 @@ def run_all(args, tools, layout, tag, layers, work, total_bytes):
                     entries[tool] = count_entries(os.path.join(out, "rootfs") if tool == "umoci" else out)
             if not warm:
                 raw.append({"tool": tool, "iteration": it - args.warmup + 1, "position": pos + 1,
-                            "wall_s": wall, "max_rss_kib": rss, "exit_code": code,
+                            "wall_s": wall, "cpu_s": cpu, "max_rss_kib": rss, "exit_code": code,
                             "uncompressed_bytes": total_bytes,
                             "mb_per_s": total_bytes / 1e6 / wall if code == 0 else None})
             remove(out)  # untimed
@@ -381,6 +448,7 @@ def summarize(tools, raw, failed, entries):
             row.update({
                 "median_s": statistics.median(walls), "min_s": min(walls), "max_s": max(walls),
                 "median_mb_per_s": statistics.median(r["mb_per_s"] for r in ok),
+                "median_cpu_s": statistics.median(r["cpu_s"] for r in ok),
                 "peak_rss_mib": max(r["max_rss_kib"] for r in ok) / 1024.0,
             })
         rows.append(row)
@@ -394,7 +462,7 @@ def print_table(rows, meta):
     print("image %s (%d layers, %.1f MB compressed, %.1f MB uncompressed), %d runs + %d warm-up, output on %s" %
           (meta["image"], len(meta["layers"]), meta["compressed_bytes"] / 1e6, meta["uncompressed_bytes"] / 1e6,
            meta["runs"], meta["warmup"], meta["target"]))
-    hdr = ["tool", "median s", "min s", "max s", "MB/s", "peak RSS MiB", "ratio", "entries"]
+    hdr = ["tool", "median s", "min s", "max s", "MB/s", "CPU s", "peak RSS MiB", "ratio", "entries"]
     lines = []
     for r in rows:
         if "median_s" not in r:
@@ -402,7 +470,8 @@ def print_table(rows, meta):
             continue
         ratio = "%.2f" % r["ratio_vs_ocipipe"] if r["ratio_vs_ocipipe"] is not None else "-"
         lines.append([r["tool"], "%.3f" % r["median_s"], "%.3f" % r["min_s"], "%.3f" % r["max_s"],
-                      "%.1f" % r["median_mb_per_s"], "%.1f" % r["peak_rss_mib"], ratio, str(r["entries"])])
+                      "%.1f" % r["median_mb_per_s"], "%.2f" % r["median_cpu_s"], "%.1f" % r["peak_rss_mib"], ratio,
+                      str(r["entries"])])
     widths = [max(len(hdr[i]), *(len(l[i]) for l in lines if len(l) > i)) for i in range(len(hdr))]
     print("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(hdr, widths))))
     for l in lines:
@@ -411,6 +480,7 @@ def print_table(rows, meta):
         else:
             print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(l, widths))))
     print("MB/s: 10^6 uncompressed tar bytes per second (median run). ratio: median wall / ocipipe's.")
+    print("CPU s: median user+sys seconds of the run's processes (getrusage(RUSAGE_CHILDREN) around it).")
     if meta["rss_method"] == "time":
         print("peak RSS: max over runs of the tool's ru_maxrss from GNU time (%M); for tar and igzip")
     else:
@@ -420,6 +490,15 @@ def print_table(rows, meta):
     for r in rows:
         if r["note"]:
             print("%s: %s" % (r["tool"], r["note"]))
+    if "floor" in meta:
+        f = meta["floor"]
+        if f.get("unpack_floor_seconds") is None:
+            print("floor: - (%s)" % f.get("error", "no floor in the output of `ocipipe bench`"))
+        else:
+            base = next((r for r in rows if r["tool"] == "ocipipe" and "median_s" in r), None)
+            x = base["median_s"] / f["unpack_floor_seconds"] if base else None
+            print("floor (`ocipipe bench --image`, all cores): %.3f s; ocipipe median = %s the floor "
+                  "(issue 9: at most 1.25x for debian-slim)" % (f["unpack_floor_seconds"], "%.2fx" % x if x else "-"))
 
 
 def write_csv(path, raw, meta):
@@ -451,6 +530,8 @@ def parse_args(argv):
     p.add_argument("--disk", metavar="DIR", help="unpack under DIR instead of a tmpfs (/dev/shm)")
     p.add_argument("--ocipipe", default=os.path.join(REPO_ROOT, "build", "ocipipe"),
                    help="the ocipipe binary (default: build/ocipipe of this repository)")
+    p.add_argument("--floor", action="store_true",
+                   help="also run `ocipipe bench --json --image` once and compare ocipipe with its unpack floor")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--out", metavar="FILE", help="write the raw runs as CSV to FILE")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -507,6 +588,16 @@ def main(argv):
         "commands": {t: " ".join(sh_quote(a) for a in tool_command(t, args, layout, tag, layers, "OUT")[0])
                      for t in tools},
     }
+    if args.floor:
+        if "ocipipe" not in tools:
+            meta["floor"] = {"error": "ocipipe is not among --tools"}
+        else:
+            log(args, "ocipipe bench --json --image oci:%s:%s (once, untimed)" % (layout, tag))
+            bench, why = ocipipe_bench_json(args.ocipipe, "oci:%s:%s" % (layout, tag), work)
+            meta["floor"] = {"unpack_floor_seconds": floor_seconds(bench, "unpack"), "bench": bench}
+            if why or meta["floor"]["unpack_floor_seconds"] is None:
+                meta["floor"]["error"] = why or "no floor.unpack_floor_seconds in its output"
+                log(args, "floor: %s" % meta["floor"]["error"])
     try:
         raw, failed, entries = run_all(args, tools, layout, tag, layers, work, total)
     except KeyboardInterrupt:
