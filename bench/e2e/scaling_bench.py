@@ -83,8 +83,8 @@ NOTES = {
 }
 
 
-class SetupError(Exception):
-    pass
+# One error type for "cannot set up the run" across the runners.
+SetupError = ub.SetupError
 
 
 def log(args, msg):
@@ -139,10 +139,7 @@ def resolve_images(args):
             raise SetupError("no image: build the datasets (datasets/build.sh) or pass --image/--layout")
     images = []
     for name, layout, tag in specs:
-        try:
-            tag, layers = ub.load_image(layout, tag)
-        except ub.SetupError as e:
-            raise SetupError(str(e))
+        tag, layers = ub.load_image(layout, tag)
         images.append({"name": name, "layout": layout, "tag": tag, "layers": layers,
                        "ref": "oci:%s:%s" % (layout, tag)})
     return images

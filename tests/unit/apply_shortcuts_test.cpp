@@ -1,8 +1,9 @@
 // The apply stage skips fchown, fchmod and ftruncate when a file comes out of
 // creation right already (issue 9 item 6). These check that every case where
 // creation does NOT give the entry's metadata still gets the call: a setgid
-// parent directory's group, modes the umask masks, setuid/setgid bits that
-// chown clears, sparse files ending in a hole, read-only files with content.
+// parent directory's group, modes the umask masks, sparse files ending in a
+// hole, read-only files with content. (Setuid/setgid bits that chown clears:
+// unpack_semantics_test.cpp.)
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,19 +57,6 @@ TEST_F(ApplyShortcuts, ModesTheUmaskMasksAreRestored) {
   ::umask(old);
   EXPECT_EQ(st.st_mode & 07777, 0666u);
   EXPECT_EQ(lstat_of(tmp.sub("rootfs/group-w")).st_mode & 07777, 0775u);
-}
-
-TEST_F(ApplyShortcuts, SetuidAndSetgidBitsSurviveChown) {
-  const auto st = unpacked({layer({owned(file("bin/su", "x", 04755), 0, 0), owned(file("bin/wall", "w", 02755), 0, 5),
-                                   owned(file("bin/other", "o", 06711), 1000, 1000)})},
-                           "bin/su");
-  EXPECT_EQ(st.st_mode & 07777, 04755u);
-  const auto wall = lstat_of(tmp.sub("rootfs/bin/wall"));
-  EXPECT_EQ(wall.st_mode & 07777, 02755u);
-  EXPECT_EQ(wall.st_gid, 5u);
-  const auto other = lstat_of(tmp.sub("rootfs/bin/other"));
-  EXPECT_EQ(other.st_mode & 07777, 06711u);
-  EXPECT_EQ(other.st_uid, 1000u);
 }
 
 TEST_F(ApplyShortcuts, SparseFileEndingInAHoleHasItsFullSize) {
