@@ -23,7 +23,9 @@ result<floor_estimate> compute_floor(const std::vector<floor_layer>& layers, con
     const double c = static_cast<double>(l.compressed_bytes);
     const double u = static_cast<double>(l.tar_bytes);
     double inflate = 0;
-    if (l.compression == "gzip") {
+    if (l.decompress_seconds > 0 && l.compression != "none") {
+      inflate = l.decompress_seconds;
+    } else if (l.compression == "gzip") {
       OCIPIPE_TRY(need(r.inflate_gzip, "inflate_isal", "gzip layer " + l.digest));
       inflate = u / r.inflate_gzip;
     } else if (l.compression == "zstd") {

@@ -166,7 +166,8 @@ verb add_bench(CLI::App& root, global_flags& g) {
                                           {"compression", l.compression},
                                           {"compressed_bytes", l.compressed_bytes},
                                           {"tar_bytes", l.tar_bytes},
-                                          {"entries", l.entries}});
+                                          {"entries", l.entries},
+                                          {"decompress_seconds", l.decompress_seconds}});
                 fl["cpu_seconds"] = floor->cpu_seconds;
                 fl["apply_seconds"] = floor->apply_seconds;
                 fl["unpack_floor_seconds"] = floor->unpack_floor_seconds;

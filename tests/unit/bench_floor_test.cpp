@@ -38,6 +38,20 @@ TEST(BenchFloor, GzipLayerTermsAddUpAsTheModelSays) {
   EXPECT_EQ(f->unpack_bound, "cpu");
 }
 
+TEST(BenchFloor, LayersOwnDecompressTimeReplacesTheGeneratedDataRate) {
+  // As above, with inflate timed at 3 s on this very layer instead of 4000/500 = 8 s.
+  auto l = layer("gzip", 1000, 4000, 50);
+  l.decompress_seconds = 3;
+  auto f = compute_floor({l}, rates(2));
+  ASSERT_TRUE(f) << f.error().message();
+  EXPECT_DOUBLE_EQ(f->cpu_seconds, 9.0);
+  auto none = layer("none", 4000, 4000, 50);
+  none.decompress_seconds = 3;  // plain tar decompresses nothing: ignored
+  auto g = compute_floor({none}, rates(1));
+  ASSERT_TRUE(g) << g.error().message();
+  EXPECT_DOUBLE_EQ(g->cpu_seconds, 4.0 + 4.0 + 1.0);
+}
+
 TEST(BenchFloor, ManyCoresMakeTheSerialApplyBind) {
   // Same layer on 64 cores: (14 + 1) / 64 < 1 = apply.
   auto f = compute_floor({layer("gzip", 1000, 4000, 50)}, rates(64));
