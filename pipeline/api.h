@@ -553,7 +553,10 @@ struct sign_report {
 /// referrer). Exactly one of gpg_key and private_key_file. Errors:
 /// `invalid_argument` (both or neither key, no identity for a non-docker
 /// REF, an existing -o file, a read-only transport for key signatures:
-/// oci-archive:, docker-archive:, oci+https://), those of resolution, of
+/// oci-archive:, docker-archive:, oci+https://; an option that does not
+/// apply: store, gnupg_home or output_file with a key, referrer with
+/// gpg_key, output_file with a store, force without output_file), those
+/// of resolution, of
 /// io::gpg_sign and parse_private_key, `io`. Thread-safe.
 [[nodiscard]] result<sign_report> sign_image(const image_reference& ref, const sign_options& opts);
 
@@ -566,7 +569,8 @@ struct sign_report {
 
 struct verify_options {
   std::vector<std::string> gpg_keyrings;     ///< --key-file: GnuPG public keyrings
-  std::vector<std::string> public_keys;      ///< --key: PEM public keys (cosign-style)
+  /// --key: PEM public key files (cosign-style); every PUBLIC KEY block of each is a key.
+  std::vector<std::string> public_keys;
   /// --identity: the docker reference a signature must claim (exactly,
   /// after normalization). "": for docker:// REFs the signature's
   /// repository must be REF's; for others the identity is not checked.
@@ -574,7 +578,8 @@ struct verify_options {
   std::vector<std::string> signature_files;  ///< --signature: simple signatures in files
   signature_store_options store;
   /// --policy: judge by this containers-policy.json instead of the keys
-  /// above (those must then be empty).
+  /// above (those and `identity` must then be empty: the policy's
+  /// signedIdentity decides).
   std::string policy_file;
   remote_options remote;
 };
@@ -606,7 +611,10 @@ struct verify_report {
   std::vector<signature_check> signatures;  ///< every signature found, in the order looked at
   bool accepted = false;  ///< a valid signature (or the policy's requirements) holds
   /// Why not accepted, naming the failed requirement: "no signature",
-  /// "policy rejects …", or the first signature's problem.
+  /// "policy rejects …", "key signatures are not kept in docker-archive:
+  /// images", or the most useful signature's problem (a digest or identity
+  /// mismatch of a verified signature, then a mismatch or another key, then
+  /// a malformed one).
   std::string reason;
   std::string policy_scope;  ///< --policy: the scope whose requirements applied
 };
@@ -619,16 +627,19 @@ struct verify_report {
 /// given keys, payload digest against the manifest's stored bytes, identity.
 /// With `policy_file`, the policy's requirements for REF decide instead.
 /// A negative answer is `accepted == false`, not an error. Errors
-/// (failures to run): no keys and no policy (`invalid_argument`), an
-/// unreadable key file or policy, resolution failures, `io`,
-/// `unavailable`. Thread-safe.
+/// (failures to run): no keys and no policy, an option that does not apply
+/// (identity with a policy; signature_files or a store without
+/// gpg_keyrings or a policy) (`invalid_argument`), an unreadable key file
+/// or policy, a --key file of no PUBLIC KEY block, resolution failures,
+/// `io`, `unavailable`. Thread-safe.
 [[nodiscard]] result<verify_report> verify_image(const image_reference& ref, const verify_options& opts);
 
 /// What pull, copy, unpack and create do with --policy: verify_image with
 /// the policy; a refusal is `permission_denied` ("policy refused
 /// docker://…: <reason>"). Returns the accepted root descriptor, so the
 /// caller reads exactly what was checked (by digest). A `policy_file` of
-/// "" accepts everything without looking (returns nullopt).
+/// "" accepts everything without looking (returns nullopt); a store given
+/// without a policy is `invalid_argument` (it would be ignored).
 [[nodiscard]] result<std::optional<descriptor>> enforce_policy(const image_reference& ref, const policy_options& policy,
                                                                const remote_options& remote);
 

@@ -2,6 +2,8 @@
 // falls in, each of which must hold (insecureAcceptAnything, reject,
 // signedBy, sigstoreSigned), as containers/image's PolicyContext does; and
 // enforce_policy, which pull, copy, unpack and create call first.
+#include <map>
+
 #include "pipeline/remote.h"
 #include "pipeline/signature_check.h"
 #include "stages/docker_reference.h"
@@ -29,6 +31,19 @@ std::string requirement_name(policy_requirement::kind k) {
   return "reject";
 }
 
+// Where the simple signatures of an image without a docker reference of
+// its own are looked up: the repository a requirement's signedIdentity
+// names exactly (exactReference, exactRepository), else none.
+std::optional<docker_reference> repository_named_by(const signed_identity& id) {
+  std::string_view text;
+  if (id.type == signed_identity::kind::exact_reference) text = id.docker_reference;
+  if (id.type == signed_identity::kind::exact_repository) text = id.docker_repository;
+  if (text.empty()) return std::nullopt;
+  auto parsed = parse_docker_reference(text);
+  if (!parsed) return std::nullopt;
+  return std::move(*parsed);
+}
+
 // One policy evaluation: signatures are collected once, on first need.
 struct policy_run {
   const image_reference& ref;
@@ -37,19 +52,23 @@ struct policy_run {
   signed_root root;
   remote_session& session;
   std::optional<docker_reference> image_identity;
-  std::optional<std::vector<stored_simple_signature>> simple;
+  /// Simple signatures by the repository name they were looked up under ("" none).
+  std::map<std::string, std::vector<stored_simple_signature>> simple;
   std::optional<std::vector<stored_key_signature>> keyed;
-  std::vector<std::string> key_problems;
 
-  // The key files of a requirement, relative paths taken from the policy's directory.
-  result<std::vector<std::string>> key_contents(const policy_requirement& req) const {
-    std::vector<std::string> out;
+  // The keys of a requirement, named for errors; relative paths taken from
+  // the policy's directory.
+  result<std::vector<named_keyring>> key_contents(const policy_requirement& req) const {
+    std::vector<named_keyring> out;
     for (const auto& p : req.key_paths) {
       const std::string path = !p.empty() && p.front() == '/' ? p : policy_dir + "/" + p;
       OCIPIPE_ASSIGN_OR_RETURN(auto bytes, read_key_file(path, "policy keyPath"));
-      out.push_back(std::move(bytes));
+      out.push_back({"policy keyPath " + quote(path), std::move(bytes)});
     }
-    for (const auto& d : req.key_data) out.push_back(d);
+    for (std::size_t i = 0; i < req.key_data.size(); ++i)
+      out.push_back({req.key_data.size() == 1 ? std::string("policy keyData")
+                                              : "policy keyData[" + std::to_string(i) + "]",
+                     req.key_data[i]});
     return out;
   }
 
@@ -63,28 +82,31 @@ struct policy_run {
     };
   }
 
+  result<const std::vector<stored_simple_signature>*> simple_signatures(const policy_requirement& req) {
+    const std::optional<docker_reference> located_by =
+        image_identity ? image_identity : repository_named_by(req.identity);
+    const std::string name = located_by ? located_by->name() : std::string();
+    auto have = simple.find(name);
+    if (have == simple.end()) {
+      OCIPIPE_ASSIGN_OR_RETURN(auto sigs, collect_simple_signatures(ref, root.root.digest, opts.signature_files,
+                                                                    opts.store, located_by, opts.remote));
+      have = simple.emplace(name, std::move(sigs)).first;
+    }
+    return &have->second;
+  }
+
   result<bool> signed_by(const policy_requirement& req, verify_report& r) {
     OCIPIPE_ASSIGN_OR_RETURN(auto keyrings, key_contents(req));
-    if (!simple) {
-      std::string repo_path;
-      if (!opts.identity.empty()) {
-        if (auto id = parse_docker_reference(opts.identity)) repo_path = id->path;
-      } else if (image_identity) {
-        repo_path = image_identity->path;
-      }
-      OCIPIPE_ASSIGN_OR_RETURN(auto sigs, collect_simple_signatures(ref, root.root.digest, opts.signature_files,
-                                                                    opts.store, repo_path, opts.remote));
-      simple = std::move(sigs);
-    }
+    OCIPIPE_ASSIGN_OR_RETURN(auto sigs, simple_signatures(req));
     const auto rule = rule_of(req);
     bool holds = false;
     const std::size_t first = r.signatures.size();
-    for (const auto& s : *simple) {
+    for (const auto& s : *sigs) {
       OCIPIPE_ASSIGN_OR_RETURN(auto c, check_simple_signature(s, keyrings, root.root.digest, rule));
       holds = holds || c.status == signature_status::valid;
       r.signatures.push_back(std::move(c));
     }
-    if (!holds) r.reason = r.signatures.size() == first ? "no signature" : r.signatures[first].message;
+    if (!holds) r.reason = failure_reason(std::span(r.signatures).subspan(first));
     return holds;
   }
 
@@ -92,12 +114,11 @@ struct policy_run {
     OCIPIPE_ASSIGN_OR_RETURN(auto pems, key_contents(req));
     std::vector<public_key> keys;
     for (const auto& pem : pems) {
-      auto k = parse_public_key(pem);
-      if (!k) return tl::unexpected(std::move(k).error().context("policy sigstoreSigned key"));
-      keys.push_back(std::move(*k));
+      OCIPIPE_ASSIGN_OR_RETURN(auto in_it, parse_public_keys(pem.bytes, pem.name));
+      for (auto& k : in_it) keys.push_back(std::move(k));
     }
     if (!keyed) {
-      OCIPIPE_ASSIGN_OR_RETURN(auto sigs, collect_key_signatures(ref, root, &session, key_problems));
+      OCIPIPE_ASSIGN_OR_RETURN(auto sigs, collect_key_signatures(ref, root, &session));
       keyed = std::move(sigs);
     }
     const auto rule = rule_of(req);
@@ -109,15 +130,10 @@ struct policy_run {
       r.signatures.push_back(std::move(c));
     }
     if (!holds) {
-      for (const auto& p : key_problems) {
-        signature_check c;
-        c.format = "sigstore";
-        const auto cut = p.find(": ");
-        c.source = cut == std::string::npos ? p : p.substr(0, cut);
-        c.message = cut == std::string::npos ? p : p.substr(cut + 2);
-        r.signatures.push_back(std::move(c));
-      }
-      r.reason = r.signatures.size() == first ? "no signature" : r.signatures[first].message;
+      const auto unkept = key_signatures_unkept(ref);
+      r.reason = r.signatures.size() == first && !unkept.empty()
+                     ? unkept
+                     : failure_reason(std::span(r.signatures).subspan(first));
     }
     return holds;
   }
@@ -145,7 +161,7 @@ result<verify_report> verify_with_policy(const image_reference& ref, const verif
   OCIPIPE_ASSIGN_OR_RETURN(auto root, open_signed_root(ref, &session));
   r.manifest = root.root;
   policy_run run{ref, opts, directory_of(opts.policy_file), std::move(root), session, docker_reference_of(ref),
-                 {}, {}, {}};
+                 {}, {}};
   for (const auto& req : reqs) {
     result<bool> holds = true;
     switch (req.type) {
@@ -170,7 +186,14 @@ result<verify_report> verify_with_policy(const image_reference& ref, const verif
 
 result<std::optional<descriptor>> enforce_policy(const image_reference& ref, const policy_options& policy,
                                                  const remote_options& remote) {
-  if (policy.policy_file.empty()) return std::optional<descriptor>{};
+  if (policy.policy_file.empty()) {
+    // The signature stores are read only to apply a policy: without one they would be ignored.
+    if (!policy.store.lookaside.empty() || !policy.store.registries_d.empty())
+      return fail(errc::invalid_argument,
+                  std::string(policy.store.lookaside.empty() ? "--registries.d" : "--lookaside") +
+                      " applies with --policy (where the policy's signedBy signatures are found); give --policy FILE");
+    return std::optional<descriptor>{};
+  }
   verify_options opts;
   opts.policy_file = policy.policy_file;
   opts.store = policy.store;

@@ -95,13 +95,14 @@ result<sign_report> sign_simple(const image_reference& ref, const sign_options& 
   claims.creator = std::string("ocipipe ") + OCIPIPE_VERSION;
   claims.timestamp = unix_now();
   const auto payload = make_signature_payload(claims);
-  OCIPIPE_ASSIGN_OR_RETURN(auto signature, io::gpg_sign(payload, opts.gpg_key, opts.passphrase, opts.gnupg_home));
+  OCIPIPE_ASSIGN_OR_RETURN(auto made, io::gpg_sign(payload, opts.gpg_key, opts.passphrase, opts.gnupg_home));
+  const std::string& signature = made.signature;
   sign_report r;
   r.ref = ref;
   r.manifest = root.root;
   r.format = "simple-signing";
   r.identity = claims.docker_reference;
-  r.key = opts.gpg_key;
+  r.key = made.key_fingerprint;  // the key that signed, not the name --sign-by gave
   if (!opts.output_file.empty()) {
     OCIPIPE_TRY(write_new_file(opts.output_file, signature, 0644, opts.force));
     r.stored_at = opts.output_file;
@@ -117,9 +118,6 @@ result<sign_report> sign_simple(const image_reference& ref, const sign_options& 
 result<sign_report> sign_with_key(const image_reference& ref, const sign_options& opts,
                                   const pipeline::signed_root& root, const docker_reference& identity,
                                   pipeline::remote_session& session) {
-  if (!opts.output_file.empty())
-    return fail(errc::invalid_argument, "-o applies to simple signatures (--sign-by); key signatures are stored "
-                                        "beside the image");
   if (ref.kind != transport::oci && ref.kind != transport::docker)
     return fail(errc::invalid_argument, "key signatures are stored beside the image: " + ref.str() +
                                             " is read-only (oci-archive:, docker-archive: and oci+https:// "
@@ -147,12 +145,37 @@ result<sign_report> sign_with_key(const image_reference& ref, const sign_options
   return r;
 }
 
+// Options that do not apply to the kind of signature asked for are refused,
+// not ignored: the user meant them to do something.
+result<void> check_options_apply(const sign_options& opts) {
+  auto refuse = [](std::string text) { return fail(errc::invalid_argument, std::move(text)); };
+  if (!opts.private_key_file.empty()) {
+    const char* where = "key signatures are stored beside the image, in its layout or registry";
+    if (!opts.output_file.empty()) return refuse(std::string("-o applies to simple signatures (--sign-by); ") + where);
+    if (!opts.store.lookaside.empty())
+      return refuse(std::string("--lookaside applies to simple signatures (--sign-by); ") + where);
+    if (!opts.store.registries_d.empty())
+      return refuse(std::string("--registries.d applies to simple signatures (--sign-by); ") + where);
+    if (!opts.gnupg_home.empty())
+      return refuse("--gnupg-home applies to simple signatures (--sign-by); --key names the private key file");
+  } else {
+    if (opts.referrer) return refuse("--referrer applies to key signatures (--key), not --sign-by");
+    if (!opts.output_file.empty() && (!opts.store.lookaside.empty() || !opts.store.registries_d.empty()))
+      return refuse(std::string("-o and ") + (opts.store.lookaside.empty() ? "--registries.d" : "--lookaside") +
+                    " both say where the signature goes: give one");
+  }
+  if (opts.force && opts.output_file.empty())
+    return refuse("--force applies to an existing -o FILE (and to --generate-key); nothing else is replaced");
+  return {};
+}
+
 }  // namespace
 
 result<sign_report> sign_image(const image_reference& ref, const sign_options& opts) {
   auto where = [&](error e) { return tl::unexpected(std::move(e).context("sign " + ref.str())); };
   if (opts.gpg_key.empty() == opts.private_key_file.empty())
     return where(error(errc::invalid_argument, "give exactly one of --sign-by (GnuPG) and --key (private key file)"));
+  if (auto ok = check_options_apply(opts); !ok) return where(std::move(ok).error());
   auto identity = identity_of(ref, opts.identity);
   if (!identity) return where(std::move(identity).error());
   pipeline::remote_session session(opts.remote);

@@ -61,29 +61,30 @@ std::string absolute_image_path(const image_reference& ref) {
 
 result<std::vector<stored_simple_signature>> collect_simple_signatures(
     const image_reference& ref, const digest& root, const std::vector<std::string>& files,
-    const signature_store_options& store, const std::string& repo_path, const remote_options& remote) {
+    const signature_store_options& store, const std::optional<docker_reference>& located_by,
+    const remote_options& remote) {
   std::vector<stored_simple_signature> out;
   for (const auto& f : files) {
     OCIPIPE_ASSIGN_OR_RETURN(auto bytes, read_key_file(f, "--signature"));
     out.push_back({f, std::move(bytes)});
   }
-  if (repo_path.empty()) {
+  if (!located_by) {
     // A lookaside store is laid out by repository: without one there is nowhere to look.
-    if (!store.lookaside.empty())
-      return fail(errc::invalid_argument, "--lookaside: " + ref.str() +
-                                              " has no docker reference to look its signatures up by; name the "
-                                              "identity (verify --identity HOST/REPO:TAG)");
+    if (!store.lookaside.empty() || !store.registries_d.empty())
+      return fail(errc::invalid_argument,
+                  std::string(store.lookaside.empty() ? "--registries.d" : "--lookaside") + ": " + ref.str() +
+                      " has no docker reference to look its signatures up by; name one (--identity HOST/REPO:TAG, "
+                      "or with --policy a signedIdentity of exactReference or exactRepository)");
     return out;
   }
+  const std::string& repo_path = located_by->path;
   std::vector<std::string> bases;
   if (!store.lookaside.empty()) bases.push_back(store.lookaside);
-  if (auto named = docker_reference_of(ref)) {
-    const std::string dir = store.registries_d.empty() ? io::default_registries_d() : store.registries_d;
-    OCIPIPE_ASSIGN_OR_RETURN(auto config, io::load_registries_d(dir));
-    const auto entry = registries_d_lookup(config, named->name());
-    if (entry.lookaside && !entry.lookaside->empty() && *entry.lookaside != store.lookaside)
-      bases.push_back(*entry.lookaside);
-  }
+  const std::string dir = store.registries_d.empty() ? io::default_registries_d() : store.registries_d;
+  OCIPIPE_ASSIGN_OR_RETURN(auto config, io::load_registries_d(dir));
+  const auto entry = registries_d_lookup(config, located_by->name());
+  if (entry.lookaside && !entry.lookaside->empty() && *entry.lookaside != store.lookaside)
+    bases.push_back(*entry.lookaside);
   std::unique_ptr<io::http_client> http;
   for (const auto& base : bases) {
     if (!http && (base.starts_with("http://") || base.starts_with("https://"))) {
@@ -99,17 +100,18 @@ result<std::vector<stored_simple_signature>> collect_simple_signatures(
   return out;
 }
 
+std::string key_signatures_unkept(const image_reference& ref) {
+  if (ref.kind == transport::docker_archive) return "key signatures are not kept in docker-archive: images";
+  return "";
+}
+
 result<std::vector<stored_key_signature>> collect_key_signatures(const image_reference& ref, const signed_root& root,
-                                                                 remote_session* remote,
-                                                                 std::vector<std::string>& problems) {
+                                                                 remote_session* remote) {
   std::vector<stored_key_signature> out;
-  auto found = read_attached_signatures(ref, root.store, root.root.digest, remote, &problems);
-  if (!found) {
-    // Archives and served layouts keep no key signatures: none to check.
-    if (found.error().code() == errc::unsupported) return out;
-    return tl::unexpected(std::move(found).error());
-  }
-  for (auto& s : *found) out.push_back({std::move(s.source), std::move(s.payload), std::move(s.signature_base64)});
+  if (!key_signatures_unkept(ref).empty()) return out;
+  OCIPIPE_ASSIGN_OR_RETURN(auto found, read_attached_signatures(ref, root.store, root.root.digest, remote));
+  for (auto& s : found)
+    out.push_back({std::move(s.source), std::move(s.payload), std::move(s.signature_base64), std::move(s.problem)});
   return out;
 }
 

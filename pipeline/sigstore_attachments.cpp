@@ -1,7 +1,8 @@
-// cosign-style key signatures kept with the image: read from and written to
-// an image layout (index.json under the layout lock, blobs first) or a
-// registry (the "sha256-<hex>.sig" tag, referrers, and the tag-schema index
-// for registries without the referrers API).
+// cosign-style key signatures kept with the image: read from an image layout
+// (a directory, an archive, static files) or a registry, written to an oci:
+// layout (index.json under the layout lock, blobs first) or a registry (the
+// "sha256-<hex>.sig" tag, referrers, and the tag-schema index for
+// registries without the referrers API).
 #include "pipeline/sigstore_attachments.h"
 
 #include <algorithm>
@@ -56,36 +57,11 @@ descriptor bare(const descriptor& d) {
   return out;
 }
 
-void note(std::vector<std::string>* problems, std::string text) {
-  if (problems != nullptr) problems->push_back(std::move(text));
-}
-
 // A referrer carries cosign signatures when its artifactType says so, or,
 // as cosign's first OCI 1.1 writer made them, its config media type does.
 bool is_signature_referrer(const manifest& m) {
   if (!m.artifact_type.empty()) return m.artifact_type == cosign_signature_artifact_type;
   return m.config.media_type == cosign_signature_artifact_type;
-}
-
-// The layers of an existing tag-form manifest, to append to. Refused when
-// it holds layers of other kinds: rebuilding it from its signatures would
-// drop them.
-result<std::vector<cosign_signature_layer>> existing_layers(const std::string& bytes, const std::string& where) {
-  auto layers = parse_signature_manifest(bytes);
-  if (!layers) return tl::unexpected(std::move(layers).error().context(where));
-  auto all = parse_manifest(bytes);
-  if (!all) return tl::unexpected(std::move(all).error().context(where));
-  if (all->layers.size() != layers->size() || all->subject)
-    return fail(errc::unsupported, where + ": holds more than cosign signatures; not rewritten");
-  return layers;
-}
-
-// Appends `layer` unless the same payload with the same signature is there.
-bool append_layer(std::vector<cosign_signature_layer>& layers, const cosign_signature_layer& layer) {
-  for (const auto& l : layers)
-    if (l.payload.digest == layer.payload.digest && l.signature_base64 == layer.signature_base64) return false;
-  layers.push_back(layer);
-  return true;
 }
 
 // ---- image layouts ----
@@ -96,22 +72,40 @@ struct payload_reader {
   virtual result<std::string> read(const descriptor& d) = 0;
 };
 
-void collect_payloads(payload_reader& reader, const std::vector<cosign_signature_layer>& layers,
-                      const std::string& where, std::vector<attached_signature>& out,
-                      std::vector<std::string>* problems) {
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    const std::string source = layer_source(where, i);
-    const auto& l = layers[i];
+attached_signature problem_entry(std::string source, std::string problem) {
+  attached_signature a;
+  a.source = std::move(source);
+  a.problem = std::move(problem);
+  return a;
+}
+
+// The signatures of one signature manifest (`where`: its tag or referrer
+// name), every payload layer an entry of its own.
+void collect_payloads(payload_reader& reader, std::string_view manifest_bytes, const std::string& where,
+                      std::vector<attached_signature>& out) {
+  auto entries = parse_signature_manifest(manifest_bytes);
+  if (!entries) {
+    out.push_back(problem_entry(where, entries.error().message()));
+    return;
+  }
+  for (auto& e : *entries) {
+    std::string source = layer_source(where, e.index);
+    if (!e.layer) {
+      out.push_back(problem_entry(std::move(source), e.layer.error().message()));
+      continue;
+    }
+    const auto& l = *e.layer;
     if (l.payload.size > static_cast<std::int64_t>(max_payload_bytes)) {
-      note(problems, source + ": payload of " + std::to_string(l.payload.size) + " bytes, too large for a signature");
+      out.push_back(problem_entry(std::move(source), "payload of " + std::to_string(l.payload.size) +
+                                                         " bytes, too large for a signature"));
       continue;
     }
     auto bytes = reader.read(l.payload);
     if (!bytes) {
-      note(problems, source + ": payload: " + bytes.error().message());
+      out.push_back(problem_entry(std::move(source), "payload: " + bytes.error().message()));
       continue;
     }
-    out.push_back(attached_signature{std::move(*bytes), l.signature_base64, source});
+    out.push_back(attached_signature{std::move(*bytes), l.signature_base64, std::move(source), {}});
   }
 }
 
@@ -121,12 +115,12 @@ struct layout_payloads final : payload_reader {
   result<std::string> read(const descriptor& d) override { return read_verified_blob(store, d, max_payload_bytes); }
 };
 
+// Any image layout: a directory, an archive, static files over HTTP.
 result<std::vector<attached_signature>> read_from_layout(const image_reference& ref, const io::image_layout& store,
-                                                         const digest& subject, std::vector<std::string>* problems) {
-  const std::string where = "layout " + quote(ref.path);
+                                                         const digest& subject) {
   OCIPIPE_ASSIGN_OR_RETURN(auto text, store.read_file("index.json"));
   auto index = parse_image_index(text);
-  if (!index) return tl::unexpected(std::move(index).error().context(where + ": index.json"));
+  if (!index) return tl::unexpected(std::move(index).error().context(quote(ref.str()) + ": index.json"));
 
   std::vector<attached_signature> out;
   layout_payloads payloads(store);
@@ -143,12 +137,10 @@ result<std::vector<attached_signature>> read_from_layout(const image_reference& 
     if (entry.ref_name() != tag || !first_time(entry.digest)) continue;
     auto bytes = read_verified_blob(store, entry, max_manifest_bytes);
     if (!bytes) {
-      note(problems, tag + ": manifest " + entry.digest.str() + ": " + bytes.error().message());
+      out.push_back(problem_entry(tag, "manifest " + entry.digest.str() + ": " + bytes.error().message()));
       continue;
     }
-    auto layers = parse_signature_manifest(*bytes);
-    if (!layers) return tl::unexpected(std::move(layers).error().context(where + ": " + tag));
-    collect_payloads(payloads, *layers, tag, out, problems);
+    collect_payloads(payloads, *bytes, tag, out);
   }
 
   // Then the referrers: index.json entries whose manifest names `subject`.
@@ -161,15 +153,13 @@ result<std::vector<attached_signature>> read_from_layout(const image_reference& 
     if (!bytes) {
       // Only a problem when it could have been a signature: the entry said so.
       if (entry.artifact_type == cosign_signature_artifact_type)
-        note(problems, referrer_name(entry.digest) + ": " + bytes.error().message());
+        out.push_back(problem_entry(referrer_name(entry.digest), bytes.error().message()));
       continue;
     }
     auto m = parse_manifest(*bytes);
     if (!m || !m->subject || !(m->subject->digest == subject) || !is_signature_referrer(*m)) continue;
     first_time(entry.digest);
-    auto layers = parse_signature_manifest(*bytes);
-    if (!layers) return tl::unexpected(std::move(layers).error().context(where + ": " + referrer_name(entry.digest)));
-    collect_payloads(payloads, *layers, referrer_name(entry.digest), out, problems);
+    collect_payloads(payloads, *bytes, referrer_name(entry.digest), out);
   }
   return out;
 }
@@ -185,8 +175,8 @@ result<attached_write> attach_to_layout(const image_reference& ref, const descri
   if (!index) return tl::unexpected(std::move(index).error().context(where + ": index.json"));
 
   attached_write out;
-  std::vector<cosign_signature_layer> layers;
   const std::string tag = cosign_signature_tag(subject.digest);
+  std::optional<signature_manifest> sm;
   if (!as_referrer) {
     for (const auto& entry : index->manifests) {
       if (entry.ref_name() != tag) continue;
@@ -194,27 +184,25 @@ result<attached_write> attach_to_layout(const image_reference& ref, const descri
       // replaced by one holding only the new signature.
       auto bytes = read_verified_blob(store, entry, max_manifest_bytes);
       if (!bytes) return tl::unexpected(std::move(bytes).error().context(where + ": " + tag));
-      OCIPIPE_ASSIGN_OR_RETURN(layers, existing_layers(*bytes, where + ": " + tag));
-      if (!append_layer(layers, layer)) {
+      auto appended = append_signature_layer(*bytes, layer);
+      if (!appended) return tl::unexpected(std::move(appended).error().context(where + ": " + tag));
+      if (!*appended) {
         out.stored_at = tag;
         out.manifest = bare(entry);
         return out;
       }
+      sm = std::move(*appended);
       break;
     }
-    if (layers.empty()) layers.push_back(layer);
-  } else {
-    layers.push_back(layer);
   }
+  if (!sm) sm = make_signature_manifest({layer}, as_referrer ? std::optional<descriptor>(bare(subject)) : std::nullopt);
 
-  const signature_manifest sm =
-      make_signature_manifest(layers, as_referrer ? std::optional<descriptor>(bare(subject)) : std::nullopt);
-  const descriptor manifest_d = blob_descriptor(media_type::image_manifest, sm.manifest_json);
+  const descriptor manifest_d = blob_descriptor(media_type::image_manifest, sm->manifest_json);
   // Blobs first, index.json last: a reader never finds a manifest whose
   // blobs are missing, and a killed run leaves only unreferenced blobs.
   OCIPIPE_TRY(writer.put_blob(layer.payload.digest, payload));
-  OCIPIPE_TRY(writer.put_blob(sm.config.digest, sm.config_json));
-  OCIPIPE_TRY(writer.put_blob(manifest_d.digest, sm.manifest_json));
+  OCIPIPE_TRY(writer.put_blob(sm->config.digest, sm->config_json));
+  OCIPIPE_TRY(writer.put_blob(manifest_d.digest, sm->manifest_json));
   if (as_referrer) {
     descriptor entry = manifest_d;
     entry.artifact_type = std::string(cosign_signature_artifact_type);
@@ -278,22 +266,18 @@ bool document_problem(const error& e) {
 }
 
 result<std::vector<attached_signature>> read_from_registry(const image_reference& ref, const digest& subject,
-                                                           remote_session* remote,
-                                                           std::vector<std::string>* problems) {
+                                                           remote_session* remote) {
   OCIPIPE_ASSIGN_OR_RETURN(auto t, connect(ref, remote));
-  const std::string where = quote(ref.str());
   std::vector<attached_signature> out;
   registry_payloads payloads(*t.client, t.repository);
 
   const std::string tag = cosign_signature_tag(subject);
   auto tagged = t.client->get_manifest(t.repository, tag);
   if (tagged) {
-    auto layers = parse_signature_manifest(tagged->bytes);
-    if (!layers) return tl::unexpected(std::move(layers).error().context(where + ": " + tag));
-    collect_payloads(payloads, *layers, tag, out, problems);
+    collect_payloads(payloads, tagged->bytes, tag, out);
   } else if (tagged.error().code() != errc::not_found) {
     if (!document_problem(tagged.error())) return tl::unexpected(std::move(tagged).error());
-    note(problems, tag + ": " + tagged.error().message());
+    out.push_back(problem_entry(tag, tagged.error().message()));
   }
 
   auto refs = t.client->referrers(t.repository, subject, std::string(cosign_signature_artifact_type));
@@ -303,18 +287,16 @@ result<std::vector<attached_signature>> read_from_registry(const image_reference
     auto m = t.client->get_manifest(t.repository, entry.digest.str());
     if (!m) {
       if (!document_problem(m.error())) return tl::unexpected(std::move(m).error());
-      note(problems, name + ": " + m.error().message());
+      out.push_back(problem_entry(name, m.error().message()));
       continue;
     }
     // The registry's list is its claim; the manifest itself must name the subject.
     auto parsed = parse_manifest(m->bytes);
     if (!parsed || !parsed->subject || !(parsed->subject->digest == subject) || !is_signature_referrer(*parsed)) {
-      note(problems, name + ": listed as a signature of " + subject.str() + " but is none");
+      out.push_back(problem_entry(name, "listed as a signature of " + subject.str() + " but is none"));
       continue;
     }
-    auto layers = parse_signature_manifest(m->bytes);
-    if (!layers) return tl::unexpected(std::move(layers).error().context(where + ": " + name));
-    collect_payloads(payloads, *layers, name, out, problems);
+    collect_payloads(payloads, m->bytes, name, out);
   }
   return out;
 }
@@ -360,33 +342,31 @@ result<attached_write> attach_to_registry(const image_reference& ref, const desc
   OCIPIPE_ASSIGN_OR_RETURN(auto t, connect(ref, remote));
   const std::string where = quote(ref.str());
   const std::string tag = cosign_signature_tag(subject.digest);
-  std::vector<cosign_signature_layer> layers;
   attached_write out;
+  std::optional<signature_manifest> sm;
   if (!as_referrer) {
     auto have = t.client->get_manifest(t.repository, tag);
     if (have) {
-      OCIPIPE_ASSIGN_OR_RETURN(layers, existing_layers(have->bytes, where + ": " + tag));
-      if (!append_layer(layers, layer)) {
+      auto appended = append_signature_layer(have->bytes, layer);
+      if (!appended) return tl::unexpected(std::move(appended).error().context(where + ": " + tag));
+      if (!*appended) {
         out.stored_at = tag;
         out.manifest = bare(have->desc);
         return out;
       }
+      sm = std::move(*appended);
     } else if (have.error().code() != errc::not_found) {
       return tl::unexpected(std::move(have).error().context(where + ": " + tag));
-    } else {
-      layers.push_back(layer);
     }
-  } else {
-    layers.push_back(layer);
   }
+  if (!sm) sm = make_signature_manifest({layer}, as_referrer ? std::optional<descriptor>(bare(subject)) : std::nullopt);
 
-  const signature_manifest sm =
-      make_signature_manifest(layers, as_referrer ? std::optional<descriptor>(bare(subject)) : std::nullopt);
-  const descriptor manifest_d = blob_descriptor(media_type::image_manifest, sm.manifest_json);
+  const descriptor manifest_d = blob_descriptor(media_type::image_manifest, sm->manifest_json);
   OCIPIPE_TRY(push_blob(t, layer.payload, payload));
-  OCIPIPE_TRY(push_blob(t, sm.config, sm.config_json));
+  OCIPIPE_TRY(push_blob(t, sm->config, sm->config_json));
   const std::string reference = as_referrer ? manifest_d.digest.str() : tag;
-  auto put = t.client->put_manifest(t.repository, reference, sm.manifest_json, std::string(media_type::image_manifest));
+  auto put =
+      t.client->put_manifest(t.repository, reference, sm->manifest_json, std::string(media_type::image_manifest));
   if (!put) return tl::unexpected(std::move(put).error().context(where));
   if (!(*put == manifest_d.digest))
     return fail(errc::digest_mismatch, where + ": the registry stored the signature manifest as " + put->str() +
@@ -407,27 +387,28 @@ result<attached_write> attach_to_registry(const image_reference& ref, const desc
   return out;
 }
 
-result<void> check_transport(const image_reference& ref, std::string_view verb) {
-  if (ref.kind == transport::oci || ref.kind == transport::docker) return {};
-  return fail(errc::unsupported, std::string(verb) + " " + quote(ref.str()) +
-                                     ": key signatures are kept in oci: layouts and docker:// registries only");
-}
-
 }  // namespace
 
 result<std::vector<attached_signature>> read_attached_signatures(const image_reference& ref,
                                                                  const io::image_layout& store, const digest& subject,
-                                                                 remote_session* remote,
-                                                                 std::vector<std::string>* problems) {
-  OCIPIPE_TRY(check_transport(ref, "signatures of"));
-  if (ref.kind == transport::docker) return read_from_registry(ref, subject, remote, problems);
-  return read_from_layout(ref, store, subject, problems);
+                                                                 remote_session* remote) {
+  switch (ref.kind) {
+    case transport::docker: return read_from_registry(ref, subject, remote);
+    case transport::oci:
+    case transport::oci_archive:
+    case transport::oci_url: return read_from_layout(ref, store, subject);
+    case transport::docker_archive: break;
+  }
+  return fail(errc::unsupported, "signatures of " + quote(ref.str()) + ": key signatures are not kept in "
+                                                                        "docker-archive: images");
 }
 
 result<attached_write> attach_signature(const image_reference& ref, const descriptor& subject,
                                         const std::string& payload, const std::string& der_signature,
                                         bool as_referrer, remote_session* remote) {
-  OCIPIPE_TRY(check_transport(ref, "attach signature to"));
+  if (ref.kind != transport::oci && ref.kind != transport::docker)
+    return fail(errc::unsupported, "attach signature to " + quote(ref.str()) +
+                                       ": key signatures are written to oci: layouts and docker:// registries only");
   if (subject.digest.empty()) return fail(errc::invalid_argument, "attach signature: no subject digest");
   cosign_signature_layer layer;
   layer.payload = blob_descriptor(cosign_payload_media_type, payload);

@@ -51,18 +51,10 @@ result<pipeline::identity_rule> identity_rule_of(const image_reference& ref, con
   return pipeline::identity_rule([](std::string_view) -> result<void> { return {}; });
 }
 
-// A payload blob that failed its descriptor, as one more signature looked at.
-signature_check problem_check(const std::string& problem) {
-  signature_check c;
-  c.format = "sigstore";
-  const auto cut = problem.find(": ");
-  c.source = cut == std::string::npos ? problem : problem.substr(0, cut);
-  c.status = signature_status::malformed;
-  c.message = cut == std::string::npos ? problem : problem.substr(cut + 2);
-  return c;
-}
-
-void decide(verify_report& r) {
+// The verdict: accepted with one valid signature, else the most useful
+// reason. Where the image cannot hold the key signatures asked for, that
+// is the reason rather than a bare "no signature".
+void decide(verify_report& r, const image_reference& ref, bool simple_asked, bool keys_asked) {
   for (const auto& c : r.signatures)
     if (c.status == signature_status::valid) {
       r.accepted = true;
@@ -70,23 +62,38 @@ void decide(verify_report& r) {
       return;
     }
   r.accepted = false;
-  r.reason = r.signatures.empty() ? "no signature" : r.signatures.front().message;
+  r.reason = pipeline::failure_reason(r.signatures);
+  if (const auto unkept = pipeline::key_signatures_unkept(ref); r.signatures.empty() && keys_asked && !unkept.empty())
+    r.reason = simple_asked ? "no signature (" + unkept + ")" : unkept;
+}
+
+// Options that only find simple signatures are refused without --key-file:
+// nothing would read them.
+result<void> check_simple_sources_used(const verify_options& opts) {
+  std::string given;
+  if (!opts.signature_files.empty()) given = "--signature";
+  else if (!opts.store.lookaside.empty()) given = "--lookaside";
+  else if (!opts.store.registries_d.empty()) given = "--registries.d";
+  if (given.empty()) return {};
+  return fail(errc::invalid_argument, given + " finds simple signatures, which need --key-file (GnuPG public keys) "
+                                              "or --policy to be checked");
 }
 
 result<verify_report> verify_with_keys(const image_reference& ref, const verify_options& opts) {
   if (opts.gpg_keyrings.empty() && opts.public_keys.empty())
     return fail(errc::invalid_argument, "no keys: give --key-file (GnuPG), --key (PEM public key) or --policy");
-  std::vector<std::string> keyrings;
+  if (opts.gpg_keyrings.empty()) OCIPIPE_TRY(check_simple_sources_used(opts));
+  std::vector<pipeline::named_keyring> keyrings;
   for (const auto& f : opts.gpg_keyrings) {
     OCIPIPE_ASSIGN_OR_RETURN(auto bytes, pipeline::read_key_file(f, "--key-file"));
-    keyrings.push_back(std::move(bytes));
+    keyrings.push_back({"--key-file " + quote(f), std::move(bytes)});
   }
   std::vector<public_key> keys;
   for (const auto& f : opts.public_keys) {
+    const std::string what = "--key " + quote(f);
     OCIPIPE_ASSIGN_OR_RETURN(auto pem, pipeline::read_key_file(f, "--key"));
-    auto k = parse_public_key(pem);
-    if (!k) return tl::unexpected(std::move(k).error().context("--key " + quote(f)));
-    keys.push_back(std::move(*k));
+    OCIPIPE_ASSIGN_OR_RETURN(auto in_file, pipeline::parse_public_keys(pem, what));
+    for (auto& k : in_file) keys.push_back(std::move(k));
   }
   OCIPIPE_ASSIGN_OR_RETURN(auto rule, identity_rule_of(ref, opts.identity));
   const bool identity_unchecked = opts.identity.empty() && !docker_reference_of(ref);
@@ -99,40 +106,41 @@ result<verify_report> verify_with_keys(const image_reference& ref, const verify_
   const digest& d = root.root.digest;
 
   if (!keyrings.empty()) {
-    // Lookaside stores are laid out by repository path: --identity's, else the image's own.
-    std::string repo_path;
+    // Lookaside stores are laid out by repository: --identity's, else the image's own.
+    std::optional<docker_reference> located_by;
     if (!opts.identity.empty()) {
-      if (auto id = parse_docker_reference(opts.identity)) repo_path = id->path;
-    } else if (auto own = docker_reference_of(ref)) {
-      repo_path = own->path;
+      if (auto id = parse_docker_reference(opts.identity)) located_by = std::move(*id);
+    } else {
+      located_by = docker_reference_of(ref);
     }
     OCIPIPE_ASSIGN_OR_RETURN(auto sigs, pipeline::collect_simple_signatures(ref, d, opts.signature_files, opts.store,
-                                                                            repo_path, opts.remote));
+                                                                            located_by, opts.remote));
     for (const auto& s : sigs) {
       OCIPIPE_ASSIGN_OR_RETURN(auto c, pipeline::check_simple_signature(s, keyrings, d, rule));
       r.signatures.push_back(std::move(c));
     }
-  } else if (!opts.signature_files.empty()) {
-    return fail(errc::invalid_argument, "--signature: simple signatures need --key-file (GnuPG public keys)");
   }
   if (!keys.empty()) {
-    std::vector<std::string> problems;
-    OCIPIPE_ASSIGN_OR_RETURN(auto sigs, pipeline::collect_key_signatures(ref, root, &session, problems));
+    OCIPIPE_ASSIGN_OR_RETURN(auto sigs, pipeline::collect_key_signatures(ref, root, &session));
     for (const auto& s : sigs) r.signatures.push_back(pipeline::check_key_signature(s, keys, d, rule));
-    for (const auto& p : problems) r.signatures.push_back(problem_check(p));
   }
   if (identity_unchecked)
     for (auto& c : r.signatures)
       if (c.status == signature_status::valid)
         c.message = "identity " + quoted_identity(c.identity) + " not checked (no --identity, and " +
                     ref.str() + " has no docker reference)";
-  decide(r);
+  decide(r, ref, !keyrings.empty(), !keys.empty());
   return r;
 }
 
 }  // namespace
 
 result<verify_report> verify_image(const image_reference& ref, const verify_options& opts) {
+  if (!opts.policy_file.empty() && !opts.identity.empty())
+    return tl::unexpected(error(errc::invalid_argument,
+                                "--identity does not apply with --policy: each requirement's signedIdentity says "
+                                "what a signature must claim")
+                              .context("verify " + ref.str()));
   auto r = opts.policy_file.empty() ? verify_with_keys(ref, opts) : pipeline::verify_with_policy(ref, opts);
   if (!r) return tl::unexpected(std::move(r).error().context("verify " + ref.str()));
   return r;

@@ -47,9 +47,9 @@ descriptor blob_descriptor(std::string_view media_type, const std::string& bytes
 // after 1.x add "created" and "history" stamped with the signing time; that
 // would make the same signatures give different manifests, and stages read
 // no clocks, so the older, deterministic form is written.
-std::string tag_form_config(const std::vector<cosign_signature_layer>& layers) {
+std::string tag_form_config(const std::vector<std::string>& payload_digests) {
   json diff_ids = json::array();
-  for (const auto& l : layers) diff_ids.push_back(l.payload.digest.str());
+  for (const auto& d : payload_digests) diff_ids.push_back(d);
   json rootfs = json::object();
   rootfs["type"] = "layers";
   rootfs["diff_ids"] = std::move(diff_ids);
@@ -61,14 +61,16 @@ std::string tag_form_config(const std::vector<cosign_signature_layer>& layers) {
   return dump(out);
 }
 
-result<descriptor> parse_payload_layer(const json& layer, const std::string& where, std::string& signature) {
-  auto bad = [&where](std::string_view what) { return fail(errc::malformed, where + ": " + std::string(what)); };
-  descriptor d;
+// One payload layer; errors say what is wrong with it, not which it is.
+result<cosign_signature_layer> parse_payload_layer(const json& layer) {
+  auto bad = [](std::string_view what) { return fail(errc::malformed, std::string(what)); };
+  cosign_signature_layer out;
+  descriptor& d = out.payload;
   d.media_type = std::string(cosign_payload_media_type);
   const auto dg = layer.find("digest");
   if (dg == layer.end() || !dg->is_string()) return bad("digest: missing or not a string");
   auto parsed = digest::parse(dg->get_ref<const std::string&>());
-  if (!parsed) return tl::unexpected(std::move(parsed).error().context(where + ".digest"));
+  if (!parsed) return tl::unexpected(std::move(parsed).error().context("digest"));
   d.digest = std::move(*parsed);
   const auto sz = layer.find("size");
   if (sz == layer.end() || !sz->is_number_integer()) return bad("size: missing or not an integer");
@@ -81,21 +83,43 @@ result<descriptor> parse_payload_layer(const json& layer, const std::string& whe
     if (d.size < 0) return bad("size: negative");
   }
   const auto ann = layer.find("annotations");
-  if (ann == layer.end() || !ann->is_object())
-    return bad("no annotations, so no " + std::string(cosign_signature_annotation) + " signature");
+  if (ann == layer.end() || ann->is_null())
+    return bad("no " + std::string(cosign_signature_annotation) + " annotation");
+  if (!ann->is_object()) return bad("annotations: not an object");
   bool found = false;
   for (auto it = ann->begin(); it != ann->end(); ++it) {
     if (!it->is_string()) return bad("annotations[" + quote(it.key()) + "]: not a string");
     if (it.key() == cosign_signature_annotation) {
-      signature = it->get<std::string>();
+      out.signature_base64 = it->get<std::string>();
       found = true;
     } else {
       d.annotations[it.key()] = it->get<std::string>();
     }
   }
-  if (!found || signature.empty())
-    return bad("no " + std::string(cosign_signature_annotation) + " annotation");
-  return d;
+  if (!found) return bad("no " + std::string(cosign_signature_annotation) + " annotation");
+  if (out.signature_base64.empty()) return bad("empty " + std::string(cosign_signature_annotation) + " annotation");
+  return out;
+}
+
+bool is_payload_layer(const json& layer) {
+  if (!layer.is_object()) return false;
+  const auto mt = layer.find("mediaType");
+  return mt != layer.end() && mt->is_string() && mt->get_ref<const std::string&>() == cosign_payload_media_type;
+}
+
+// The document checks both readers share; returns its layers array.
+result<const json*> manifest_layers(const json& doc) {
+  if (doc.is_discarded() || !doc.is_object())
+    return fail(errc::malformed, "signature manifest: not a JSON object");
+  if (doc.contains("manifests"))
+    return fail(errc::malformed, "signature manifest: an image index, not an image manifest");
+  if (const auto mt = doc.find("mediaType");
+      mt != doc.end() && (!mt->is_string() || !media_type::is_image_manifest(mt->get_ref<const std::string&>())))
+    return fail(errc::malformed, "signature manifest: mediaType is not an image manifest's");
+  const auto layers = doc.find("layers");
+  if (layers == doc.end() || !layers->is_array())
+    return fail(errc::malformed, "signature manifest: layers: missing or not an array");
+  return &*layers;
 }
 
 }  // namespace
@@ -112,7 +136,9 @@ signature_manifest make_signature_manifest(const std::vector<cosign_signature_la
     out.config_json = "{}";
     out.config = blob_descriptor(media_type::empty_json, out.config_json);
   } else {
-    out.config_json = tag_form_config(layers);
+    std::vector<std::string> digests;
+    for (const auto& l : layers) digests.push_back(l.payload.digest.str());
+    out.config_json = tag_form_config(digests);
     out.config = blob_descriptor(media_type::image_config, out.config_json);
   }
   json layer_array = json::array();
@@ -140,33 +166,49 @@ signature_manifest make_signature_manifest(const std::vector<cosign_signature_la
   return out;
 }
 
-result<std::vector<cosign_signature_layer>> parse_signature_manifest(std::string_view text) {
+result<std::vector<signature_layer_entry>> parse_signature_manifest(std::string_view text) {
   const json doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
-    return fail(errc::malformed, "signature manifest: not a JSON object");
-  if (doc.contains("manifests"))
-    return fail(errc::malformed, "signature manifest: an image index, not an image manifest");
-  if (const auto mt = doc.find("mediaType");
-      mt != doc.end() && (!mt->is_string() || !media_type::is_image_manifest(mt->get_ref<const std::string&>())))
-    return fail(errc::malformed, "signature manifest: mediaType is not an image manifest's");
-  const auto layers = doc.find("layers");
-  if (layers == doc.end() || !layers->is_array())
-    return fail(errc::malformed, "signature manifest: layers: missing or not an array");
-  std::vector<cosign_signature_layer> out;
+  OCIPIPE_ASSIGN_OR_RETURN(const json* layers, manifest_layers(doc));
+  std::vector<signature_layer_entry> out;
   for (std::size_t i = 0; i < layers->size(); ++i) {
     const json& layer = (*layers)[i];
-    // Other layers (attachments cosign or others may add) are not ours to judge.
-    if (!layer.is_object()) continue;
-    const auto mt = layer.find("mediaType");
-    if (mt == layer.end() || !mt->is_string() || mt->get_ref<const std::string&>() != cosign_payload_media_type)
-      continue;
-    cosign_signature_layer l;
-    auto d = parse_payload_layer(layer, json_index_path("layers", i), l.signature_base64);
-    if (!d) return tl::unexpected(std::move(d).error().context("signature manifest"));
-    l.payload = std::move(*d);
-    out.push_back(std::move(l));
+    if (!is_payload_layer(layer)) continue;
+    out.push_back(signature_layer_entry{i, parse_payload_layer(layer)});
   }
   return out;
+}
+
+result<std::optional<signature_manifest>> append_signature_layer(std::string_view existing,
+                                                                 const cosign_signature_layer& layer) {
+  json doc = json::parse(existing, nullptr, false);
+  OCIPIPE_ASSIGN_OR_RETURN(const json* have, manifest_layers(doc));
+  if (doc.contains("subject"))
+    return fail(errc::unsupported,
+                "signature manifest: has a subject (a referrer, not cosign's tag form); not rewritten");
+  std::vector<std::string> digests;
+  for (std::size_t i = 0; i < have->size(); ++i) {
+    const json& l = (*have)[i];
+    if (!is_payload_layer(l))
+      return fail(errc::unsupported, "signature manifest: " + json_index_path("layers", i) +
+                                         " is no cosign signature layer; holds more than cosign signatures, not "
+                                         "rewritten");
+    if (auto parsed = parse_payload_layer(l);
+        parsed && parsed->payload.digest == layer.payload.digest && parsed->signature_base64 == layer.signature_base64)
+      return std::optional<signature_manifest>{};
+    if (const auto dg = l.find("digest"); dg != l.end() && dg->is_string()) digests.push_back(dg->get<std::string>());
+  }
+  descriptor added = layer.payload;
+  added.media_type = std::string(cosign_payload_media_type);
+  added.annotations[std::string(cosign_signature_annotation)] = layer.signature_base64;
+  digests.push_back(added.digest.str());
+
+  signature_manifest out;
+  out.config_json = tag_form_config(digests);
+  out.config = blob_descriptor(media_type::image_config, out.config_json);
+  doc["config"] = descriptor_value(out.config);
+  doc["layers"].push_back(descriptor_value(added));
+  out.manifest_json = dump(doc);
+  return std::optional<signature_manifest>(std::move(out));
 }
 
 }  // namespace ocipipe

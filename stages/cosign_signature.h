@@ -48,10 +48,37 @@ struct signature_manifest {
 [[nodiscard]] signature_manifest make_signature_manifest(const std::vector<cosign_signature_layer>& layers,
                                                         const std::optional<descriptor>& subject);
 
-/// The signature layers of a signature manifest: layers of
-/// cosign_payload_media_type with a signature annotation, in order; other
-/// layers are skipped. Errors: `malformed` (not a manifest; a payload
-/// layer without the annotation, naming layers[i]).
-[[nodiscard]] result<std::vector<cosign_signature_layer>> parse_signature_manifest(std::string_view json);
+/// One cosign payload layer of a signature manifest, as read: where it
+/// stands in the manifest's `layers` array, and its signature or why it
+/// has none.
+struct signature_layer_entry {
+  std::size_t index = 0;  ///< layers[index] of the manifest
+  /// The layer, or `malformed` saying what is wrong with this layer alone
+  /// (no signature annotation, an empty one, a bad digest or size); the
+  /// message does not name the layer: `index` does.
+  result<cosign_signature_layer> layer;
+};
+
+/// The payload layers of a signature manifest (media type
+/// cosign_payload_media_type), in order, each parsed on its own so that a
+/// malformed one hides no other; layers of other media types are skipped
+/// (attachments cosign or others may add are not ours to judge). A
+/// manifest of no payload layers is an empty list. Errors: `malformed`
+/// only for the document as a whole (not JSON, not an object, an image
+/// index, another mediaType, `layers` missing or not an array).
+[[nodiscard]] result<std::vector<signature_layer_entry>> parse_signature_manifest(std::string_view json);
+
+/// Appends `layer` to the tag-form signature manifest `existing`, as cosign
+/// appends: the layers there kept as they are (a malformed one too) with
+/// the manifest's other fields, `layer` last, and the config rebuilt as
+/// make_signature_manifest writes it, one diff_id per layer (its digest as
+/// written; a layer with no digest string has none). nullopt when a
+/// well-formed layer with the same payload digest and signature is there
+/// already (nothing to store). Errors: `malformed` (as
+/// parse_signature_manifest), `unsupported` (a `subject`, or a layer of
+/// another media type or not an object: the rebuilt config would misstate
+/// it, so such a manifest is not rewritten).
+[[nodiscard]] result<std::optional<signature_manifest>> append_signature_layer(std::string_view existing,
+                                                                              const cosign_signature_layer& layer);
 
 }  // namespace ocipipe

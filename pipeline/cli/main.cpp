@@ -100,6 +100,19 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+namespace {
+// Every repeatable option of `app` and its subcommands takes exactly one
+// value per occurrence: CLI11 lets a vector option take every word up to
+// the next flag, so `verify --key K REF1 REF2` would read REF1 as a second
+// key. Delimited values (`--args a,b`) are still split. Run once all verbs
+// are added, so no verb's option is missed.
+void one_value_per_occurrence(CLI::App& app) {
+  const auto repeatable = [](CLI::Option* o) { return !o->get_positional() && o->get_expected_max() > 1; };
+  for (CLI::Option* o : app.get_options(repeatable)) o->allow_extra_args(false);
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) one_value_per_occurrence(*sub);
+}
+}  // namespace
+
 }  // namespace ocipipe::cli
 
 int main(int argc, char** argv) {
@@ -125,6 +138,7 @@ int main(int argc, char** argv) {
                                add_push(app, g),     add_sign(app, g),
                                add_verify(app, g),   add_bench(app, g),
                                add_version(app, g)};
+    one_value_per_occurrence(app);
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -1,4 +1,5 @@
 // ocipipe sign (--sign-by FPR | --key PRIV) REF; ocipipe sign --generate-key [PREFIX]
+#include <algorithm>
 #include <cstdlib>
 
 #include "io/small_file.h"
@@ -28,6 +29,34 @@ result<std::optional<std::string>> key_passphrase(const std::string& file) {
   }
   if (const char* env = std::getenv("COSIGN_PASSWORD")) return std::optional<std::string>(env);
   return std::optional<std::string>{};
+}
+
+// The private key is written unencrypted without a passphrase, and an empty
+// one is none: both are said so.
+void warn_unencrypted(const std::optional<std::string>& pass, const std::string& file) {
+  if (!pass)
+    err_line("warning: no --passphrase-file and no $COSIGN_PASSWORD: the private key is not encrypted");
+  else if (pass->empty())
+    err_line(std::string("warning: the passphrase ") +
+             (file.empty() ? "in $COSIGN_PASSWORD" : "in --passphrase-file " + quote(file)) +
+             " is empty: the private key is not encrypted");
+}
+
+// --generate-key writes a key pair and nothing else: the flags of signing
+// would be ignored, so they are refused. Allowed: the passphrase, --force,
+// and the flags every verb takes.
+result<void> check_generate_flags(const CLI::App& app) {
+  CLI::App probe;
+  global_flags unused;
+  add_global_flags(probe, unused);
+  std::vector<std::string> allowed = {"--generate-key", "--passphrase-file", "--force", "--help", "REF"};
+  for (const CLI::Option* o : probe.get_options()) allowed.push_back(o->get_name());
+  for (const CLI::Option* o : app.get_options()) {
+    if (o->count() == 0 || std::find(allowed.begin(), allowed.end(), o->get_name()) != allowed.end()) continue;
+    return fail(errc::invalid_argument, o->get_name() + " does not apply to --generate-key, which only writes a "
+                                                        "key pair (sign with --key PREFIX.key afterwards)");
+  }
+  return {};
 }
 
 int report_failure(const global_flags& g, const std::string& type, nlohmann::ordered_json data, const error& e) {
@@ -100,14 +129,15 @@ verb add_sign(CLI::App& root, global_flags& g) {
       "  ocipipe sign --sign-by 0123…CDEF --lookaside /srv/sigstore docker://registry.example.com/app:1\n"
       "  ocipipe sign --generate-key mykey\n"
       "  COSIGN_PASSWORD=… ocipipe sign --key mykey.key docker://localhost:5000/app:1");
-  return {app, [&g] {
+  return {app, [&g, app] {
             if (s.generate) {
               const std::string prefix = s.arg.empty() ? "cosign" : s.arg;
               nlohmann::ordered_json data = {{"private_key", prefix + ".key"}, {"public_key", prefix + ".pub"}};
+              if (auto ok = check_generate_flags(*app); !ok)
+                return report_failure(g, "key", std::move(data), ok.error());
               auto pass = key_passphrase(s.passphrase_file);
               if (!pass) return report_failure(g, "key", std::move(data), pass.error());
-              if (!*pass && !g.quiet)
-                err_line("warning: no --passphrase-file and no $COSIGN_PASSWORD: the private key is not encrypted");
+              if (!g.quiet) warn_unencrypted(*pass, s.passphrase_file);
               auto id = generate_key_files(prefix, pass->value_or(""), s.force);
               if (!id) return report_failure(g, "key", std::move(data), id.error());
               if (g.json) {

@@ -239,5 +239,31 @@ TEST_F(SignVerifyGpgTest, FailuresToRunExitTwo) {
   EXPECT_TRUE(contains(noid.err, "--identity")) << noid.err;
 }
 
+// The README's form: --key-file and --signature each take one file, and
+// every REF after them is verified; an error about a key file names it.
+TEST_F(SignVerifyGpgTest, ReadmeFormVerifiesEveryRefAndKeyFileErrorsNameTheFile) {
+  gpg_home key;
+  const auto sig = tmp_.sub("app.sig");
+  const auto s = run_ocipipe({"sign", "--sign-by", key.fingerprint(), "--gnupg-home", key.dir(), "--identity",
+                              kIdentity, "-o", sig, img_.ref_text()});
+  ASSERT_TRUE(s.ok()) << s.describe();
+  // The same image under a second tag: the signature signs its manifest digest too.
+  ASSERT_TRUE(run_ocipipe({"tag", img_.ref_text(), "second"}).ok());
+  const std::string second = "oci:" + img_.dir + ":second";
+
+  const auto both = run_ocipipe({"verify", "--key-file", key.public_keyring(), "--identity", kIdentity,
+                                 "--signature", sig, img_.ref_text(), second});
+  EXPECT_EQ(both.exit_code, 0) << both.describe();
+  EXPECT_EQ(both.out, "PASS: " + img_.ref_text() + "\nPASS: " + second + "\n");
+
+  // A second --key-file that holds no key: the error names that file, not "keyring 2".
+  write_bytes(tmp_.sub("notes.txt"), "these are notes, not keys\n");
+  const auto bad = run_ocipipe({"verify", "--key-file", key.public_keyring(), "--key-file", tmp_.sub("notes.txt"),
+                                "--identity", kIdentity, "--signature", sig, img_.ref_text()});
+  EXPECT_EQ(bad.exit_code, 2) << bad.describe();
+  EXPECT_TRUE(contains(bad.err, "--key-file \"" + tmp_.sub("notes.txt") + "\"")) << bad.err;
+  EXPECT_FALSE(contains(bad.err, "keyring 2")) << bad.err;
+}
+
 }  // namespace
 }  // namespace ocipipe::testing

@@ -60,9 +60,16 @@ class SigstoreRegistryTest : public ::testing::Test {
     auto store = pipeline::open_store(ref_, &session_);
     EXPECT_TRUE(store) << store.error().message();
     if (!store) return {};
-    auto sigs = pipeline::read_attached_signatures(ref_, *store, subject_.digest, &session_, &problems);
+    auto sigs = pipeline::read_attached_signatures(ref_, *store, subject_.digest, &session_);
     EXPECT_TRUE(sigs) << sigs.error().message();
-    return sigs ? *sigs : std::vector<pipeline::attached_signature>{};
+    if (!sigs) return {};
+    // Entries with a problem are reported apart, as "SOURCE: PROBLEM".
+    std::vector<pipeline::attached_signature> out;
+    for (auto& s : *sigs) {
+      if (s.problem.empty()) out.push_back(std::move(s));
+      else problems.push_back(s.source + ": " + s.problem);
+    }
+    return out;
   }
 
   // The document a tag names, as skopeo reads it from the registry.
@@ -141,6 +148,45 @@ TEST_F(SigstoreRegistryTest, TagFormAndReferrerSignaturesRoundTripAndSkopeoSeesC
   EXPECT_EQ(after[0].payload, "payload B");
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find(sig_tag() + " layers[0]"), std::string::npos) << problems[0];
+}
+
+// A payload layer without its signature annotation in the registry's .sig
+// manifest (as a broken signer could leave it): read as that layer's
+// problem, the valid one after it still read, and a new signature appended
+// with the malformed layer kept as it is.
+TEST_F(SigstoreRegistryTest, MalformedLayerInTheRegistryIsItsOwnProblemAndSigningStillAppends) {
+  attach("payload A", "der A", false);
+  auto where = parse_registry_path(ref_.path);
+  ASSERT_TRUE(where) << where.error().message();
+  auto client = session_.client(where->host);
+  ASSERT_TRUE(client) << client.error().message();
+  auto have = (*client)->get_manifest(where->repository, sig_tag());
+  ASSERT_TRUE(have) << have.error().message();
+  auto m = nlohmann::ordered_json::parse(have->bytes);
+  auto odd = m["layers"][0];
+  odd["annotations"].erase(std::string(cosign_signature_annotation));
+  m["layers"].insert(m["layers"].begin(), odd);
+  auto put = (*client)->put_manifest(where->repository, sig_tag(), m.dump(), std::string(media_type::image_manifest));
+  ASSERT_TRUE(put) << put.error().message();
+
+  std::vector<std::string> problems;
+  auto sigs = read_back(problems);
+  ASSERT_EQ(sigs.size(), 1u);
+  EXPECT_EQ(sigs[0].source, sig_tag() + " layers[1]");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0], sig_tag() + " layers[0]: no " + std::string(cosign_signature_annotation) + " annotation");
+
+  attach("payload B", "der B", false);
+  const auto after = skopeo_raw(sig_tag());
+  ASSERT_EQ(after["layers"].size(), 3u) << after.dump();
+  EXPECT_FALSE(after["layers"][0].contains("annotations") &&
+               after["layers"][0]["annotations"].contains(std::string(cosign_signature_annotation)))
+      << after.dump();
+  problems.clear();
+  sigs = read_back(problems);
+  ASSERT_EQ(sigs.size(), 2u);
+  EXPECT_EQ(sigs[1].payload, "payload B");
+  EXPECT_EQ(problems.size(), 1u);
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // pipeline/sigstore_attachments on image layouts: key signatures appended
 // to the "sha256-<hex>.sig" manifest, attached as OCI 1.1 referrers (an
-// untagged index.json entry naming the subject), read back in order, and a
-// corrupted payload skipped with its problem named.
+// untagged index.json entry naming the subject), read back in order from
+// layouts and oci-archives, and a corrupted payload, a malformed layer or a
+// signature manifest that is none each an entry with its problem, hiding
+// no other.
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,13 +37,44 @@ class SigstoreAttachments : public ::testing::Test {
 
   nlohmann::json index_json() const { return nlohmann::json::parse(read_bytes(img_.dir + "/index.json")); }
 
-  std::vector<pipeline::attached_signature> read_back(std::vector<std::string>* problems = nullptr) {
+  // Every entry, problems included.
+  std::vector<pipeline::attached_signature> read_all() {
     auto store = io::image_layout::open(img_.dir);
     EXPECT_TRUE(store) << store.error().message();
     if (!store) return {};
-    auto sigs = pipeline::read_attached_signatures(img_.ref(), *store, subject_.digest, nullptr, problems);
+    auto sigs = pipeline::read_attached_signatures(img_.ref(), *store, subject_.digest, nullptr);
     EXPECT_TRUE(sigs) << sigs.error().message();
     return sigs ? *sigs : std::vector<pipeline::attached_signature>{};
+  }
+  // The signatures, every entry with a problem appended to `problems` ("SOURCE: PROBLEM").
+  std::vector<pipeline::attached_signature> read_back(std::vector<std::string>* problems = nullptr) {
+    std::vector<pipeline::attached_signature> out;
+    for (auto& s : read_all()) {
+      if (s.problem.empty()) {
+        out.push_back(std::move(s));
+      } else {
+        EXPECT_NE(problems, nullptr) << "unexpected problem: " << s.source << ": " << s.problem;
+        if (problems) problems->push_back(s.source + ": " + s.problem);
+      }
+    }
+    return out;
+  }
+  // Edits the .sig manifest's layers in place (blobs as they are) and retags it.
+  template <typename Edit>
+  void layout_sig_layers_edit(Edit edit) {
+    auto index = index_json();
+    for (auto& e : index["manifests"]) {
+      if (!e.contains("annotations") || e["annotations"].value("org.opencontainers.image.ref.name", "") != tag())
+        continue;
+      auto m = nlohmann::json::parse(read_bytes(img_.blob_path(*digest::parse(e["digest"].get<std::string>()))));
+      edit(m["layers"]);
+      const std::string text = m.dump();
+      const auto d = sha256_of(text);
+      write_bytes(img_.blob_path(d), text);
+      e["digest"] = d.str();
+      e["size"] = text.size();
+    }
+    write_bytes(img_.dir + "/index.json", index.dump());
   }
 
   pipeline::attached_write attach(const std::string& payload, const std::string& der, bool referrer) {
@@ -173,7 +206,74 @@ TEST_F(SigstoreAttachments, NoSignaturesIsAnEmptyList) {
   EXPECT_TRUE(problems.empty());
 }
 
-TEST_F(SigstoreAttachments, ArchivesKeepNoSignatures) {
+TEST_F(SigstoreAttachments, MalformedLayerIsAnEntryOfItsOwnAndTheOthersAreStillRead) {
+  attach("payload one", "der one", false);
+  attach("payload two", "der two", false);
+  layout_sig_layers_edit(
+      [](nlohmann::json& layers) { layers[0]["annotations"].erase(std::string(cosign_signature_annotation)); });
+  const auto all = read_all();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].source, tag() + " layers[0]");
+  EXPECT_EQ(all[0].problem, "no " + std::string(cosign_signature_annotation) + " annotation");
+  EXPECT_TRUE(all[1].problem.empty()) << all[1].problem;
+  EXPECT_EQ(all[1].payload, "payload two");
+  EXPECT_EQ(all[1].source, tag() + " layers[1]");
+}
+
+TEST_F(SigstoreAttachments, SourceNamesTheLayersPlaceInTheManifestPastForeignLayers) {
+  attach("payload", "der", false);
+  layout_sig_layers_edit([](nlohmann::json& layers) {
+    layers.insert(layers.begin(), nlohmann::json{{"mediaType", "application/vnd.example+json"},
+                                                 {"size", 1},
+                                                 {"digest", sha256_of("x").str()}});
+  });
+  const auto sigs = read_back();
+  ASSERT_EQ(sigs.size(), 1u);
+  EXPECT_EQ(sigs[0].source, tag() + " layers[1]");
+}
+
+TEST_F(SigstoreAttachments, AppendingKeepsAMalformedLayerAsItIs) {
+  attach("payload one", "der one", false);
+  nlohmann::json odd;
+  layout_sig_layers_edit([&odd](nlohmann::json& layers) {
+    layers[0]["annotations"][std::string(cosign_signature_annotation)] = "";
+    odd = layers[0];
+  });
+  const auto w = attach("payload two", "der two", false);
+  EXPECT_EQ(w.stored_at, tag());
+  const auto m = nlohmann::json::parse(read_bytes(img_.blob_path(w.manifest.digest)));
+  ASSERT_EQ(m["layers"].size(), 2u) << m.dump();
+  EXPECT_EQ(m["layers"][0], odd);
+  const auto all = read_all();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_FALSE(all[0].problem.empty());
+  EXPECT_EQ(all[1].payload, "payload two");
+}
+
+TEST_F(SigstoreAttachments, SignatureManifestThatIsNoneIsOneProblemAndReferrersAreStillRead) {
+  attach("by tag", "t", false);
+  attach("by referrer", "r", true);
+  // The .sig tag now names a blob of JSON that is no manifest.
+  auto index = index_json();
+  const std::string junk = R"({"manifests":[]})";
+  const auto d = sha256_of(junk);
+  write_bytes(img_.blob_path(d), junk);
+  for (auto& e : index["manifests"])
+    if (e.contains("annotations") && e["annotations"].value("org.opencontainers.image.ref.name", "") == tag()) {
+      e["digest"] = d.str();
+      e["size"] = junk.size();
+    }
+  write_bytes(img_.dir + "/index.json", index.dump());
+  const auto all = read_all();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].source, tag());
+  EXPECT_NE(all[0].problem.find("image index"), std::string::npos) << all[0].problem;
+  EXPECT_EQ(all[1].payload, "by referrer");
+}
+
+TEST_F(SigstoreAttachments, OciArchiveSignaturesAreReadButNotWritten) {
+  attach("by tag", "t", false);
+  attach("by referrer", "r", true);
   const std::string archive = tmp_.sub("image.tar");
   write_oci_archive(img_, archive);
   auto ref = parse_reference("oci-archive:" + archive);
@@ -181,11 +281,25 @@ TEST_F(SigstoreAttachments, ArchivesKeepNoSignatures) {
   auto store = io::image_layout::open_archive(archive);
   ASSERT_TRUE(store) << store.error().message();
   auto sigs = pipeline::read_attached_signatures(*ref, *store, subject_.digest, nullptr);
-  ASSERT_FALSE(sigs);
-  EXPECT_EQ(sigs.error().code(), errc::unsupported);
+  ASSERT_TRUE(sigs) << sigs.error().message();
+  ASSERT_EQ(sigs->size(), 2u);
+  EXPECT_EQ((*sigs)[0].payload, "by tag");
+  EXPECT_EQ((*sigs)[1].payload, "by referrer");
   auto w = pipeline::attach_signature(*ref, subject_, "p", "d", false, nullptr);
   ASSERT_FALSE(w);
   EXPECT_EQ(w.error().code(), errc::unsupported);
+}
+
+TEST_F(SigstoreAttachments, DockerArchiveKeepsNoSignaturesAndSaysSo) {
+  auto ref = parse_reference("docker-archive:" + tmp_.sub("image.tar"));
+  ASSERT_TRUE(ref) << ref.error().message();
+  auto store = io::image_layout::open(img_.dir);
+  ASSERT_TRUE(store);
+  auto sigs = pipeline::read_attached_signatures(*ref, *store, subject_.digest, nullptr);
+  ASSERT_FALSE(sigs);
+  EXPECT_EQ(sigs.error().code(), errc::unsupported);
+  EXPECT_NE(sigs.error().message().find("not kept in docker-archive: images"), std::string::npos)
+      << sigs.error().message();
 }
 
 }  // namespace
