@@ -142,8 +142,8 @@ timespec to_timespec(std::int64_t sec, std::int64_t nsec) {
 result<rootfs_writer> rootfs_writer::open(const std::string& rootfs, rootfs_writer_options opts) {
   rootfs_writer w;
   w.opts_ = opts;
-  if (::geteuid() != 0) w.opts_.rootless = true;
   w.euid_ = ::geteuid();
+  if (w.euid_ != 0) w.opts_.rootless = true;
   w.egid_ = ::getegid();
   w.umask_ = process_umask();
   w.root_ = unique_fd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -230,11 +230,15 @@ result<int> rootfs_writer::parent_fd(const std::string& parent, bool create) {
   return cached_fd_.get();
 }
 
-result<gid_t> rootfs_writer::new_file_gid(int pfd, const std::string& parent) {
-  if (!parent.empty()) return cached_new_file_gid_;
-  struct stat st{};
-  if (::fstat(pfd, &st) != 0) return fail_errno("stat rootfs", errno);
-  return (st.st_mode & S_ISGID) ? st.st_gid : egid_;
+result<bool> rootfs_writer::owner_right_at_creation(int pfd, const std::string& parent, const tar_entry& e) {
+  if (opts_.rootless || static_cast<std::int64_t>(euid_) != e.uid) return false;
+  gid_t gid = cached_new_file_gid_;
+  if (parent.empty()) {
+    struct stat st{};
+    if (::fstat(pfd, &st) != 0) return fail_errno("stat rootfs", errno);
+    gid = (st.st_mode & S_ISGID) ? st.st_gid : egid_;
+  }
+  return static_cast<std::int64_t>(gid) == e.gid;
 }
 
 result<void> rootfs_writer::remove_tree(int dirfd, const std::string& name) {
@@ -443,9 +447,7 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
       file_entry_ = e;
       file_path_ = path;
       file_end_ = 0;
-      OCIPIPE_ASSIGN_OR_RETURN(const gid_t gid, new_file_gid(pfd, parent));
-      file_owner_right_ = !opts_.rootless && static_cast<std::int64_t>(euid_) == e.uid &&
-                          static_cast<std::int64_t>(gid) == e.gid;
+      OCIPIPE_ASSIGN_OR_RETURN(file_owner_right_, owner_right_at_creation(pfd, parent, e));
       if (e.size == 0) return end_entry();
       return {};
     }
@@ -474,9 +476,8 @@ result<void> rootfs_writer::begin_entry(const tar_entry& e, const std::string& p
         if (::symlinkat(e.link_target.c_str(), pfd, base.c_str()) != 0)
           return fail_errno("create symlink " + quote(path), errno);
       }
-      OCIPIPE_ASSIGN_OR_RETURN(const gid_t gid, new_file_gid(pfd, parent));
-      if (opts_.rootless || static_cast<std::int64_t>(euid_) != e.uid || static_cast<std::int64_t>(gid) != e.gid)
-        OCIPIPE_TRY(set_owner(-1, pfd, base, e, path));
+      OCIPIPE_ASSIGN_OR_RETURN(const bool owner_right, owner_right_at_creation(pfd, parent, e));
+      if (!owner_right) OCIPIPE_TRY(set_owner(-1, pfd, base, e, path));
       if (::utimensat(pfd, base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
         return fail_errno("set mtime of " + quote(path), errno);
       return {};

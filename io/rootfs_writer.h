@@ -112,9 +112,11 @@ class rootfs_writer {
   // a name under `dirfd` (symlink, fifo, device: no user.* xattrs on those).
   result<void> set_owner(int fd, int dirfd, const std::string& base, const tar_entry& e,
                          const std::string& path);
-  // The group a regular file created in parent `pfd` (spelled `parent`,
-  // just opened by parent_fd) gets: the directory's under setgid, else ours.
-  result<gid_t> new_file_gid(int pfd, const std::string& parent);
+  // Whether a file or symlink `e` just created in parent `pfd` (spelled
+  // `parent`, just opened by parent_fd) already has the entry's owner, so
+  // needs no chown: created by that uid, with the group it gets there (the
+  // directory's under setgid, else ours). Never rootless, which records owners.
+  result<bool> owner_right_at_creation(int pfd, const std::string& parent, const tar_entry& e);
   void warn_once(const std::string& key, const std::string& message);
   // The symlink-free path below the rootfs of directory `fd` ("" for the
   // rootfs itself), as the kernel names it; `spelled` when it cannot tell.

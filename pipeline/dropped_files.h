@@ -40,7 +40,6 @@ class dropped_files {
     d.content.reserve(static_cast<std::size_t>(e.size));
     current_ = &d;
     total_ += e.size;
-    ++count_;
   }
   /// Whether content goes to a dropped file now.
   [[nodiscard]] bool receiving() const { return current_ != nullptr; }
@@ -56,14 +55,10 @@ class dropped_files {
     const auto it = files_.find(path);
     return it == files_.end() ? nullptr : &it->second;
   }
-  /// Files dropped in this layer.
-  [[nodiscard]] std::uint64_t count() const { return count_; }
-
  private:
   std::unordered_map<std::string, dropped> files_;
   dropped* current_ = nullptr;
   std::uint64_t total_ = 0;
-  std::uint64_t count_ = 0;
 };
 
 }  // namespace ocipipe::pipeline

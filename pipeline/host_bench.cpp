@@ -716,10 +716,7 @@ result<std::vector<floor_layer>> measure_image_layers(const image_reference& ref
       const auto start = std::chrono::steady_clock::now();
       OCIPIPE_ASSIGN_OR_RETURN(auto dec,
                                make_decompressor(*again, media_type::compression_of(layer.media_type)).map_error(where));
-      for (;;) {
-        OCIPIPE_ASSIGN_OR_RETURN(auto chunk, dec->next().map_error(where));
-        if (chunk.empty()) break;
-      }
+      OCIPIPE_TRY(drain(*dec).map_error(where));
       f.decompress_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     out.push_back(std::move(f));

@@ -21,9 +21,8 @@ bool qualifies(const resolved_image& image) {
 result<void> scan(const io::image_layout& layout, const descriptor& layer, const digest* diff_id,
                   const decode_limits& limits, const std::atomic<bool>& stop, layer_changes& out) {
   OCIPIPE_ASSIGN_OR_RETURN(auto blob, layout.open_blob(layer));
-  const auto diff_alg = diff_id && diff_id->algorithm() == digest_algorithm::sha512 ? digest_algorithm::sha512
-                                                                                     : digest_algorithm::sha256;
-  OCIPIPE_ASSIGN_OR_RETURN(auto stream, layer_stream::open(*blob, layer, limits.decompress, diff_alg));
+  OCIPIPE_ASSIGN_OR_RETURN(auto stream, layer_stream::open(*blob, layer, limits.decompress,
+                                                           diff_id ? diff_id->algorithm() : digest_algorithm::sha256));
   tar_reader tar(*stream, limits.tar);
   std::uint64_t entries = 0;
   for (;;) {
@@ -66,9 +65,8 @@ void layer_prescan::run() {
   const auto& layers = image_.manifest.layers;
   const auto& diff_ids = image_.config.diff_ids;
   for (std::size_t i = 1; i < layers.size(); ++i) {
-    auto c = std::make_unique<layer_changes>();
-    if (!scan(layout_, layers[i], i < diff_ids.size() ? &diff_ids[i] : nullptr, limits_, stop_, *c)) return;
-    changes_[i] = std::move(c);
+    // Filled in place: readers look only at layers already published.
+    if (!scan(layout_, layers[i], i < diff_ids.size() ? &diff_ids[i] : nullptr, limits_, stop_, changes_[i])) return;
     published_.store(i, std::memory_order_release);
   }
 }
@@ -76,10 +74,7 @@ void layer_prescan::run() {
 bool layer_prescan::dead(std::size_t layer, std::string_view path) const {
   const std::size_t known = published_.load(std::memory_order_acquire);
   if (known <= layer) return false;
-  std::vector<const layer_changes*> later;
-  later.reserve(known - layer);
-  for (std::size_t j = layer + 1; j <= known; ++j) later.push_back(changes_[j].get());
-  return dead_in_later_layers(later, path);
+  return dead_in_later_layers(std::span<const layer_changes>(changes_).subspan(layer + 1, known - layer), path);
 }
 
 }  // namespace ocipipe::pipeline

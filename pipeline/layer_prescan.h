@@ -4,7 +4,6 @@
 // headers on a thread of its own while the lower layers are applied.
 
 #include <atomic>
-#include <memory>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -55,7 +54,7 @@ class layer_prescan {
   const io::image_layout& layout_;
   const resolved_image& image_;
   const decode_limits& limits_;
-  std::vector<std::unique_ptr<layer_changes>> changes_;  ///< [i] for layer i; written before publication
+  std::vector<layer_changes> changes_;  ///< [i] for layer i; written before publication
   std::atomic<std::size_t> published_{0};               ///< layers 1..published_ are complete
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -51,7 +51,6 @@ struct unpack_run {
   std::uint64_t applied_blob_bytes = 0;  // of the layers applied so far
   const std::atomic<bool>* cancel = nullptr;
   const pipeline::layer_prescan* prescan = nullptr;
-  std::uint64_t dropped_files = 0;  // regular files not written: a later layer removes them
 
   void fail_with(error e) {
     {
@@ -194,7 +193,6 @@ void apply_layer(unpack_run& run, std::size_t i) {
   layer_apply layer{i, run.prescan};
   while (auto batch = ch.pop())
     if (!apply_one(run, i, *batch, layer)) return;
-  run.dropped_files += layer.dropped.count();
   finish_layer(run, i, ch);
 }
 

@@ -45,9 +45,9 @@ layer_changes::effect layer_changes::on_lower_file(std::string_view path) const 
   return hidden ? effect::removes : effect::none;
 }
 
-bool dead_in_later_layers(const std::vector<const layer_changes*>& later, std::string_view path) {
-  for (const auto* l : later) {
-    switch (l->on_lower_file(path)) {
+bool dead_in_later_layers(std::span<const layer_changes> later, std::string_view path) {
+  for (const auto& l : later) {
+    switch (l.on_lower_file(path)) {
       case layer_changes::effect::removes:
         return true;
       case layer_changes::effect::needs:

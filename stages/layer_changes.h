@@ -6,6 +6,7 @@
 // pipeline/README.md "Write avoidance").
 
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -56,6 +57,6 @@ class layer_changes {
 /// at the first layer not known yet), and one of them removes the file before
 /// any needs it. A path whose layers above are not all known up to the one
 /// that removes it is not dead (the caller writes it).
-[[nodiscard]] bool dead_in_later_layers(const std::vector<const layer_changes*>& later, std::string_view path);
+[[nodiscard]] bool dead_in_later_layers(std::span<const layer_changes> later, std::string_view path);
 
 }  // namespace ocipipe

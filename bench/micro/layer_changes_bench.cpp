@@ -21,7 +21,7 @@ void BM_LayerChangesDeadQuery(benchmark::State& state) {
   ocipipe::layer_changes cleanup, other;
   for (int d = 0; d < 100; d += 2) cleanup.add_whiteout("usr/share/pkg" + std::to_string(d));
   for (int i = 0; i < 2000; ++i) other.add_entry("etc/conf" + std::to_string(i), ocipipe::entry_type::regular, "");
-  const std::vector<const ocipipe::layer_changes*> later{&other, &cleanup};
+  const std::vector<ocipipe::layer_changes> later{other, cleanup};
   const auto paths = lower_paths();
   std::size_t dead = 0;
   for (const auto& p : paths) dead += ocipipe::dead_in_later_layers(later, p);

@@ -3,6 +3,8 @@
 
 #include "stages/layer_changes.h"
 
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace ocipipe {
@@ -61,10 +63,11 @@ TEST(LayerChanges, DeadOnlyWhenARemoverComesBeforeAnyLayerThatNeedsIt) {
   remover.add_whiteout("usr/share/man");
   needer.add_entry("keep", entry_type::hardlink, "usr/share/man/man1/ls.1.gz");
   const std::string f = "usr/share/man/man1/ls.1.gz";
-  EXPECT_TRUE(dead_in_later_layers({&quiet, &remover}, f));
-  EXPECT_FALSE(dead_in_later_layers({&quiet, &needer, &remover}, f));
-  EXPECT_TRUE(dead_in_later_layers({&remover, &needer}, f));
-  EXPECT_FALSE(dead_in_later_layers({&quiet}, f));
+  using layers = std::vector<layer_changes>;
+  EXPECT_TRUE(dead_in_later_layers(layers{quiet, remover}, f));
+  EXPECT_FALSE(dead_in_later_layers(layers{quiet, needer, remover}, f));
+  EXPECT_TRUE(dead_in_later_layers(layers{remover, needer}, f));
+  EXPECT_FALSE(dead_in_later_layers(layers{quiet}, f));
   EXPECT_FALSE(dead_in_later_layers({}, f));
 }
 
