@@ -183,9 +183,7 @@ result<void> write_oci_archive(copy_source& src, const image_reference& dst, cop
     OCIPIPE_TRY(add_verified_blob(w, item.desc.digest.blob_path(), item, src.store, run));
     ++run.report.blobs_copied;
     run.report.bytes_copied += static_cast<std::uint64_t>(item.desc.size);
-    if (!item.bytes)
-      run.meter.finished(run.meter.done(), "blob " + std::to_string(i + 1) + " of " + std::to_string(blobs.size()) +
-                                               " (" + item.desc.digest.short_str() + ")");
+    run.meter.finished_item("blob", blobs.size(), item.desc.digest.short_str(), !item.bytes);
   }
   image_index index;
   index.manifests.push_back(index_entry(src.root, dst.tag));
@@ -253,8 +251,7 @@ result<void> write_docker_archive(copy_source& src, const image_reference& dst, 
     tar_size[l.diff_id.str()] = l.tar_bytes;
     ++run.report.blobs_copied;
     run.report.bytes_copied += l.tar_bytes;
-    run.meter.finished(run.meter.done(), "layer " + std::to_string(i + 1) + " of " + std::to_string(layers.size()) +
-                                             " (" + l.blob.digest.short_str() + ")");
+    run.meter.finished_item("layer", layers.size(), l.blob.digest.short_str());
   }
   for (const auto& d : diff_ids)
     read_back.layers.push_back({std::string(media_type::layer_tar), d, static_cast<std::int64_t>(tar_size[d.str()])});

@@ -20,7 +20,6 @@ result<void> for_each_leaf(copy_source& src, copy_run& run,
                    [](const copy_item* a, const copy_item* b) { return a->desc.size > b->desc.size; });
   std::vector<std::optional<error>> errors(leaves.size());
   std::atomic<bool> stop{false};
-  std::atomic<std::size_t> finished{0};
   const auto run_one = [&](std::size_t i) {
     if (stop.load(std::memory_order_relaxed)) return;
     const auto& item = *leaves[i];
@@ -31,10 +30,8 @@ result<void> for_each_leaf(copy_source& src, copy_run& run,
       stop = true;
       return;
     }
-    const auto n = finished.fetch_add(1) + 1;
-    if (!item.bytes)
-      run.meter.finished(run.meter.done(), "blob " + std::to_string(n) + " of " + std::to_string(leaves.size()) +
-                                               " (" + item.desc.digest.short_str() + ")");
+    // A blob whose bytes the plan holds in memory counts, but has nothing to report.
+    run.meter.finished_item("blob", leaves.size(), item.desc.digest.short_str(), !item.bytes);
   };
   const int jobs = run.opts.jobs > 0 ? run.opts.jobs : tbb::this_task_arena::max_concurrency();
   tbb::task_arena arena(jobs);

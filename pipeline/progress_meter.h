@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "pipeline/api.h"
 
@@ -37,6 +38,19 @@ class progress_meter {
     raise(done);
     emit(current, true);
   }
+  /// Counts one more of `count` items (layers or blobs) finished and, when `report`, reports
+  /// now "<noun> k of <count> (<detail>)". k is taken under the same lock that calls the
+  /// callback, so when items finish on many threads the numbers still arrive in order and
+  /// the last update names the last item.
+  void finished_item(std::string_view noun, std::size_t count, std::string_view detail, bool report = true) {
+    if (!cb_) return;
+    std::lock_guard lock(mu_);
+    const auto k = ++items_finished_;
+    if (!report) return;
+    current_ = std::string(noun) + " " + std::to_string(k) + " of " + std::to_string(count) + " (" +
+               std::string(detail) + ")";
+    call(true);
+  }
   [[nodiscard]] std::uint64_t done() const noexcept { return done_.load(std::memory_order_relaxed); }
 
  private:
@@ -60,6 +74,10 @@ class progress_meter {
   void emit(const std::string& current, bool finished_one) {
     std::lock_guard lock(mu_);
     if (!current.empty()) current_ = current;
+    call(finished_one);
+  }
+  // Holds mu_.
+  void call(bool finished_one) {
     cb_(progress_update{std::min(done_.load(std::memory_order_relaxed), total_), total_, current_, finished_one});
   }
 
@@ -69,6 +87,7 @@ class progress_meter {
   std::atomic<std::int64_t> last_ns_{0};
   std::mutex mu_;
   std::string current_;
+  std::size_t items_finished_ = 0;  // guarded by mu_
 };
 
 }  // namespace ocipipe::pipeline

@@ -4,7 +4,6 @@
 #include <oneapi/tbb/flow_graph.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <map>
 #include <set>
@@ -391,7 +390,6 @@ void run_blob_graph(run_state& run, const validate_options& opts) {
       return order[next++];
     });
     // Each check holds two 1 MiB buffers: concurrency bounds the memory.
-    std::atomic<std::size_t> done{0};
     std::uint64_t total_bytes = 0;
     for (const auto& job : run.jobs) total_bytes += job.desc.size > 0 ? static_cast<std::uint64_t>(job.desc.size) : 0;
     pipeline::progress_meter meter(opts.progress, total_bytes);
@@ -402,8 +400,7 @@ void run_blob_graph(run_state& run, const validate_options& opts) {
       // A blob cut short or missing still counts as done, in full.
       const auto size = job.desc.size > 0 ? static_cast<std::uint64_t>(job.desc.size) : 0;
       if (job.compressed_bytes < size) meter.add(size - job.compressed_bytes);
-      meter.finished(meter.done(), "blob " + std::to_string(++done) + " of " + std::to_string(run.jobs.size()) +
-                                       " (" + job.desc.digest.short_str() + ")");
+      meter.finished_item("blob", run.jobs.size(), job.desc.digest.short_str());
     });
     flow::make_edge(blob_job_node, check_blob_node);
     blob_job_node.activate();
