@@ -42,16 +42,49 @@ struct apply_batch {
 /// wakes both sides for good. A channel made with a sink hands each batch
 /// to it on the producer's thread instead (-j1: decode and apply on one
 /// thread, with nothing queued).
+///
+/// Applied batches come back through recycle() and leave again through
+/// fresh_batch() with their memory: a fresh 1 MiB arena per batch cost a page
+/// fault per 4 KiB written into it (the allocator gives freed arenas back to
+/// the kernel), 55 000 faults for a 218 MB image.
 class layer_channel {
  public:
   /// Consumes one batch; false stops the producer (like cancel()).
-  using sink = std::function<bool(apply_batch&&)>;
+  using sink = std::function<bool(const apply_batch&)>;
   explicit layer_channel(std::size_t capacity_bytes) : capacity_(capacity_bytes) {}
   explicit layer_channel(sink direct) : capacity_(0), direct_(std::move(direct)) {}
 
+  /// An empty batch whose arena can hold `arena_bytes` without growing: a
+  /// recycled one when there is one.
+  apply_batch fresh_batch(std::size_t arena_bytes) {
+    apply_batch b;
+    {
+      std::lock_guard lock(mu_);
+      if (!spares_.empty()) {
+        b = std::move(spares_.back());
+        spares_.pop_back();
+      }
+    }
+    b.arena.reserve(arena_bytes);
+    return b;
+  }
+
+  /// Takes back a batch the consumer is done with; keeps at most two.
+  void recycle(apply_batch&& b) {
+    b.ops.clear();
+    b.arena.clear();
+    b.blob_bytes_read = 0;
+    std::lock_guard lock(mu_);
+    if (spares_.size() < 2 && !drained_) spares_.push_back(std::move(b));
+  }
+
   /// Queues a batch; blocks while full. False once cancelled.
   bool push(apply_batch batch) {
-    if (direct_) return direct_(std::move(batch));
+    if (direct_) {
+      const bool ok = direct_(batch);
+      recycle(std::move(batch));
+      return ok;
+    }
     std::unique_lock lock(mu_);
     const auto n = batch.bytes();
     not_full_.wait(lock, [&] { return cancelled_ || queued_ == 0 || queued_ + n <= capacity_; });
@@ -74,7 +107,11 @@ class layer_channel {
   std::optional<apply_batch> pop() {
     std::unique_lock lock(mu_);
     not_empty_.wait(lock, [&] { return cancelled_ || !queue_.empty() || outcome_.has_value(); });
-    if (cancelled_ || queue_.empty()) return std::nullopt;
+    if (cancelled_ || queue_.empty()) {
+      drained_ = true;  // the producer is done: nobody takes spares any more
+      spares_.clear();
+      return std::nullopt;
+    }
     apply_batch b = std::move(queue_.front());
     queue_.pop_front();
     queued_ -= b.bytes();
@@ -106,6 +143,8 @@ class layer_channel {
   std::mutex mu_;
   std::condition_variable not_full_, not_empty_;
   std::deque<apply_batch> queue_;
+  std::vector<apply_batch> spares_;
+  bool drained_ = false;
   std::size_t capacity_;
   std::size_t queued_ = 0;
   std::size_t high_water_ = 0;

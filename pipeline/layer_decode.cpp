@@ -21,7 +21,8 @@ constexpr std::size_t batch_bytes = 1 << 20;
 // progress in bytes as stored.
 class batcher {
  public:
-  batcher(layer_channel& ch, const std::atomic<std::uint64_t>& blob_read) : ch_(ch), blob_read_(blob_read) {}
+  batcher(layer_channel& ch, const std::atomic<std::uint64_t>& blob_read)
+      : ch_(ch), blob_read_(blob_read), cur_(ch.fresh_batch(batch_bytes)) {}
   apply_op& add(apply_op::kind k) {
     cur_.ops.emplace_back();
     cur_.ops.back().what = k;
@@ -54,8 +55,7 @@ class batcher {
     if (cur_.ops.empty()) return {};
     apply_batch b = std::move(cur_);
     b.blob_bytes_read = blob_read_.load(std::memory_order_relaxed);
-    cur_ = apply_batch{};
-    cur_.arena.reserve(batch_bytes);
+    cur_ = ch_.fresh_batch(batch_bytes);
     if (!ch_.push(std::move(b))) return fail(errc::cancelled, "cancelled");
     return {};
   }

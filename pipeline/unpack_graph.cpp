@@ -191,8 +191,10 @@ void apply_layer(unpack_run& run, std::size_t i) {
   auto& ch = *run.channels[i];
   if (run.failed) return;
   layer_apply layer{i, run.prescan};
-  while (auto batch = ch.pop())
+  while (auto batch = ch.pop()) {
     if (!apply_one(run, i, *batch, layer)) return;
+    ch.recycle(std::move(*batch));
+  }
   finish_layer(run, i, ch);
 }
 
@@ -202,7 +204,7 @@ result<void> run_serial(unpack_run& run, const pipeline::decode_limits& limits) 
   const auto& diff_ids = run.image.config.diff_ids;
   for (std::size_t i = 0; i < run.image.manifest.layers.size() && !run.failed; ++i) {
     layer_apply layer{i, nullptr};
-    pipeline::layer_channel ch([&](pipeline::apply_batch&& b) { return apply_one(run, i, b, layer); });
+    pipeline::layer_channel ch([&](const pipeline::apply_batch& b) { return apply_one(run, i, b, layer); });
     pipeline::decode_layer(run.layout, run.image.manifest.layers[i], i < diff_ids.size() ? &diff_ids[i] : nullptr,
                            limits, ch, run.stats[i]);
     if (!run.failed) finish_layer(run, i, ch);
