@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <random>
 
+#include "io/fd_io.h"
 #include "io/unique_fd.h"
 
 namespace ocipipe::io {
@@ -54,16 +55,9 @@ struct archive_writer::state {
   // and EINTR are retried here, so libarchive sees all or an error.
   static la_ssize_t write_cb(::archive*, void* self, const void* buf, size_t n) {
     auto* s = static_cast<state*>(self);
-    const auto* p = static_cast<const char*>(buf);
-    size_t done = 0;
-    while (done < n) {
-      const ssize_t w = ::write(s->file.get(), p + done, n - done);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        s->write_errno = errno;
-        return -1;
-      }
-      done += static_cast<size_t>(w);
+    if (const int e = write_fully(s->file.get(), buf, n); e != 0) {
+      s->write_errno = e;
+      return -1;
     }
     return static_cast<la_ssize_t>(n);
   }

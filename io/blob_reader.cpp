@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "io/fd_io.h"
+
 namespace ocipipe::io {
 
 blob_file_source::blob_file_source(unique_fd fd, std::uint64_t expected_size, std::string what,
@@ -19,11 +21,9 @@ result<byte_view> blob_file_source::next() {
     // The region's end is the blob's end, whatever follows it in the file.
     const std::uint64_t in_region = region_->length > done_ ? region_->length - done_ : 0;
     if (want > in_region) want = static_cast<std::size_t>(in_region);
-    do n = want ? ::pread(fd_.get(), buf_.data(), want, static_cast<off_t>(region_->offset + done_)) : 0;
-    while (n < 0 && errno == EINTR);
+    n = want ? pread_retrying(fd_.get(), buf_.data(), want, static_cast<off_t>(region_->offset + done_)) : 0;
   } else {
-    do n = ::read(fd_.get(), buf_.data(), want);
-    while (n < 0 && errno == EINTR);
+    n = read_retrying(fd_.get(), buf_.data(), want);
   }
   if (n < 0) return fail_errno("read " + what_, errno);
   if (static_cast<std::uint64_t>(n) > left)

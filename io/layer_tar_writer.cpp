@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "io/fd_io.h"
 #include "io/rootfs_writer.h"  // open_in_root
 
 namespace ocipipe::io {
@@ -326,9 +327,7 @@ result<void> layer_tar_source::read_content() {
   // file that grew since it was walked shows without an extra read.
   const std::size_t want = file_left_ < read_buf_.size() ? static_cast<std::size_t>(file_left_) + 1
                                                          : read_buf_.size();
-  ssize_t n;
-  do n = ::read(file_.get(), read_buf_.data(), want);
-  while (n < 0 && errno == EINTR);
+  const ssize_t n = read_retrying(file_.get(), read_buf_.data(), want);
   if (n < 0) return fail_errno(quote(file_path_), errno);
   if (n == 0 || static_cast<std::uint64_t>(n) > file_left_)
     return fail(errc::io, quote(file_path_) + ": changed while packing (" +

@@ -12,8 +12,10 @@
 #include <random>
 #include <utility>
 
+#include "io/fd_io.h"
 #include "io/blob_reader.h"
 #include "io/small_file.h"
+#include "io/target_dir.h"
 
 namespace ocipipe::io {
 namespace {
@@ -33,16 +35,7 @@ std::string_view alg_name(digest_algorithm alg) {
 // write(2) until every byte is out: short writes happen on signals and on
 // some filesystems near quota; EINTR is retried.
 result<void> write_all(int fd, const std::byte* p, std::size_t n, const std::string& what) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return fail_errno(what + ": write", errno);
-    }
-    if (w == 0) return fail(errc::io, what + ": write made no progress", EIO);
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
+  if (const int e = write_fully(fd, p, n); e != 0) return fail_errno(what + ": write", e);
   return {};
 }
 
@@ -170,7 +163,21 @@ result<void> lock_exclusive(int fd, const std::string& what) {
   return {};
 }
 
+bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
 }  // namespace
+
+// Whether `path` still names directory `dir` and its lock file is still `lock`
+// (the lock is held, so nothing changes that while it is). False when the
+// layout was removed, or replaced by another directory, since they were opened.
+bool layout_writer::still_in_place(const std::string& path, int dir, int lock) {
+  struct stat at_path{}, opened{}, lock_named{}, lock_held{};
+  if (::stat(path.c_str(), &at_path) != 0 || ::fstat(dir, &opened) != 0 || !same_file(at_path, opened)) return false;
+  if (::fstatat(dir, std::string(layout_lock_name).c_str(), &lock_named, AT_SYMLINK_NOFOLLOW) != 0 ||
+      ::fstat(lock, &lock_held) != 0 || !same_file(lock_named, lock_held))
+    return false;
+  return true;
+}
 
 // ---- blob_ingest ---------------------------------------------------------
 
@@ -282,6 +289,22 @@ layout_writer::~layout_writer() {
 result<layout_writer> layout_writer::open(const std::string& path, bool create) {
   const std::string what = "layout " + quote(path);
   if (path.empty()) return fail(errc::invalid_argument, "layout: empty path");
+  // Each pass opens the directory, locks it, and checks that what it locked
+  // is still what `path` names: a layout removed while this waited (a failed
+  // run's created_layout_guard) would otherwise be written to after its
+  // deletion, every write failing with ENOENT or, worse, the run "succeeding"
+  // into a directory nobody can reach.
+  for (int attempt = 0;; ++attempt) {
+    if (attempt >= max_open_attempts)
+      return fail(errc::unavailable, what + ": removed or replaced again and again while waiting for its lock");
+    bool again = false;
+    auto w = open_once(path, create, again);
+    if (!again) return w;
+  }
+}
+
+result<layout_writer> layout_writer::open_once(const std::string& path, bool create, bool& again) {
+  const std::string what = "layout " + quote(path);
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno != ENOENT) return fail_errno(what, errno);
@@ -310,12 +333,34 @@ result<layout_writer> layout_writer::open(const std::string& path, bool create) 
     if (!create) return fail(errc::invalid_argument, what + ": not an image layout (no oci-layout file)");
     return {};
   };
-  if (!has_layout_file()) OCIPIPE_TRY(refuse_non_layout());
+  int lock_flags = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+  if (!has_layout_file()) {
+    auto ok = refuse_non_layout();
+    if (!ok) {
+      // A layout another writer is removing (or still making) has its lock
+      // file: wait for that writer, then look again under the lock. Without
+      // one it is not ours: refuse, and create nothing in it.
+      struct stat lst{};
+      if (::fstatat(w.dir_.get(), std::string(layout_lock_name).c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0)
+        return tl::unexpected(std::move(ok).error());
+      lock_flags &= ~O_CREAT;
+    }
+  }
 
-  w.lock_ = unique_fd(::openat(w.dir_.get(), std::string(layout_lock_name).c_str(),
-                               O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
-  if (!w.lock_) return fail_errno(what + ": open lock file", errno);
+  w.lock_ = unique_fd(::openat(w.dir_.get(), std::string(layout_lock_name).c_str(), lock_flags, 0644));
+  if (!w.lock_) {
+    // ENOENT: the directory was removed since it was opened; start over.
+    if (errno == ENOENT) {
+      again = true;
+      return fail(errc::not_found, what + ": removed while being opened", ENOENT);
+    }
+    return fail_errno(what + ": open lock file", errno);
+  }
   OCIPIPE_TRY(lock_exclusive(w.lock_.get(), what));
+  if (!still_in_place(path, w.dir_.get(), w.lock_.get())) {
+    again = true;
+    return fail(errc::not_found, what + ": removed while waiting for its lock", ENOENT);
+  }
 
   // Under the lock: another process may have initialized it meanwhile.
   if (!has_layout_file()) {
@@ -523,6 +568,35 @@ result<void> layout_writer::remove_stale_ingest() {
     if (::unlinkat(ingest.get(), f.name.c_str(), 0) != 0 && errno != ENOENT)
       return fail_errno(what + ": remove " + quote(f.name), errno);
   return fsync_fd(ingest.get(), what);
+}
+
+result<void> layout_writer::remove_layout() {
+  const std::string what = "layout " + quote(path_) + ": remove";
+  if (!dir_ || !lock_) return fail(errc::invalid_argument, what + ": not open");
+  if (!still_in_place(path_, dir_.get(), lock_.get()))
+    return fail(errc::io, what + ": " + quote(path_) + " is no longer the directory locked");
+  // oci-layout first: from here on nobody takes the directory for a layout.
+  if (::unlinkat(dir_.get(), "oci-layout", 0) != 0 && errno != ENOENT) return fail_errno(what + " oci-layout", errno);
+  OCIPIPE_ASSIGN_OR_RETURN(auto names, dir_names(dir_.get(), what));
+  for (const auto& n : names) {
+    if (n == layout_lock_name) continue;
+    struct stat st{};
+    if (::fstatat(dir_.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      OCIPIPE_TRY(remove_dir_contents(path_ + "/" + n, /*remove_self=*/true));
+    } else if (::unlinkat(dir_.get(), n.c_str(), 0) != 0 && errno != ENOENT) {
+      return fail_errno(what + " " + quote(n), errno);
+    }
+  }
+  // The lock file last, then the directory. A writer that opened the directory
+  // and created a new lock file in between finds no oci-layout and makes a
+  // new layout there: then rmdir fails (ENOTEMPTY) and the directory is its.
+  ::unlinkat(dir_.get(), std::string(layout_lock_name).c_str(), 0);
+  if (::rmdir(path_.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST)
+    return fail_errno(what, errno);
+  dir_.reset();
+  lock_.reset();
+  return {};
 }
 
 result<std::string> layout_writer::read_index() const {

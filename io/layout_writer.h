@@ -125,6 +125,12 @@ class layout_writer {
   /// never turn an unrelated directory into a layout) unless it is empty.
   /// Errors: `not_found` (missing and not `create`), `invalid_argument`,
   /// `permission_denied`, `io`.
+  ///
+  /// Process-safe: when the layout is removed (remove_layout()) or replaced
+  /// while this waits for its lock, the lock it then gets is on a file nobody
+  /// else can find; open() notices (the directory and lock file at `path` are
+  /// no longer the ones it locked) and starts over, so it never writes into
+  /// a deleted directory. `unavailable` when that happens again and again.
   [[nodiscard]] static result<layout_writer> open(const std::string& path, bool create);
 
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
@@ -178,6 +184,17 @@ class layout_writer {
   /// Unlinks the files stale_ingest() lists (same precondition). Errors: `io`.
   [[nodiscard]] result<void> remove_stale_ingest();
 
+  /// Removes the whole layout directory, the lock held throughout: oci-layout
+  /// first (so nothing takes it for a layout any more), then index.json,
+  /// blobs/ and the ingest area, the lock file and the directory last.
+  /// Writers waiting for the lock then find it gone and start over (open());
+  /// one that makes a new layout in the directory before it is removed keeps
+  /// it (the directory stays). For a run that created the layout and failed
+  /// before any image was tagged in it (pipeline's created_layout_guard,
+  /// which checks that under this lock). The writer holds nothing afterwards
+  /// and must only be destroyed. Errors: `io`.
+  [[nodiscard]] result<void> remove_layout();
+
   /// index.json as it is now (at most 64 MiB). Errors: `not_found`, `io`,
   /// `resource_exhausted`.
   [[nodiscard]] result<std::string> read_index() const;
@@ -187,6 +204,10 @@ class layout_writer {
 
  private:
   layout_writer() = default;
+  /// How often open() starts over on a layout removed under it.
+  static constexpr int max_open_attempts = 64;
+  [[nodiscard]] static result<layout_writer> open_once(const std::string& path, bool create, bool& again);
+  [[nodiscard]] static bool still_in_place(const std::string& path, int dir, int lock);
   [[nodiscard]] result<unique_fd> open_alg_dir(digest_algorithm alg, bool create) const;
   [[nodiscard]] result<unique_fd> open_ingest_dir() const;
   [[nodiscard]] result<void> init_layout();

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "io/fd_io.h"
 #include "io/small_file.h"
 #include "io/unique_fd.h"
 
@@ -130,15 +131,7 @@ result<void> make_dirs(const std::string& path) {
 }
 
 result<void> write_all(int fd, const std::string& bytes, const std::string& what) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail_errno(what, errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  if (const int e = write_fully(fd, bytes.data(), bytes.size()); e != 0) return fail_errno(what, e);
   return {};
 }
 

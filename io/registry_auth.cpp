@@ -218,7 +218,8 @@ result<std::optional<registry_credentials>> run_credential_helper(std::string_vi
       if (fds[i].fd == in_fd) {
         const ssize_t w = ::send(in_fd, input.data() + written, input.size() - written, MSG_NOSIGNAL);
         if (w > 0) written += static_cast<std::size_t>(w);
-        if (w < 0 || written == input.size()) {
+        // EINTR/EAGAIN: poll again; any other error means the helper stopped reading.
+        if ((w < 0 && errno != EINTR && errno != EAGAIN) || written == input.size()) {
           ::shutdown(in_fd, SHUT_WR);
           in_fd = -1;
         }

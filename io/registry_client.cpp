@@ -103,30 +103,20 @@ std::string origin_of(const std::string& url) {
   return u ? u->origin() : std::string();
 }
 
-/// "CODE: message; CODE: message" from a registry's error body
-/// (distribution-spec "Error Codes"), "" when it is not one.
-std::string registry_error_text(const std::string& body) {
-  if (body.empty() || body.size() > error_body_limit) return "";
-  auto doc = json::parse(body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return "";
-  auto it = doc.find("errors");
-  if (it == doc.end() || !it->is_array()) return "";
-  std::string out;
-  for (const auto& e : *it) {
-    if (!e.is_object()) continue;
-    std::string one;
-    if (auto c = e.find("code"); c != e.end() && c->is_string()) one = c->get<std::string>();
-    if (auto m = e.find("message"); m != e.end() && m->is_string() && !m->get<std::string>().empty())
-      one += (one.empty() ? "" : ": ") + m->get<std::string>();
-    if (one.empty()) continue;
-    if (!out.empty()) out += "; ";
-    out += one;
-  }
-  return out;
+/// "CODE: message; …" from a registry's error body (stages/http_headers),
+/// "" for none or for a body past the size error responses are read to.
+std::string error_body_text(const std::string& body) {
+  if (body.size() > error_body_limit) return "";
+  return registry_error_text(body);
 }
 
+/// Whether the error body lists `code` as one of its errors' codes (not as
+/// text in a message).
 bool has_error_code(const std::string& body, std::string_view code) {
-  return registry_error_text(body).find(code) != std::string::npos;
+  if (body.size() > error_body_limit) return false;
+  for (const auto& e : parse_registry_errors(body))
+    if (e.code == code) return true;
+  return false;
 }
 
 /// The error for a response that is not the one wanted, its category from
@@ -145,7 +135,7 @@ error status_error(const std::string& method, const std::string& url, long statu
   else code = errc::malformed;
   std::string msg = method + " " + quote(path_of(url)) + ": status " + std::to_string(status);
   if (status >= 300 && status < 400) msg += " (redirect not followed)";
-  if (auto text = registry_error_text(body); !text.empty()) msg += ": " + text;
+  if (auto text = error_body_text(body); !text.empty()) msg += ": " + text;
   else if (status != 404 && status != 401 && status != 403 && status != 405) msg += ": unexpected";
   return error(code, std::move(msg));
 }
@@ -449,7 +439,7 @@ struct registry_core {
       // Refused after the challenge was answered with credentials: say so,
       // and where they came from, rather than a bare 401.
       if (st == 401 && sent_credentials && (challenged || !replayable) && origin_of(url_of(*r)) == origin) {
-        const std::string text = registry_error_text(body_of(*r));
+        const std::string text = error_body_text(body_of(*r));
         return tl::unexpected(error(errc::unauthenticated, c.method + " " + quote(path_of(c.url)) + ": status 401" +
                                                                refused_note(*auth->credentials()) +
                                                                (text.empty() ? "" : ": " + text)));

@@ -44,7 +44,8 @@ result<void> check_bounds(const descriptor& d, std::size_t max_bytes) {
   if (d.size < 0) return fail(errc::malformed, "blob " + d.digest.str() + ": negative size");
   if (static_cast<std::uint64_t>(d.size) > max_bytes)
     return fail(errc::resource_exhausted,
-                "blob " + d.digest.str() + ": size " + std::to_string(d.size) + " over limit");
+                "blob " + d.digest.str() + ": size " + std::to_string(d.size) + " bytes over the limit of " +
+                    std::to_string(max_bytes) + " bytes");
   return {};
 }
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/fd_io.h"
 #include "io/regular_file.h"
 #include "io/rootfs_writer.h"
 
@@ -26,9 +27,8 @@ result<std::optional<std::string>> read_file_in_root(const std::string& rootfs,
   std::string out;
   char buf[1 << 16];
   for (;;) {
-    const ssize_t n = ::read(fd->get(), buf, sizeof buf);
+    const ssize_t n = read_retrying(fd->get(), buf, sizeof buf);
     if (n < 0) {
-      if (errno == EINTR) continue;
       return fail_errno("read " + quote(path), errno);
     }
     if (n == 0) break;

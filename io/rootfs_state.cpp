@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "io/fd_io.h"
 #include "io/small_file.h"
 
 namespace ocipipe::io {
@@ -379,15 +380,8 @@ result<void> rootfs_state_writer::commit(rootfs_state state) {
   state.recorded_nsec = nsec_;
   state.racy_window_nsec = window_nsec_;
   const std::string bytes = encode_rootfs_state(state);
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(file_.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail_errno("write state file " + quote(path_), errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  if (const int e = write_fully(file_.get(), bytes.data(), bytes.size()); e != 0)
+    return fail_errno("write state file " + quote(path_), e);
   if (::fchmod(file_.get(), 0644) != 0) return fail_errno("chmod state file " + quote(path_), errno);
   if (::fsync(file_.get()) != 0) return fail_errno("fsync state file " + quote(path_), errno);
   if (::renameat(dir_.get(), temp_name_.c_str(), dir_.get(), final_name_.c_str()) != 0)

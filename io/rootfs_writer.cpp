@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "io/fd_io.h"
 #include "io/small_file.h"
 #include "stages/oci/rootless_owner.h"
 
@@ -553,20 +554,9 @@ result<bool> rootfs_writer::drop_entry(const std::string& path) {
 
 result<void> rootfs_writer::write_content(std::uint64_t offset, byte_view bytes) {
   if (!file_) return fail(errc::internal, "write_content without a regular file");
-  const auto* p = reinterpret_cast<const char*>(bytes.data());
-  std::size_t left = bytes.size();
-  auto off = static_cast<off_t>(offset);
-  while (left > 0) {
-    const ssize_t n = ::pwrite(file_.get(), p, left, off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail_errno("write " + quote(file_path_), errno);
-    }
-    p += n;
-    off += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  file_end_ = std::max(file_end_, static_cast<std::uint64_t>(off));
+  if (const int e = pwrite_fully(file_.get(), bytes.data(), bytes.size(), static_cast<off_t>(offset)); e != 0)
+    return fail_errno("write " + quote(file_path_), e);
+  file_end_ = std::max(file_end_, offset + bytes.size());
   return {};
 }
 

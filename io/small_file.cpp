@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/fd_io.h"
 #include "io/blob_reader.h"
 #include "io/regular_file.h"
 
@@ -26,9 +27,8 @@ result<std::string> read_linked_file(const std::string& path, std::size_t max_by
   std::string out;
   char buf[65536];
   for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
+    const ssize_t n = read_retrying(fd, buf, sizeof buf);
     if (n < 0) {
-      if (errno == EINTR) continue;
       const int e = errno;
       ::close(fd);
       return fail_errno(quote(path), e);

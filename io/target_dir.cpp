@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "io/fd_io.h"
 #include "io/unique_fd.h"
 
 namespace ocipipe::io {
@@ -174,16 +175,9 @@ result<void> write_file_atomic(const std::string& dir, const std::string& name,
   unique_fd fd(::openat(dfd.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
                         mode));
   if (!fd) return fail_errno("create " + quote(dir + "/" + tmp), errno);
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::unlinkat(dfd.get(), tmp.c_str(), 0);
-      return fail_errno("write " + quote(dir + "/" + tmp), e);
-    }
-    done += static_cast<std::size_t>(n);
+  if (const int e = write_fully(fd.get(), bytes.data(), bytes.size()); e != 0) {
+    ::unlinkat(dfd.get(), tmp.c_str(), 0);
+    return fail_errno("write " + quote(dir + "/" + tmp), e);
   }
   if (::fsync(fd.get()) != 0 || ::renameat(dfd.get(), tmp.c_str(), dfd.get(), name.c_str()) != 0) {
     const int e = errno;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pipeline/verified_blob.h"
 #include "stages/digester.h"
 #include "stages/image_json.h"
 #include "stages/oci/media_type.h"
@@ -16,7 +17,7 @@ result<docker_image_view> load_docker_image(const io::image_layout& store, const
   auto problem = [&](std::string rule, std::string path, std::string message) {
     v.problems.push_back({std::move(rule), severity::error, std::move(path), std::move(message)});
   };
-  auto bytes = store.read_file(img.config);
+  auto bytes = store.read_file(img.config, max_image_document_bytes);
   if (!bytes) return tl::unexpected(std::move(bytes).error().context("docker-archive config"));
   v.config_bytes = std::move(*bytes);
   const auto config_digest = digester::of(std::as_bytes(std::span(v.config_bytes.data(), v.config_bytes.size())),

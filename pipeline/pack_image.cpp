@@ -255,7 +255,20 @@ created_layout_guard::created_layout_guard(std::string path)
     : path_(std::move(path)), armed_(::access(path_.c_str(), F_OK) != 0 && errno == ENOENT) {}
 
 created_layout_guard::~created_layout_guard() {
-  if (armed_) (void)io::remove_dir_contents(path_, /*remove_self=*/true);
+  if (!armed_ || ::access(path_.c_str(), F_OK) != 0) return;
+  // Another run may have opened the layout this one created, and tagged its
+  // own image there, while this one failed (two packs into one new layout at
+  // once): so the layout goes only under its lock, and only while index.json
+  // lists no image. The run's own writer is closed by now (declared after
+  // this guard), so this waits only for other processes. Waiters find the
+  // layout gone and start over (io::layout_writer::open).
+  auto w = io::layout_writer::open(path_, /*create=*/true);
+  if (!w) return;  // no longer a layout, and not empty: not ours to remove
+  auto text = w->read_index();
+  if (!text) return;
+  auto index = parse_image_index(*text);
+  if (!index || !index->manifests.empty()) return;
+  (void)w->remove_layout();
 }
 
 }  // namespace ocipipe::pipeline

@@ -89,7 +89,10 @@ struct packed_image {
 /// Removes an image layout that this pack created, unless keep() is called:
 /// a failed pack must not leave behind an empty layout the user never had
 /// (an existing layout is never removed: it keeps its state, plus at worst
-/// unreferenced blobs for gc). Construct it before opening the writer.
+/// unreferenced blobs for gc). Construct it before opening the writer, and
+/// destroy it after the writer is closed: it takes the layout lock itself,
+/// and removes the layout only while index.json lists no image, so an image
+/// another process tagged into the new layout meanwhile is never lost.
 class created_layout_guard {
  public:
   explicit created_layout_guard(std::string path);

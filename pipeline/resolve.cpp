@@ -145,7 +145,7 @@ namespace {
 // is an error here (validate reports them all instead).
 result<resolved_image> resolve_docker(const io::image_layout& store, const image_reference& ref,
                                       const platform_selector& platform) {
-  OCIPIPE_ASSIGN_OR_RETURN(auto text, store.read_file("manifest.json"));
+  OCIPIPE_ASSIGN_OR_RETURN(auto text, store.read_file("manifest.json", pipeline::max_image_document_bytes));
   auto list = parse_docker_manifest(text);
   if (!list.problems.empty())
     return fail(errc::malformed, "manifest.json: " + list.problems.front().json_path + ": " +
@@ -285,7 +285,7 @@ result<descriptor> select_root(const io::image_layout& store, const image_refere
     const std::string name = ref.manifest_digest ? ref.manifest_digest->str() : ref.tag.empty() ? "latest" : ref.tag;
     return store.remote()->resolve_root(name);
   }
-  OCIPIPE_ASSIGN_OR_RETURN(auto index_bytes, store.read_file("index.json"));
+  OCIPIPE_ASSIGN_OR_RETURN(auto index_bytes, store.read_file("index.json", pipeline::max_layout_index_bytes));
   auto index = parse_image_index(index_bytes);
   if (!index) return tl::unexpected(std::move(index).error().context("index.json"));
   return select_from_index(*index, ref);

@@ -133,7 +133,7 @@ class image_walker {
       add("layout.oci-layout", true, {"oci-layout", {}}, {}, ol.error().message());
     else
       add_document(media_type::oci_layout_header, *ol, {"oci-layout", {}});
-    auto ib = store_.read_file("index.json");
+    auto ib = store_.read_file("index.json", pipeline::max_layout_index_bytes);
     if (!ib) {
       add("layout.index", true, {"index.json", {}}, {}, ib.error().message());
       return std::nullopt;
@@ -193,7 +193,7 @@ class image_walker {
   // docker-archive: manifest.json, each entry's config and layer tars.
   std::optional<error> walk_docker_archive(const image_reference& ref, bool all) {
     const place list_at{"manifest.json", {}};
-    auto text = store_.read_file("manifest.json");
+    auto text = store_.read_file("manifest.json", pipeline::max_image_document_bytes);
     if (!text) {
       add("docker.manifest", true, list_at, {}, text.error().message());
       return std::nullopt;

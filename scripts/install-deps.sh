@@ -14,6 +14,8 @@ packages=(
   docker-registry gnupg python3 python3-cryptography python3-nacl openssl tar gzip util-linux coreutils findutils attr
   # bench/plot.sh
   gnuplot-nox
+  # scripts/fuzz.sh: clang and its libFuzzer and sanitizer runtimes
+  clang libclang-rt-14-dev
   # the runtime-spec JSON schemas and a validator for them (create's config.json)
   golang-github-opencontainers-specs-dev python3-jsonschema
 )

@@ -6,6 +6,8 @@
 #include <array>
 #include <vector>
 
+#include "stages/deflate_scan.h"
+
 namespace ocipipe {
 namespace {
 
@@ -61,13 +63,19 @@ class passthrough_source final : public byte_source {
   bool sniffed_ = false;
 };
 
-// igzip's stateful inflate. ISA-L parses the gzip header and checks the
-// CRC32 and ISIZE trailer itself when crc_flag = ISAL_GZIP.
+// igzip's stateful inflate of each member's deflate data; ISA-L checks the
+// CRC32 and ISIZE trailer (crc_flag = ISAL_GZIP_NO_HDR_VER). The member
+// headers are read by deflate::gzip_header_parser, not by ISA-L: ISA-L's
+// header parsing depends on where the input's chunks end (a header split
+// across chunks had its FHCRC go unchecked, or was misread so that valid
+// data failed as "invalid lookback"; found by tests/fuzz/decompress_fuzz.cpp),
+// and the parser reads it the same whatever the chunking, as
+// parallel_gzip_source does.
 class gzip_source final : public byte_source {
  public:
   gzip_source(byte_source& up, decompress_limits lim) : up_(up), lim_(lim), out_(out_chunk) {
     isal_inflate_init(&state_);
-    state_.crc_flag = ISAL_GZIP;
+    state_.crc_flag = ISAL_GZIP_NO_HDR_VER;
   }
 
   result<byte_view> next() override {
@@ -94,18 +102,24 @@ class gzip_source final : public byte_source {
         const auto* in = state_.next_in;
         const auto avail = state_.avail_in;
         isal_inflate_reset(&state_);
-        state_.crc_flag = ISAL_GZIP;
+        state_.crc_flag = ISAL_GZIP_NO_HDR_VER;
         state_.next_in = const_cast<std::uint8_t*>(in);
         state_.avail_in = avail;
         state_.next_out = reinterpret_cast<std::uint8_t*>(out_.data());
         state_.avail_out = static_cast<std::uint32_t>(out_.size());
         ++members_;
+        header_ = deflate::gzip_header_parser();
+        header_done_ = false;
       }
       if (state_.avail_in == 0) {
         OCIPIPE_TRY(refill());
         if (state_.avail_in == 0)
           return fail(errc::malformed, "gzip: truncated stream (ended inside member " +
                                            std::to_string(members_ + 1) + ")" + at());
+      }
+      if (!header_done_) {
+        OCIPIPE_TRY(read_header());
+        if (state_.avail_in == 0) continue;  // the header took all the input there was
       }
       const int rc = isal_inflate(&state_);
       if (rc != ISAL_DECOMP_OK) return fail(errc::malformed, gzip_error(rc, members_) + at());
@@ -138,6 +152,24 @@ class gzip_source final : public byte_source {
     in_total_ += chunk.size();
     return {};
   }
+
+  // Consumes the current member's header from the input (in as many chunks
+  // as it spans) and refuses a bad one with the messages of
+  // parallel_gzip_source.
+  result<void> read_header() {
+    std::size_t used = 0;
+    const auto st = header_.feed(byte_view(reinterpret_cast<const std::byte*>(state_.next_in), state_.avail_in), used);
+    state_.next_in += used;
+    state_.avail_in -= static_cast<std::uint32_t>(used);
+    if (st == deflate::gzip_header_parser::state::done) header_done_ = true;
+    if (st != deflate::gzip_header_parser::state::bad) return {};
+    if (members_ == 0)
+      return fail(errc::malformed, std::string("gzip: blob is not a gzip stream (bad header: ") + header_.what() +
+                                       ") but its media type says gzip" + at());
+    return fail(errc::malformed, "gzip: bad header of member " + std::to_string(members_ + 1) +
+                                     " (trailing garbage?): " + header_.what() + at());
+  }
+
   // Where in the blob decoding stopped: the bytes the inflater consumed.
   std::string at() const { return blob_offset(in_total_ - state_.avail_in); }
 
@@ -166,6 +198,8 @@ class gzip_source final : public byte_source {
   std::uint64_t in_total_ = 0;  // compressed bytes taken from upstream
   unsigned members_ = 0;
   bool done_ = false;
+  deflate::gzip_header_parser header_;  // the current member's header
+  bool header_done_ = false;
 };
 
 class zstd_source final : public byte_source {

@@ -462,7 +462,9 @@ bool resolve_markers(std::span<const std::uint16_t> symbols, byte_view window, s
   for (unsigned i = 0; i < 256; ++i) map[i] = static_cast<std::uint8_t>(i);
   const std::size_t missing = window_bytes - window.size();
   std::fill(map.begin() + marker_base, map.begin() + marker_base + missing, 0);
-  std::memcpy(map.data() + marker_base + missing, window.data(), window.size());
+  // An empty window (a stream's start) may have no storage: memcpy's source
+  // must never be null, even for 0 bytes.
+  if (!window.empty()) std::memcpy(map.data() + marker_base + missing, window.data(), window.size());
   unsigned bad = 0;
   auto* o = reinterpret_cast<std::uint8_t*>(out);
   for (std::size_t i = 0; i < symbols.size(); ++i) {

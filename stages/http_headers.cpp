@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include <nlohmann/json.hpp>
+
 namespace ocipipe {
 namespace {
 
@@ -359,7 +361,12 @@ result<std::uint64_t> parse_upload_range(std::string_view value) {
     const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
     return ec == std::errc() && p == s.data() + s.size();
   };
-  if (!parse(v.substr(0, dash), first) || !parse(v.substr(dash + 1), last) || last < first) return bad();
+  // The client resumes at last + 1 of an upload that starts at 0: a range
+  // from elsewhere, or an end whose successor is no blob offset (descriptor
+  // sizes are int64), would resume at a wrong offset (UINT64_MAX + 1 is 0).
+  if (!parse(v.substr(0, dash), first) || !parse(v.substr(dash + 1), last) || first != 0 ||
+      last >= static_cast<std::uint64_t>(INT64_MAX))
+    return bad();
   return last;
 }
 
@@ -383,6 +390,33 @@ std::string url_encode(std::string_view value) {
       out.push_back(hex[b >> 4]);
       out.push_back(hex[b & 15]);
     }
+  }
+  return out;
+}
+
+std::vector<registry_error> parse_registry_errors(std::string_view body) {
+  std::vector<registry_error> out;
+  auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return out;
+  auto it = doc.find("errors");
+  if (it == doc.end() || !it->is_array()) return out;
+  for (const auto& e : *it) {
+    if (!e.is_object()) continue;
+    registry_error one;
+    if (auto c = e.find("code"); c != e.end() && c->is_string()) one.code = c->get<std::string>();
+    if (auto m = e.find("message"); m != e.end() && m->is_string()) one.message = m->get<std::string>();
+    if (one.code.empty() && one.message.empty()) continue;
+    out.push_back(std::move(one));
+  }
+  return out;
+}
+
+std::string registry_error_text(std::string_view body) {
+  std::string out;
+  for (const auto& e : parse_registry_errors(body)) {
+    if (!out.empty()) out += "; ";
+    out += e.code;
+    if (!e.message.empty()) out += (e.code.empty() ? "" : ": ") + e.message;
   }
   return out;
 }

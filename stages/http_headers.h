@@ -52,7 +52,9 @@ struct auth_challenge {
 
 /// The last byte offset of an upload's Range header "0-1234" (inclusive;
 /// "bytes=0-1234" also accepted), so the next chunk starts at value + 1.
-/// Errors: `malformed`. distribution-spec "Pushing a blob in chunks".
+/// Errors: `malformed`, also for a range not starting at 0 and for an end
+/// of INT64_MAX or more (value + 1 must be a blob offset).
+/// distribution-spec "Pushing a blob in chunks".
 [[nodiscard]] result<std::uint64_t> parse_upload_range(std::string_view value);
 
 /// The media type of a Content-Type value: parameters dropped, lowercase.
@@ -60,5 +62,22 @@ struct auth_challenge {
 
 /// Percent-encodes a query value (RFC 3986 unreserved kept).
 [[nodiscard]] std::string url_encode(std::string_view value);
+
+/// One entry of a registry's error body (distribution-spec "Error Codes").
+struct registry_error {
+  std::string code;     ///< "MANIFEST_UNKNOWN", "DIGEST_INVALID"; "" when absent
+  std::string message;  ///< "" when absent
+};
+
+/// The entries of a registry error body {"errors": [{"code", "message",
+/// "detail"}, …]}: string `code` and `message` kept, entries with neither
+/// (or not objects) skipped, `detail` ignored. Empty when the body is not
+/// JSON or not of that shape: bodies come from any server, so nothing here
+/// fails. Pure.
+[[nodiscard]] std::vector<registry_error> parse_registry_errors(std::string_view body);
+
+/// "CODE: message; CODE: message" from a registry error body, "" when it
+/// holds no error (parse_registry_errors), for messages.
+[[nodiscard]] std::string registry_error_text(std::string_view body);
 
 }  // namespace ocipipe

@@ -41,7 +41,9 @@ class tar_reader {
   [[nodiscard]] result<std::optional<tar_entry>> next_entry();
 
   /// Calls `sink(offset, bytes)` for each block of the current entry's
-  /// content, in order. Offsets leave gaps for sparse holes (B28). Returns the
+  /// content, in order. Offsets leave gaps for sparse holes (B28). For a
+  /// regular file every block lies in [0, size) and after the previous one:
+  /// a sparse map that places data elsewhere is `malformed`. Returns the
   /// error of the first failing sink call or of the stream.
   [[nodiscard]] result<void> read_content(
       const std::function<result<void>(std::uint64_t offset, byte_view bytes)>& sink);

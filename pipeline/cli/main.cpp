@@ -28,11 +28,19 @@ void add_global_flags(CLI::App& app, global_flags& flags) {
 }
 
 namespace {
+std::atomic<bool> cancel_flag{false};
+std::atomic<int> cancel_signal{0};
+
 // A reader that closed the pipe (`| head`) wanted no more: end quietly with 0.
-// Any other write failure (a full disk) loses results: that is exit 2.
+// A write cut short by SIGINT/SIGTERM (their handlers do not restart calls)
+// ends as the signal asked: 128+N. Any other write failure (a full disk)
+// loses results: that is exit 2.
 [[noreturn]] void stdout_failed(int err) {
   if (err == EPIPE) std::_Exit(exit_ok);
-  err_line(std::string("writing results to stdout: ") + std::strerror(err));
+  if (const int sig = cancel_signal.load(); err == EINTR && sig != 0) std::_Exit(128 + sig);
+  std::string cause = std::strerror(err);
+  if (!cause.empty() && cause[0] >= 'A' && cause[0] <= 'Z') cause[0] = static_cast<char>(cause[0] - 'A' + 'a');
+  err_line("writing results to stdout: " + cause);
   std::_Exit(exit_failure);
 }
 }  // namespace
@@ -75,8 +83,6 @@ bool progress_enabled(const global_flags& g) {
 }
 
 namespace {
-std::atomic<bool> cancel_flag{false};
-std::atomic<int> cancel_signal{0};
 extern "C" void on_cancel_signal(int sig) {
   cancel_signal.store(sig);
   cancel_flag.store(true);

@@ -173,6 +173,25 @@ TEST(DeflateScan, CleanStopHandsOverToAByteDecodeWithTheNarrowedWindow) {
   EXPECT_EQ(std::memcmp(rest.data() + window_bytes, data.data() + b.out_at + n1, n2), 0);
 }
 
+// Found by tests/fuzz/decompress_fuzz.cpp (UBSan): resolving with the empty
+// window of a stream's start passed a null source to memcpy.
+TEST(DeflateScan, MarkersOfAStreamStartResolveWithAnEmptyWindow) {
+  std::vector<std::byte> text(3000);
+  for (std::size_t i = 0; i < text.size(); ++i) text[i] = static_cast<std::byte>("abcab"[i % 5]);
+  for (const auto& in : {raw_deflate(text, 6), raw_deflate({}, 6)}) {
+    out_buffer<std::uint16_t> symbols;
+    const auto r = decode_markers(in, 0, ~std::uint64_t{0}, 1 << 20, false, symbols);
+    ASSERT_EQ(r.why, stop_reason::member_end);
+    EXPECT_EQ(r.lowest_window_ref, window_bytes);
+    const auto decoded = symbols.view().subspan(window_bytes);
+    std::vector<std::byte> out(decoded.size() + 1);
+    ASSERT_TRUE(resolve_markers(decoded, byte_view{}, out.data()));
+    out.pop_back();
+    EXPECT_EQ(out.size(), in.size() > 2 ? text.size() : 0u);
+    if (in.size() > 2) EXPECT_EQ(out, text);
+  }
+}
+
 TEST(DeflateScan, TruncatedInputIsNeedInputAndOutputCapIsOutputFull) {
   const auto data = bench::rootfs_like_bytes(300000, 9);
   const auto z = raw_deflate(data, 6);

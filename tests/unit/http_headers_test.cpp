@@ -135,6 +135,24 @@ TEST(LinkNext, FindsTheNextRelation) {
   EXPECT_EQ(link_next("garbage"), std::nullopt);
 }
 
+// Found by tests/fuzz/registry_response_fuzz.cpp: "0-18446744073709551615" was
+// accepted and the client resumed the upload at offset 0 (last + 1 wrapped).
+TEST(ParseUploadRange, RefusesEndWithoutNextOffset) {
+  for (const char* bad : {"0-18446744073709551615", "0-9223372036854775807", "bytes=0-18446744073709551614"}) {
+    auto r = parse_upload_range(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), errc::malformed);
+  }
+  EXPECT_EQ(*parse_upload_range("0-9223372036854775806"), 9223372036854775806u);
+}
+
+// The next offset is last + 1 only for a range from 0 (distribution-spec
+// "Pushing a blob in chunks" answers 0-END).
+TEST(ParseUploadRange, RefusesRangeNotFromZero) {
+  for (const char* bad : {"5-10", "1-1", "bytes=00001-2"}) EXPECT_FALSE(parse_upload_range(bad)) << bad;
+  EXPECT_EQ(*parse_upload_range("00-7"), 7u);
+}
+
 TEST(ParseUploadRange, InclusiveEndOffset) {
   EXPECT_EQ(*parse_upload_range("0-1234"), 1234u);
   EXPECT_EQ(*parse_upload_range("bytes=0-10485759"), 10485759u);
@@ -146,6 +164,26 @@ TEST(ParseUploadRange, InclusiveEndOffset) {
       EXPECT_EQ(r.error().code(), errc::malformed);
     }
   }
+}
+
+TEST(RegistryErrors, KeepsCodeAndMessageOfEachError) {
+  const auto errors = parse_registry_errors(
+      R"({"errors":[{"code":"DIGEST_INVALID","message":"digest did not match","detail":{"x":1}},)"
+      R"({"code":"SIZE_INVALID"},{"message":"no code"},{},7,{"code":5}]})");
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0].code, "DIGEST_INVALID");
+  EXPECT_EQ(errors[0].message, "digest did not match");
+  EXPECT_EQ(errors[1].code, "SIZE_INVALID");
+  EXPECT_EQ(errors[2].message, "no code");
+  EXPECT_EQ(registry_error_text(R"({"errors":[{"code":"A","message":"m"},{"code":"B"},{"message":"c"}]})"),
+            "A: m; B; c");
+}
+
+// Bodies come from any server: what is not an error body reads as none.
+TEST(RegistryErrors, NotAnErrorBodyIsNone) {
+  for (const char* body : {"", "not json", "[]", R"({"errors":{}})", R"({"errors":[null]})", "{\"errors\":[{"})
+    EXPECT_TRUE(parse_registry_errors(body).empty()) << body;
+  EXPECT_EQ(registry_error_text("<html>502</html>"), "");
 }
 
 TEST(ContentMediaType, DropsParametersAndCase) {
