@@ -19,25 +19,7 @@ namespace {
 constexpr int kDefaultTrials = 12;   // reduced; the slow suite runs the full 50
 constexpr int kDefaultRounds = 100;  // full (issue 10 item 4); the slow suite runs 200
 
-class LayoutCrashSafety : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { fx_ = stress_fixture::create().release(); }
-  static void TearDownTestSuite() {
-    delete fx_;
-    fx_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(fx_, nullptr) << "the stress fixture (registry, images) did not start"; }
-  void crash(crash_verb v) {
-    run_crash_trials(*fx_, v, stress_count("OCIPIPE_CRASH_TRIALS", kDefaultTrials),
-                     stress_seed(std::string("crash ") + crash_verb_name(v)));
-  }
-  void concurrent(int processes) {
-    run_concurrency_rounds(*fx_, processes, stress_count("OCIPIPE_STRESS_ROUNDS", kDefaultRounds),
-                           stress_seed(std::to_string(processes) + " processes"));
-  }
-  static stress_fixture* fx_;
-};
-stress_fixture* LayoutCrashSafety::fx_ = nullptr;
+using LayoutCrashSafety = layout_stress_suite<kDefaultTrials, kDefaultRounds>;
 
 TEST_F(LayoutCrashSafety, KilledPullLeavesValidLayoutAndRerunResumes) { crash(crash_verb::pull); }
 TEST_F(LayoutCrashSafety, KilledPackLeavesValidLayoutAndRerunCompletes) { crash(crash_verb::pack); }

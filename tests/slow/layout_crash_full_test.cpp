@@ -16,25 +16,7 @@ namespace {
 constexpr int kFullTrials = 50;   // kills per verb (issue 10 item 3: at least 50)
 constexpr int kFullRounds = 200;  // rounds per process count (item 4: at least 100)
 
-class LayoutCrashSafetyFull : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { fx_ = stress_fixture::create().release(); }
-  static void TearDownTestSuite() {
-    delete fx_;
-    fx_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(fx_, nullptr) << "the stress fixture (registry, images) did not start"; }
-  void crash(crash_verb v) {
-    run_crash_trials(*fx_, v, stress_count("OCIPIPE_CRASH_TRIALS", kFullTrials),
-                     stress_seed(std::string("crash ") + crash_verb_name(v)));
-  }
-  void concurrent(int processes) {
-    run_concurrency_rounds(*fx_, processes, stress_count("OCIPIPE_STRESS_ROUNDS", kFullRounds),
-                           stress_seed(std::to_string(processes) + " processes"));
-  }
-  static stress_fixture* fx_;
-};
-stress_fixture* LayoutCrashSafetyFull::fx_ = nullptr;
+using LayoutCrashSafetyFull = layout_stress_suite<kFullTrials, kFullRounds>;
 
 TEST_F(LayoutCrashSafetyFull, KilledPull) { crash(crash_verb::pull); }
 TEST_F(LayoutCrashSafetyFull, KilledPack) { crash(crash_verb::pack); }

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 namespace ocipipe::testing {
 
 /// `name`'s value in the environment as a positive count, else `fallback`.
@@ -127,5 +129,29 @@ void run_crash_trials(const stress_fixture& fx, crash_verb verb, int trials, std
 /// round and the last, validate --all must pass and layout_faults() find nothing (so no
 /// blob a manifest needs was collected). Prints the seed.
 void run_concurrency_rounds(const stress_fixture& fx, int processes, int rounds, std::uint64_t seed);
+
+/// A test suite sharing one stress_fixture (registry, images) among its tests:
+/// crash() runs `Trials` kills of a verb and concurrent() `Rounds` rounds, unless
+/// OCIPIPE_CRASH_TRIALS or OCIPIPE_STRESS_ROUNDS say otherwise; OCIPIPE_STRESS_SEED
+/// replays a run. One fixture per instantiation (the interop and slow suites).
+template <int Trials, int Rounds>
+class layout_stress_suite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { fx_ = stress_fixture::create().release(); }
+  static void TearDownTestSuite() {
+    delete fx_;
+    fx_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(fx_, nullptr) << "the stress fixture (registry, images) did not start"; }
+  void crash(crash_verb v) {
+    run_crash_trials(*fx_, v, stress_count("OCIPIPE_CRASH_TRIALS", Trials),
+                     stress_seed(std::string("crash ") + crash_verb_name(v)));
+  }
+  void concurrent(int processes) {
+    run_concurrency_rounds(*fx_, processes, stress_count("OCIPIPE_STRESS_ROUNDS", Rounds),
+                           stress_seed(std::to_string(processes) + " processes"));
+  }
+  static inline stress_fixture* fx_ = nullptr;
+};
 
 }  // namespace ocipipe::testing
