@@ -1,9 +1,18 @@
 #include "stages/oci/error.h"
 
+#include "stages/errno_text.h"
+
 #include <cstdio>
 #include <cstring>
 
 namespace ocipipe {
+
+std::string errno_text(int sys_errno) {
+  std::string cause = std::strerror(sys_errno);
+  if (cause.size() > 1 && cause[0] >= 'A' && cause[0] <= 'Z' && !(cause[1] >= 'A' && cause[1] <= 'Z'))
+    cause[0] = static_cast<char>(cause[0] - 'A' + 'a');
+  return cause;
+}
 
 tl::unexpected<error> fail_errno(std::string what, int sys_errno) {
   errc code = errc::io;
@@ -18,12 +27,7 @@ tl::unexpected<error> fail_errno(std::string what, int sys_errno) {
     case ELOOP: code = errc::unsafe_path; break;
     default: break;
   }
-  // Lowercase, as every message is (DESIGN.md §5): "no space left on device";
-  // a leading acronym ("RPC struct is bad") stays as it is.
-  std::string cause = std::strerror(sys_errno);
-  if (cause.size() > 1 && cause[0] >= 'A' && cause[0] <= 'Z' && !(cause[1] >= 'A' && cause[1] <= 'Z'))
-    cause[0] = static_cast<char>(cause[0] - 'A' + 'a');
-  what.append(": ").append(cause);
+  what.append(": ").append(errno_text(sys_errno));
   return fail(code, std::move(what), sys_errno);
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "pipeline/cli/cli.h"
+#include "stages/errno_text.h"
 
 namespace ocipipe::cli {
 
@@ -38,9 +39,7 @@ std::atomic<int> cancel_signal{0};
 [[noreturn]] void stdout_failed(int err) {
   if (err == EPIPE) std::_Exit(exit_ok);
   if (const int sig = cancel_signal.load(); err == EINTR && sig != 0) std::_Exit(128 + sig);
-  std::string cause = std::strerror(err);
-  if (!cause.empty() && cause[0] >= 'A' && cause[0] <= 'Z') cause[0] = static_cast<char>(cause[0] - 'A' + 'a');
-  err_line("writing results to stdout: " + cause);
+  err_line("writing results to stdout: " + errno_text(err));
   std::_Exit(exit_failure);
 }
 }  // namespace
