@@ -6,7 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/check-layering.sh
-scripts/build.sh
+# What the default suite runs (the slow tests and the benchmarks build in
+# scripts/test-slow.sh and scripts/demo.sh): CI's 45 minutes also hold the
+# sanitized build (.ci/run).
+targets=(ocipipe ocipipe_unit_tests ocipipe_interop_tests)
+for t in $(sed -n 's/^set(OCIPIPE_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt); do targets+=("fuzz_$t"); done
+scripts/build.sh "${targets[@]}"
 datasets/build.sh
 cd build
 ctest -L 'fast|interop' --output-on-failure -j"$(nproc)" --timeout 600
