@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Builds the fast suite with AddressSanitizer and UndefinedBehaviorSanitizer
 # into build-asan/ (issue 10): the library, the CLI the tests run,
-# ocipipe_unit_tests (as GoogleTest shards: OCIPIPE_TEST_SHARDS) and the fuzz
-# corpus replays. No benchmarks.
+# ocipipe_unit_tests and the fuzz corpus replays. No benchmarks.
 # -O0: instrumented code at -O1 compiles 2-3 times slower than the release
 # build, at -O0 about as fast; the hot loops (ISA-L, OpenSSL, libzstd) are
 # uninstrumented system libraries either way, so the tests barely slow down.
@@ -15,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" -DCMAKE_C_FLAGS_DEBUG="-O0 -g1" \
-  -DOCIPIPE_SANITIZE=address,undefined -DOCIPIPE_BUILD_BENCH=OFF -DOCIPIPE_TEST_SHARDS=8 \
+  -DOCIPIPE_SANITIZE=address,undefined -DOCIPIPE_BUILD_BENCH=OFF \
   -DOCIPIPE_UBSAN_TRAP="$([ "${OCIPIPE_UBSAN_TRAP:-1}" = 0 ] && echo OFF || echo ON)" >/dev/null
 targets=(ocipipe ocipipe_unit_tests)
 for t in $(sed -n 's/^set(OCIPIPE_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt); do targets+=("fuzz_$t"); done

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/image_builder.h"
+#include "tests/support/dataset_image.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_env.h"
 #include "tests/support/tree_compare.h"
@@ -37,10 +38,11 @@ using test::run_skopeo;
 using test::static_http_server;
 
 constexpr const char* kSlim = "debian-slim";
-// debian-slim (datasets/, MANIFEST.tsv): its manifest, config and biggest layer.
-constexpr const char* kSlimManifest = "sha256:82cfec0bedd93eb8ee823b348073b6d38bff50591f146fe6fae40eef716d0e9d";
-constexpr const char* kSlimConfig = "sha256:d51f0255f4c2e3b11959920933eb6e354354876f2a3465227fe6d5695b5da1cc";
-constexpr const char* kSlimLayer0 = "sha256:46e62d1626d895226f2c86b0478e8f5267bd549e6dc5a1c60f57bcfe6fbf8f89";
+// debian-slim as its layout holds it (dataset_image.h: its digests follow Debian's packages).
+const dataset_image& slim() {
+  static const dataset_image image = read_dataset_image(kSlim);
+  return image;
+}
 constexpr int kSlimBlobs = 6;  // config, four layers, manifest
 
 // The last JSON record of a --json run.
@@ -78,7 +80,11 @@ std::size_t blob_gets(const std::vector<std::string>& log, const std::string& di
 
 class PullTest : public ::testing::Test {
  protected:
-  void SetUp() override { OCIPIPE_REQUIRE_DATASET(kSlim); }
+  void SetUp() override {
+    OCIPIPE_REQUIRE_DATASET(kSlim);
+    ASSERT_EQ(slim().error, "");
+    ASSERT_GE(slim().layers.size(), 1u);  // the biggest layer comes first
+  }
 
   // A registry of `mode` holding debian-slim as "slim:v1", pushed by skopeo
   // with `skopeo_flags` (its --dest-* flags for that registry).
@@ -129,7 +135,7 @@ TEST_F(PullTest, PullIntoOciHasSkopeosDigestAndBlobsAndASecondPullFetchesNothing
   const auto rec = record_of(r);
   EXPECT_EQ(rec["type"], "pull");
   EXPECT_EQ(rec["data"]["status"], "ok");
-  EXPECT_EQ(rec["data"]["manifest_digest"], kSlimManifest);
+  EXPECT_EQ(rec["data"]["manifest_digest"], slim().manifest_digest);
   EXPECT_EQ(rec["data"]["blobs_copied"], kSlimBlobs);
   EXPECT_EQ(rec["data"]["bytes_resumed"], 0);
 
@@ -155,7 +161,7 @@ TEST_F(PullTest, PullIntoOciArchiveAndDockerArchiveMatchesSkopeo) {
   ASSERT_TRUE(reg);
   const auto oa = pull({reg->ref("slim:v1"), "oci-archive:" + tmp_.sub("slim.oci.tar") + ":slim"});
   ASSERT_TRUE(oa.ok()) << oa.describe();
-  EXPECT_EQ(record_of(oa)["data"]["manifest_digest"], kSlimManifest);
+  EXPECT_EQ(record_of(oa)["data"]["manifest_digest"], slim().manifest_digest);
   const auto da = pull({reg->ref("slim:v1"), "docker-archive:" + tmp_.sub("slim.docker.tar") + ":example.com/slim:v1"});
   ASSERT_TRUE(da.ok()) << da.describe();
 
@@ -168,7 +174,7 @@ TEST_F(PullTest, PullIntoOciArchiveAndDockerArchiveMatchesSkopeo) {
   EXPECT_EQ(from_oa.out, theirs.out);
   const auto cfg = run_command({"skopeo", "inspect", "--config", "--raw", "docker-archive:" + tmp_.sub("slim.docker.tar")});
   ASSERT_TRUE(cfg.ok()) << cfg.describe();
-  EXPECT_EQ(sha256_of(cfg.out).str(), kSlimConfig);
+  EXPECT_EQ(sha256_of(cfg.out).str(), slim().config_digest);
 }
 
 TEST_F(PullTest, UnpackStraightFromTheRegistryEqualsUnpackOfTheLayout) {
@@ -200,11 +206,11 @@ TEST_F(PullTest, ValidateAndInspectOfARegistryImage) {
   ASSERT_TRUE(i.ok()) << i.describe();
   const auto rec = record_of(i);
   EXPECT_EQ(rec["type"], "inspect");
-  EXPECT_NE(i.out.find(kSlimManifest), std::string::npos) << i.out;
-  EXPECT_NE(i.out.find(kSlimConfig), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find(slim().manifest_digest), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find(slim().config_digest), std::string::npos) << i.out;
 
   // By digest as well; a tag that is not there is a clean operational failure.
-  const auto by_digest = run_ocipipe({"validate", reg->ref("slim@" + std::string(kSlimManifest))});
+  const auto by_digest = run_ocipipe({"validate", reg->ref("slim@" + std::string(slim().manifest_digest))});
   EXPECT_TRUE(by_digest.ok()) << by_digest.describe();
   const auto missing = run_ocipipe({"inspect", reg->ref("slim:nope")});
   EXPECT_EQ(missing.exit_code, 2) << missing.describe();
@@ -230,7 +236,7 @@ TEST_F(PullTest, BasicAuthOverTlsAndTokenAuthPullsHaveSkopeosDigest) {
     args.insert(args.end(), {reg->ref("slim:v1"), "oci:" + dir + ":slim"});
     const auto r = pull(args);
     ASSERT_TRUE(r.ok()) << r.describe();
-    EXPECT_EQ(index_digest(dir), kSlimManifest);
+    EXPECT_EQ(index_digest(dir), slim().manifest_digest);
     if (mode == registry_auth::token) EXPECT_FALSE(reg->token_requests().empty());
     // Without credentials the registry says no.
     const auto anon = pull({mode == registry_auth::basic_tls ? "--cert-dir=" + reg->cert_dir() : "--retry-times=0",
@@ -246,8 +252,8 @@ TEST_F(PullTest, ConnectionsDroppedMidBlobAreContinued) {
   ASSERT_TRUE(proxy);
   const auto r = pull({"docker://" + proxy->host() + "/slim:v1", "oci:" + tmp_.sub("out") + ":slim"});
   ASSERT_TRUE(r.ok()) << r.describe();
-  EXPECT_EQ(index_digest(tmp_.sub("out")), kSlimManifest);
-  EXPECT_GE(blob_gets(proxy->requests(), kSlimLayer0), 2u) << "the big layer was cut and asked for again";
+  EXPECT_EQ(index_digest(tmp_.sub("out")), slim().manifest_digest);
+  EXPECT_GE(blob_gets(proxy->requests(), slim().layers.at(0).digest), 2u) << "the big layer was cut and asked for again";
   const auto v = run_ocipipe({"validate", "oci:" + tmp_.sub("out") + ":slim"});
   EXPECT_TRUE(v.ok()) << v.describe();
 }
@@ -263,12 +269,12 @@ TEST_F(PullTest, AnInterruptedPullIsContinuedByTheNextRunWithoutFetchingFinished
   const auto first = pull({"-j", "2", "--retry-times", "0", "docker://" + cutting->host() + "/slim:v1", dst});
   ASSERT_EQ(first.exit_code, 2) << first.describe();
   EXPECT_EQ(record_of(first)["data"]["status"], "error");
-  const auto partial = tmp_.sub("out/.ocipipe-ingest/partial-sha256-" + std::string(kSlimLayer0).substr(7));
+  const auto partial = tmp_.sub("out/.ocipipe-ingest/partial-sha256-" + std::string(slim().layers.at(0).digest).substr(7));
   const auto kept = file_size(partial);
   ASSERT_GT(kept, 0u) << "the cut layer's bytes are kept in the ingest area";
   EXPECT_LE(kept, static_cast<std::uint64_t>(cut));
   const auto finished = blobs_of(tmp_.sub("out"));
-  EXPECT_FALSE(finished.count(kSlimLayer0));
+  EXPECT_FALSE(finished.count(slim().layers.at(0).digest));
   EXPECT_FALSE(finished.empty()) << "the smaller layers completed";
 
   auto watching = fault_proxy::start(reg->host(), {});
@@ -276,14 +282,14 @@ TEST_F(PullTest, AnInterruptedPullIsContinuedByTheNextRunWithoutFetchingFinished
   const auto second = pull({"docker://" + watching->host() + "/slim:v1", dst});
   ASSERT_TRUE(second.ok()) << second.describe();
   const auto rec = record_of(second);
-  EXPECT_EQ(rec["data"]["manifest_digest"], kSlimManifest);
+  EXPECT_EQ(rec["data"]["manifest_digest"], slim().manifest_digest);
   EXPECT_EQ(rec["data"]["bytes_resumed"], kept) << second.out;
   const auto log = watching->requests();
   // The image config is read again to plan the pull (it names the layers);
   // no finished layer is.
   for (const auto& d : finished)
-    if (d != kSlimConfig) EXPECT_EQ(blob_gets(log, d), 0u) << d << " fetched again";
-  EXPECT_EQ(blob_gets(log, kSlimLayer0), 1u);
+    if (d != slim().config_digest) EXPECT_EQ(blob_gets(log, d), 0u) << d << " fetched again";
+  EXPECT_EQ(blob_gets(log, slim().layers.at(0).digest), 1u);
   EXPECT_FALSE(path_exists(partial));
   const auto v = run_ocipipe({"validate", dst});
   EXPECT_TRUE(v.ok()) << v.describe();

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/upload_state.h"
+#include "tests/support/dataset_image.h"
 #include "tests/support/image_builder.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_env.h"
@@ -37,12 +38,12 @@ using test::registry_server;
 using test::run_skopeo;
 
 constexpr const char* kSlim = "debian-slim";
-// debian-slim's image manifest and its two big layers (datasets/, MANIFEST.tsv).
-constexpr const char* kSlimManifest = "sha256:82cfec0bedd93eb8ee823b348073b6d38bff50591f146fe6fae40eef716d0e9d";
-constexpr const char* kSlimConfig = "sha256:d51f0255f4c2e3b11959920933eb6e354354876f2a3465227fe6d5695b5da1cc";
-constexpr const char* kSlimLayer0Hex = "46e62d1626d895226f2c86b0478e8f5267bd549e6dc5a1c60f57bcfe6fbf8f89";
-constexpr const char* kSlimLayer1 = "sha256:7adb72624d10d3cbccac5176d899d496a187a6da18deaec5cff394eaf6f7232e";
-constexpr std::uint64_t kSlimLayer1Size = 17196294;
+// debian-slim as its layout holds it, with its two big layers first (dataset_image.h:
+// its digests follow Debian's packages).
+const dataset_image& slim() {
+  static const dataset_image image = read_dataset_image(kSlim);
+  return image;
+}
 constexpr int kSlimBlobs = 5;  // config and four layers
 
 // The one JSON record of a --json run.
@@ -61,7 +62,11 @@ std::string index_digest(const std::string& dir) {
 
 class PushTest : public ::testing::Test {
  protected:
-  void SetUp() override { OCIPIPE_REQUIRE_DATASET(kSlim); }
+  void SetUp() override {
+    OCIPIPE_REQUIRE_DATASET(kSlim);
+    ASSERT_EQ(slim().error, "");
+    ASSERT_EQ(slim().layers.size(), 4u);
+  }
 
   // ocipipe push --json with the upload state kept in the test's directory.
   command_result push(const std::vector<std::string>& args) {
@@ -107,10 +112,10 @@ class PushTest : public ::testing::Test {
     const auto rec = record_of(first);
     EXPECT_EQ(rec["type"], "push");
     EXPECT_EQ(rec["data"]["status"], "ok");
-    EXPECT_EQ(rec["data"]["manifest_digest"], kSlimManifest);
+    EXPECT_EQ(rec["data"]["manifest_digest"], slim().manifest_digest);
     EXPECT_EQ(rec["data"]["blobs_copied"], kSlimBlobs + 1);  // and the manifest
     EXPECT_EQ(rec["data"]["tag"], "v1");
-    EXPECT_EQ(skopeo_pull(dst, skopeo_flags(*reg), "pulled"), kSlimManifest);
+    EXPECT_EQ(skopeo_pull(dst, skopeo_flags(*reg), "pulled"), slim().manifest_digest);
 
     const auto second = push(args);
     ASSERT_TRUE(second.ok()) << second.describe();
@@ -118,7 +123,7 @@ class PushTest : public ::testing::Test {
     EXPECT_EQ(again["data"]["blobs_copied"], 0) << second.out;
     EXPECT_EQ(again["data"]["blobs_skipped"], kSlimBlobs + 1) << second.out;
     EXPECT_EQ(again["data"]["bytes"], 0);
-    EXPECT_EQ(again["data"]["manifest_digest"], kSlimManifest);
+    EXPECT_EQ(again["data"]["manifest_digest"], slim().manifest_digest);
   }
 
   temp_dir tmp_;
@@ -186,7 +191,7 @@ TEST_F(PushTest, DockerArchiveSourceBecomesAnOciManifestOfItsLayerTars) {
   const auto m = nlohmann::json::parse(raw, nullptr, false);
   ASSERT_TRUE(m.is_object()) << raw;
   EXPECT_EQ(m["mediaType"], "application/vnd.oci.image.manifest.v1+json");
-  EXPECT_EQ(m["config"]["digest"], kSlimConfig);
+  EXPECT_EQ(m["config"]["digest"], slim().config_digest);
   // `docker save` names each layer member after the sha256 of its tar.
   const auto listing = run_command({"tar", "-xOf", file, "manifest.json"});
   ASSERT_TRUE(listing.ok()) << listing.describe();
@@ -270,7 +275,7 @@ TEST_F(PushTest, AllPlatformsPushesTheImageIndexWholeAndTheDefaultOnlyTheHostsIm
   ASSERT_TRUE(by_digest.ok()) << by_digest.describe();
   EXPECT_EQ(record_of(by_digest)["data"]["tag"], "");
   // A digest that is not the image's is refused before anything is sent.
-  const auto wrong = push({"--all-platforms", multi.ref, reg->ref("multi@" + std::string(kSlimManifest))});
+  const auto wrong = push({"--all-platforms", multi.ref, reg->ref("multi@" + std::string(slim().manifest_digest))});
   EXPECT_EQ(wrong.exit_code, 2) << wrong.describe();
 }
 
@@ -283,9 +288,9 @@ TEST_F(PushTest, BlobsOfAnotherRepositoryOfTheSameRegistryAreMounted) {
   ASSERT_TRUE(mounted.ok()) << mounted.describe();
   const auto rec = record_of(mounted);
   EXPECT_EQ(rec["data"]["blobs_mounted"], kSlimBlobs) << mounted.out;
-  EXPECT_EQ(rec["data"]["bytes"], 818) << mounted.out;  // the manifest alone
-  EXPECT_EQ(rec["data"]["manifest_digest"], kSlimManifest);
-  EXPECT_EQ(skopeo_pull(reg->ref("team-b/slim:v1"), {"--src-tls-verify=false"}, "pulled"), kSlimManifest);
+  EXPECT_EQ(rec["data"]["bytes"], slim().manifest_size) << mounted.out;  // the manifest alone
+  EXPECT_EQ(rec["data"]["manifest_digest"], slim().manifest_digest);
+  EXPECT_EQ(skopeo_pull(reg->ref("team-b/slim:v1"), {"--src-tls-verify=false"}, "pulled"), slim().manifest_digest);
 }
 
 // Starts ocipipe with `args` without waiting; stdout and stderr go to files.
@@ -344,7 +349,7 @@ TEST_F(PushTest, APushStoppedAfterTheFirstChunkResumesWithoutSendingFinishedBlob
   bool stopped = false;
   int status = 0;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (has_session_for(tmp_.sub("uploads"), kSlimLayer1)) {
+    if (has_session_for(tmp_.sub("uploads"), slim().layers.at(1).digest)) {
       ::kill(pid, SIGTERM);
       stopped = true;
       break;
@@ -356,19 +361,19 @@ TEST_F(PushTest, APushStoppedAfterTheFirstChunkResumesWithoutSendingFinishedBlob
     if (!stopped) ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);
   }
-  ASSERT_TRUE(stopped) << "the push ended before a chunk of " << kSlimLayer1 << " was recorded:\n"
+  ASSERT_TRUE(stopped) << "the push ended before a chunk of " << slim().layers.at(1).digest << " was recorded:\n"
                        << read_bytes(tmp_.sub("err1"));
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM) << read_bytes(tmp_.sub("err1"));
-  EXPECT_TRUE(has_session_for(tmp_.sub("uploads"), kSlimLayer1)) << "the session is kept for the next run";
+  EXPECT_TRUE(has_session_for(tmp_.sub("uploads"), slim().layers.at(1).digest)) << "the session is kept for the next run";
   const auto before = proxy->requests().size();
 
   const auto second = run_ocipipe(args);
   ASSERT_TRUE(second.ok()) << second.describe();
   const auto rec = record_of(second);
-  EXPECT_EQ(rec["data"]["manifest_digest"], kSlimManifest);
+  EXPECT_EQ(rec["data"]["manifest_digest"], slim().manifest_digest);
   const std::uint64_t resumed = rec["data"]["bytes_resumed"];
   EXPECT_GT(resumed, 0u) << second.out;
-  EXPECT_LT(resumed, kSlimLayer1Size);
+  EXPECT_LT(resumed, slim().layers.at(1).size);
   EXPECT_EQ(rec["data"]["blobs_skipped"], 1) << second.out;  // the 63 MB layer, finished by the first run
   EXPECT_EQ(rec["data"]["blobs_copied"], kSlimBlobs - 1 + 1) << second.out;  // the rest and the manifest
 
@@ -379,11 +384,11 @@ TEST_F(PushTest, APushStoppedAfterTheFirstChunkResumesWithoutSendingFinishedBlob
   EXPECT_EQ(count_requests(log, before, "POST " + uploads), 3u);
   EXPECT_EQ(count_requests(log, before, "PUT " + uploads), 4u);
   for (std::size_t i = before; i < log.size(); ++i)
-    EXPECT_FALSE(log[i].rfind("PUT ", 0) == 0 && contains(log[i], kSlimLayer0Hex)) << log[i];
+    EXPECT_FALSE(log[i].rfind("PUT ", 0) == 0 && contains(log[i], slim().layers.at(0).digest.substr(7))) << log[i];
   const auto patches = count_requests(log, before, "PATCH " + uploads);
-  EXPECT_LE(patches, (kSlimLayer1Size - resumed + (1u << 20) - 1) / (1u << 20));
+  EXPECT_LE(patches, (slim().layers.at(1).size - resumed + (1u << 20) - 1) / (1u << 20));
   EXPECT_TRUE(names_in(tmp_.sub("uploads")).empty()) << "a finished push leaves no upload state";
-  EXPECT_EQ(skopeo_pull(reg->ref(repo + ":v1"), {"--src-tls-verify=false"}, "pulled"), kSlimManifest);
+  EXPECT_EQ(skopeo_pull(reg->ref(repo + ":v1"), {"--src-tls-verify=false"}, "pulled"), slim().manifest_digest);
 }
 
 TEST_F(PushTest, RecordedSessionsThatAreGoneOrOnAnotherOriginAreNotFollowed) {
@@ -394,9 +399,10 @@ TEST_F(PushTest, RecordedSessionsThatAreGoneOrOnAnotherOriginAreNotFollowed) {
   ASSERT_TRUE(foreign);
   pipeline::upload_state st(tmp_.sub("uploads"));
   descriptor big{"application/vnd.oci.image.layer.v1.tar+gzip",
-                 *digest::parse(std::string("sha256:") + kSlimLayer0Hex), 63174549};
-  descriptor small{"application/vnd.oci.image.layer.v1.tar+gzip", *digest::parse(kSlimLayer1),
-                   static_cast<std::int64_t>(kSlimLayer1Size)};
+                 *digest::parse(slim().layers.at(0).digest),
+                 static_cast<std::int64_t>(slim().layers.at(0).size)};
+  descriptor small{"application/vnd.oci.image.layer.v1.tar+gzip", *digest::parse(slim().layers.at(1).digest),
+                   static_cast<std::int64_t>(slim().layers.at(1).size)};
   ASSERT_TRUE(st.save(reg->host(), "slim", big,
                       {"http://" + foreign->host() + "/v2/slim/blobs/uploads/u?_state=s", 1u << 20}));
   ASSERT_TRUE(st.save(reg->host(), "slim", small,
@@ -405,7 +411,7 @@ TEST_F(PushTest, RecordedSessionsThatAreGoneOrOnAnotherOriginAreNotFollowed) {
   const auto r = push({dataset_ref(kSlim), reg->ref("slim:v1")});
   ASSERT_TRUE(r.ok()) << r.describe();
   EXPECT_EQ(record_of(r)["data"]["bytes_resumed"], 0) << r.out;
-  EXPECT_EQ(record_of(r)["data"]["manifest_digest"], kSlimManifest);
+  EXPECT_EQ(record_of(r)["data"]["manifest_digest"], slim().manifest_digest);
   EXPECT_TRUE(foreign->requests().empty()) << foreign->requests().front();
   EXPECT_TRUE(names_in(tmp_.sub("uploads")).empty());
 }
@@ -421,8 +427,8 @@ TEST_F(PushTest, ServiceUnavailableOnWritesIsRetried) {
   ASSERT_TRUE(r.ok()) << r.describe();
   // 7 + 2 chunks go by PATCH (the rest of each blob with its closing PUT), 3 of them twice.
   EXPECT_GE(count_requests(proxy->requests(), 0, "PATCH "), 9u + 3u);
-  EXPECT_EQ(record_of(r)["data"]["manifest_digest"], kSlimManifest);
-  EXPECT_EQ(skopeo_pull(reg->ref("slim:v1"), {"--src-tls-verify=false"}, "pulled"), kSlimManifest);
+  EXPECT_EQ(record_of(r)["data"]["manifest_digest"], slim().manifest_digest);
+  EXPECT_EQ(skopeo_pull(reg->ref("slim:v1"), {"--src-tls-verify=false"}, "pulled"), slim().manifest_digest);
 }
 
 TEST_F(PushTest, ADestinationThatIsNotARegistryIsRefused) {

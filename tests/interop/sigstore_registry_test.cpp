@@ -17,6 +17,7 @@
 #include "stages/base64.h"
 #include "stages/digester.h"
 #include "stages/oci/media_type.h"
+#include "tests/support/dataset_image.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_env.h"
 
@@ -27,8 +28,11 @@ using test::registry_auth;
 using test::registry_server;
 
 constexpr const char* kSlim = "debian-slim";
-constexpr const char* kSlimManifest = "sha256:82cfec0bedd93eb8ee823b348073b6d38bff50591f146fe6fae40eef716d0e9d";
-constexpr std::int64_t kSlimManifestSize = 818;
+// debian-slim as its layout holds it (dataset_image.h: its digests follow Debian's packages).
+const dataset_image& slim() {
+  static const dataset_image image = read_dataset_image(kSlim);
+  return image;
+}
 
 std::string sha256_hex(const std::string& s) {
   return std::string(digester::of(std::as_bytes(std::span(s.data(), s.size()))).encoded());
@@ -38,6 +42,7 @@ class SigstoreRegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     OCIPIPE_REQUIRE_DATASET(kSlim);
+    ASSERT_EQ(slim().error, "");
     reg_ = registry_server::start(registry_auth::none);
     ASSERT_TRUE(reg_);
     const auto pushed = run_ocipipe({"push", dataset_ref(kSlim), reg_->ref("slim:v1")});
@@ -46,8 +51,8 @@ class SigstoreRegistryTest : public ::testing::Test {
     ASSERT_TRUE(ref) << ref.error().message();
     ref_ = *ref;
     subject_.media_type = std::string(media_type::image_manifest);
-    subject_.digest = *digest::parse(kSlimManifest);
-    subject_.size = kSlimManifestSize;
+    subject_.digest = *digest::parse(slim().manifest_digest);
+    subject_.size = static_cast<std::int64_t>(slim().manifest_size);
   }
 
   pipeline::attached_write attach(const std::string& payload, const std::string& der, bool referrer) {
@@ -134,7 +139,7 @@ TEST_F(SigstoreRegistryTest, TagFormAndReferrerSignaturesRoundTripAndSkopeoSeesC
                               reg_->ref("slim@" + referrer.manifest.digest.str())});
   ASSERT_TRUE(r.ok()) << r.describe();
   const auto rm = nlohmann::json::parse(r.out, nullptr, false);
-  EXPECT_EQ(rm["subject"]["digest"], kSlimManifest);
+  EXPECT_EQ(rm["subject"]["digest"], slim().manifest_digest);
   EXPECT_EQ(rm["artifactType"], cosign_signature_artifact_type);
 
   // A payload altered in the registry's storage (same length) is skipped,
