@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -717,6 +718,59 @@ struct validate_totals {
 [[nodiscard]] std::vector<image_validation> validate(const std::vector<image_reference>& refs,
                                                      const validate_options& opts,
                                                      validate_totals* totals = nullptr);
+
+/// One share of a sharded validate run: shard `index` of `count` checks the
+/// distinct blobs whose digest falls to it (validate_shard_of). Spreading one
+/// run over machines is left to the engines that run it: a Kubernetes Indexed
+/// Job, a Slurm job array, GNU parallel (README "Sharded validation").
+struct validate_shard {
+  unsigned index = 0;  ///< K: 0 <= index < count
+  unsigned count = 1;  ///< N
+};
+
+/// Parses --shard: "K/N"; "auto/N", K from the environment; or "auto", K and
+/// N from it. K is JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), else
+/// SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN (a Slurm job array, which
+/// may count from 1); N is SLURM_ARRAY_TASK_COUNT (Kubernetes publishes no
+/// count: give auto/N). `env` looks a variable up (nullopt: unset or empty);
+/// empty means the process's environment. Errors: `invalid_argument` naming
+/// what is missing or out of range (K counts from 0 to N-1).
+[[nodiscard]] result<validate_shard> parse_validate_shard(
+    std::string_view text, const std::function<std::optional<std::string>(std::string_view)>& env = {});
+
+/// The shard, of `count`, that checks the blob of digest `d`: the first 16
+/// hex digits of a sha256 or sha512 digest's encoded part as a number, modulo
+/// `count` (FNV-1a 64 of the whole digest for other algorithms). The same on
+/// every host and in every run. Pure.
+[[nodiscard]] unsigned validate_shard_of(const digest& d, unsigned count);
+
+/// One shard of a sharded validate: walks every reference's documents as
+/// validate() does (each shard reads them all; they are small and name the
+/// blobs), checks only the distinct blobs of `shard`, and writes the run's
+/// facts as JSON Lines through `emit`, one line (no '\n') per call: the run,
+/// the walk's findings and uses of blobs, what each blob of the shard
+/// measured, then an end fact (README "Sharded validation"). Per-reference
+/// failures are facts, not errors. `totals` receives this shard's blobs only.
+/// Errors: `invalid_argument` (shard out of range), the first failure of
+/// `emit`, which stops the run. Thread-safe.
+[[nodiscard]] result<void> validate_shard_facts(const std::vector<image_reference>& refs, const validate_options& opts,
+                                                const validate_shard& shard,
+                                                const std::function<result<void>(std::string_view)>& emit,
+                                                validate_totals* totals = nullptr);
+
+/// Merges the facts of all N shards of one run (files `fact_files`, each
+/// shard once, in any order) and applies the image-level rules to them
+/// (diff_ids against the image configs, hardlinks into lower layers): the
+/// same image_validation values, finding for finding, as one validate() of the
+/// same references with the same options, `seconds` aside (the merge's own
+/// wall time). Reads no image. Errors: those of reading a file (`not_found`,
+/// `io`); `malformed` (FILE:LINE: not facts, a fact missing a field, a file
+/// cut short before its end fact, a blob in the wrong shard or in two);
+/// `invalid_argument` (files of different runs — references, options or N
+/// differ —, a shard missing or given twice, shards whose walks differ
+/// because the images changed between them). Thread-safe.
+[[nodiscard]] result<std::vector<image_validation>> validate_merge(const std::vector<std::string>& fact_files,
+                                                                   validate_totals* totals = nullptr);
 
 /// Checks one document alone against `media_type`'s rules (what
 /// oci-image-tool's `validate --type` does). Findings carry JSON paths.

@@ -1,6 +1,7 @@
-// validate: a walk over each reference's documents (serial, small), then one
-// flow graph that checks every distinct blob of the run in parallel, then the
-// per-use comparisons (diff_ids, hardlinks across layers).
+// validate's three steps (validate_run.h): a walk over each reference's
+// documents (serial, small), one flow graph that checks the run's distinct
+// blobs in parallel, then the per-use comparisons (diff_ids, hardlinks across
+// layers); and validate() doing them in one process.
 #include <oneapi/tbb/flow_graph.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "pipeline/remote.h"
 #include "pipeline/resolve.h"
 #include "pipeline/validate_blob.h"
+#include "pipeline/validate_run.h"
 #include "pipeline/verified_blob.h"
 #include "stages/cosign_signature.h"
 #include "stages/image_json.h"
@@ -25,16 +27,10 @@
 #include "stages/schema_rules.h"
 
 namespace ocipipe {
+namespace pipeline {
 namespace {
 
 namespace flow = oneapi::tbb::flow;
-using pipeline::blob_job;
-
-// Which document or blob a finding is about.
-struct place {
-  std::string path;  // descriptor path: "manifests[0].layers[2]", "index.json"
-  std::string digest;
-};
 
 place at_descriptor(std::string path, const descriptor& d) { return {std::move(path), d.digest.str()}; }
 
@@ -45,40 +41,6 @@ std::string location_of(const place& at, const std::string& json_path, const std
   if (!entry.empty()) s += (s.empty() ? "" : ": ") + std::string("entry ") + quote(entry);
   return s;
 }
-
-finding make_finding(std::string rule, bool error, const place& at, std::string json_path, std::string entry,
-                     std::string message) {
-  finding f{std::move(rule), error, location_of(at, json_path, entry), std::move(message)};
-  f.descriptor_path = at.path;
-  f.digest = at.digest;
-  f.json_path = std::move(json_path);
-  f.entry = std::move(entry);
-  return f;
-}
-
-// One reference naming one distinct blob.
-struct blob_use {
-  std::size_t image;
-  std::size_t job;
-  place at;
-  std::optional<digest> want_diff_id;  // what the image config claims
-};
-
-// One image's layers in order, as uses: for the image-wide hardlink rule.
-struct layer_stack {
-  std::vector<std::size_t> uses;
-};
-
-// What the walks of all references collect for the blob graph.
-struct run_state {
-  std::vector<blob_job> jobs;
-  std::vector<const io::image_layout*> job_store;
-  std::map<std::string, std::size_t> job_keys;
-  std::vector<blob_use> uses;
-  std::vector<layer_stack> stacks;
-  std::uint64_t documents = 0;  // manifests, indexes, configs read by the walks
-  std::uint64_t document_bytes = 0;
-};
 
 class image_walker {
  public:
@@ -115,10 +77,10 @@ class image_walker {
 
   // Reads a small blob with its size and digest checked; problems become findings.
   std::optional<std::string> read_doc(const descriptor& d, const place& at) {
-    auto bytes = pipeline::read_verified_blob(store_, d);
+    auto bytes = read_verified_blob(store_, d);
     ++out_.blobs;
     if (!bytes) {
-      add(pipeline::blob_rule(bytes.error()), true, at, {}, bytes.error().message());
+      add(blob_rule(bytes.error()), true, at, {}, bytes.error().message());
       return std::nullopt;
     }
     out_.blob_bytes += bytes->size();
@@ -133,7 +95,7 @@ class image_walker {
       add("layout.oci-layout", true, {"oci-layout", {}}, {}, ol.error().message());
     else
       add_document(media_type::oci_layout_header, *ol, {"oci-layout", {}});
-    auto ib = store_.read_file("index.json", pipeline::max_layout_index_bytes);
+    auto ib = store_.read_file("index.json", max_layout_index_bytes);
     if (!ib) {
       add("layout.index", true, {"index.json", {}}, {}, ib.error().message());
       return std::nullopt;
@@ -178,12 +140,12 @@ class image_walker {
   // registry cannot give is an operational failure; one it gives wrong
   // (digest, size, media type) is a finding.
   std::optional<error> walk_registry(const image_reference& ref) {
-    auto root = pipeline::select_root(store_, ref);
+    auto root = select_root(store_, ref);
     if (!root) {
       const errc code = root.error().code();
       if (code != errc::digest_mismatch && code != errc::size_mismatch && code != errc::malformed)
         return std::move(root).error();
-      add(pipeline::blob_rule(root.error()), true, {"root", {}}, {}, root.error().message());
+      add(blob_rule(root.error()), true, {"root", {}}, {}, root.error().message());
       return std::nullopt;
     }
     visit(*root, "root", 0, std::nullopt);
@@ -193,7 +155,7 @@ class image_walker {
   // docker-archive: manifest.json, each entry's config and layer tars.
   std::optional<error> walk_docker_archive(const image_reference& ref, bool all) {
     const place list_at{"manifest.json", {}};
-    auto text = store_.read_file("manifest.json", pipeline::max_image_document_bytes);
+    auto text = store_.read_file("manifest.json", max_image_document_bytes);
     if (!text) {
       add("docker.manifest", true, list_at, {}, text.error().message());
       return std::nullopt;
@@ -206,16 +168,16 @@ class image_walker {
     if (ref.tag.empty() && (all || list.images.size() <= 1)) {
       for (std::size_t n = 0; n < list.images.size(); ++n) picked.push_back(n);
     } else {
-      auto n = pipeline::select_docker_image(list.images, ref);
+      auto n = select_docker_image(list.images, ref);
       if (!n) return std::move(n).error();
       picked.push_back(*n);
     }
     for (auto n : picked) {
       const auto at = json_index_path("", n);
-      auto view = pipeline::load_docker_image(store_, list.images[n], at);
+      auto view = load_docker_image(store_, list.images[n], at);
       const place config_at{"manifest.json" + json_member_path(at, "Config"), {}};
       if (!view) {
-        add(pipeline::blob_rule(view.error()), true, config_at, {}, view.error().message());
+        add(blob_rule(view.error()), true, config_at, {}, view.error().message());
         continue;
       }
       for (auto& p : view->problems) add(p.rule, true, list_at, p.json_path, p.message);
@@ -371,14 +333,17 @@ class image_walker {
   std::set<std::string> visited_;
 };
 
-void run_blob_graph(run_state& run, const validate_options& opts) {
-  pipeline::graph_arena arena(opts.jobs, 1);
+}  // namespace
+
+void check_blobs(run_state& run, const validate_options& opts, const std::function<bool(const blob_job&)>& pick) {
+  graph_arena arena(opts.jobs, 1);
   const int threads = arena.threads();
   arena.execute([&] {
     flow::graph g;
     // Largest blobs first, so one big layer does not start last and run alone.
-    std::vector<std::size_t> order(run.jobs.size());
-    for (std::size_t j = 0; j < order.size(); ++j) order[j] = j;
+    std::vector<std::size_t> order;
+    for (std::size_t j = 0; j < run.jobs.size(); ++j)
+      if (!pick || pick(run.jobs[j])) order.push_back(j);
     std::stable_sort(order.begin(), order.end(),
                      [&](std::size_t a, std::size_t b) { return run.jobs[a].desc.size > run.jobs[b].desc.size; });
     std::size_t next = 0;
@@ -391,22 +356,24 @@ void run_blob_graph(run_state& run, const validate_options& opts) {
     });
     // Each check holds two 1 MiB buffers: concurrency bounds the memory.
     std::uint64_t total_bytes = 0;
-    for (const auto& job : run.jobs) total_bytes += job.desc.size > 0 ? static_cast<std::uint64_t>(job.desc.size) : 0;
-    pipeline::progress_meter meter(opts.progress, total_bytes);
+    for (auto j : order) total_bytes += run.jobs[j].desc.size > 0 ? static_cast<std::uint64_t>(run.jobs[j].desc.size) : 0;
+    progress_meter meter(opts.progress, total_bytes);
     flow::function_node<std::size_t> check_blob_node(g, threads, [&](std::size_t j) {
       auto& job = run.jobs[j];
-      pipeline::check_blob(*run.job_store[j], job, &meter, pipeline::threading_for_jobs(threads));
+      check_blob(*run.job_store[j], job, &meter, threading_for_jobs(threads));
       if (!meter.enabled()) return;
       // A blob cut short or missing still counts as done, in full.
       const auto size = job.desc.size > 0 ? static_cast<std::uint64_t>(job.desc.size) : 0;
       if (job.compressed_bytes < size) meter.add(size - job.compressed_bytes);
-      meter.finished_item("blob", run.jobs.size(), job.desc.digest.short_str());
+      meter.finished_item("blob", order.size(), job.desc.digest.short_str());
     });
     flow::make_edge(blob_job_node, check_blob_node);
     blob_job_node.activate();
     g.wait_for_all();
   });
 }
+
+namespace {
 
 bool has(const std::vector<std::uint64_t>& sorted, std::uint64_t h) {
   return std::binary_search(sorted.begin(), sorted.end(), h);
@@ -416,7 +383,7 @@ bool has(const std::vector<std::uint64_t>& sorted, std::uint64_t h) {
 bool below_any(const std::vector<std::uint64_t>& sorted, const std::string& path) {
   if (sorted.empty()) return false;
   for (auto slash = path.rfind('/'); slash != std::string::npos && slash > 0; slash = path.rfind('/', slash - 1))
-    if (has(sorted, pipeline::path_hash(std::string_view(path).substr(0, slash)))) return true;
+    if (has(sorted, path_hash(std::string_view(path).substr(0, slash)))) return true;
   return false;
 }
 
@@ -424,11 +391,11 @@ bool below_any(const std::vector<std::uint64_t>& sorted, const std::string& path
 // of a directory above it, or an opaque whiteout of a directory above it.
 bool hidden_by(const blob_job& job, const std::string& path) {
   if (job.whiteout_hashes.empty() && job.opaque_hashes.empty()) return false;
-  if (has(job.whiteout_hashes, pipeline::path_hash(path))) return true;
+  if (has(job.whiteout_hashes, path_hash(path))) return true;
   for (std::size_t slash = path.size(); slash != std::string::npos && slash > 0;) {
     slash = path.rfind('/', slash - 1);
     const std::string_view parent = slash == std::string::npos ? std::string_view{} : std::string_view(path).substr(0, slash);
-    const auto h = pipeline::path_hash(parent);
+    const auto h = path_hash(parent);
     if (has(job.opaque_hashes, h) || (!parent.empty() && has(job.whiteout_hashes, h))) return true;
   }
   return false;
@@ -449,7 +416,7 @@ void check_hardlinks(const run_state& run, std::vector<image_validation>& out) {
         for (std::size_t j = 0; j <= k && !through_symlink; ++j)
           through_symlink = below_any(run.jobs[run.uses[stack.uses[j]].job].symlink_hashes, target);
         if (through_symlink) continue;
-        const auto h = pipeline::path_hash(target);
+        const auto h = path_hash(target);
         bool exists = false;
         bool directory = false;
         if (!hidden_by(layer, target))
@@ -478,6 +445,79 @@ void check_hardlinks(const run_state& run, std::vector<image_validation>& out) {
 
 }  // namespace
 
+finding make_finding(std::string rule, bool error, const place& at, std::string json_path, std::string entry,
+                     std::string message) {
+  finding f{std::move(rule), error, location_of(at, json_path, entry), std::move(message)};
+  f.descriptor_path = at.path;
+  f.digest = at.digest;
+  f.json_path = std::move(json_path);
+  f.entry = std::move(entry);
+  return f;
+}
+
+void walk_references(const std::vector<image_reference>& refs, const validate_options& opts, validate_run& r) {
+  r.images.assign(refs.size(), {});
+  r.stores.resize(refs.size());
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    const auto& ref = refs[i];
+    auto& res = r.images[i];
+    res.ref = ref.str();
+    auto store = open_store(ref, &r.remote);
+    if (!store) {
+      res.failure = std::move(store).error();
+      continue;
+    }
+    r.stores[i] = std::make_unique<io::image_layout>(std::move(*store));
+    image_walker w(i, res, *r.stores[i], r.run, opts.strict);
+    res.failure = ref.kind == transport::docker_archive ? w.walk_docker_archive(ref, opts.all)
+                  : ref.kind == transport::docker         ? w.walk_registry(ref)
+                                                          : w.walk_layout(ref, opts.all);
+  }
+}
+
+void finish_validation(const run_state& run, std::vector<image_validation>& images) {
+  std::set<std::pair<std::size_t, std::size_t>> counted;  // (image, job): bytes count once
+  for (const auto& u : run.uses) {
+    auto& res = images[u.image];
+    const auto& job = run.jobs[u.job];
+    if (counted.emplace(u.image, u.job).second) {
+      ++res.blobs;
+      res.blob_bytes += job.compressed_bytes;
+      res.tar_bytes += job.tar_bytes;
+    }
+    for (const auto& p : job.problems) res.findings.push_back(make_finding(p.rule, p.error, u.at, {}, p.entry, p.message));
+    const bool untrusted = std::any_of(job.problems.begin(), job.problems.end(),
+                                       [](const blob_problem& p) { return p.rule == "blob.digest"; });
+    if (!untrusted && job.diff_id && u.want_diff_id && u.want_diff_id->algorithm() != digest_algorithm::unregistered &&
+        !(*job.diff_id == *u.want_diff_id))
+      res.findings.push_back(make_finding("layer.diff_id", true, u.at, {}, {},
+                                          "diff_id mismatch: image config says " + u.want_diff_id->str() +
+                                              ", uncompressed content is " + job.diff_id->str()));
+  }
+  check_hardlinks(run, images);
+}
+
+std::vector<image_validation> finish_run(validate_run& r, std::chrono::steady_clock::time_point start,
+                                         validate_totals* totals) {
+  finish_validation(r.run, r.images);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (auto& img : r.images) img.seconds = secs;
+  if (totals) {
+    *totals = {};
+    // Documents are read per reference, and counted so; blobs once per run.
+    totals->blobs = r.run.jobs.size() + r.run.documents;
+    totals->blob_bytes = r.run.document_bytes;
+    for (const auto& j : r.run.jobs) {
+      totals->blob_bytes += j.compressed_bytes;
+      totals->tar_bytes += j.tar_bytes;
+    }
+    totals->seconds = secs;
+  }
+  return std::move(r.images);
+}
+
+}  // namespace pipeline
+
 bool image_validation::valid() const {
   if (failure) return false;
   for (const auto& f : findings)
@@ -503,63 +543,11 @@ result<std::vector<finding>> validate_document_file(std::string_view mt, const s
 
 std::vector<image_validation> validate(const std::vector<image_reference>& refs, const validate_options& opts,
                                        validate_totals* totals) {
-  std::vector<image_validation> out(refs.size());
-  std::vector<std::optional<io::image_layout>> stores(refs.size());
-  run_state run;
   const auto start = std::chrono::steady_clock::now();
-  pipeline::remote_session remote(opts.remote);  // one connection per registry for the run
-
-  for (std::size_t i = 0; i < refs.size(); ++i) {
-    const auto& ref = refs[i];
-    auto& res = out[i];
-    res.ref = ref.str();
-    auto store = pipeline::open_store(ref, &remote);
-    if (!store) {
-      res.failure = std::move(store).error();
-      continue;
-    }
-    stores[i] = std::move(*store);
-    image_walker w(i, res, *stores[i], run, opts.strict);
-    res.failure = ref.kind == transport::docker_archive ? w.walk_docker_archive(ref, opts.all)
-                  : ref.kind == transport::docker         ? w.walk_registry(ref)
-                                                          : w.walk_layout(ref, opts.all);
-  }
-
-  run_blob_graph(run, opts);
-
-  std::set<std::pair<std::size_t, std::size_t>> counted;  // (image, job): bytes count once
-  for (const auto& u : run.uses) {
-    auto& res = out[u.image];
-    const auto& job = run.jobs[u.job];
-    if (counted.emplace(u.image, u.job).second) {
-      ++res.blobs;
-      res.blob_bytes += job.compressed_bytes;
-      res.tar_bytes += job.tar_bytes;
-    }
-    for (const auto& p : job.problems) res.findings.push_back(make_finding(p.rule, p.error, u.at, {}, p.entry, p.message));
-    const bool untrusted = std::any_of(job.problems.begin(), job.problems.end(),
-                                       [](const pipeline::blob_problem& p) { return p.rule == "blob.digest"; });
-    if (!untrusted && job.diff_id && u.want_diff_id && u.want_diff_id->algorithm() != digest_algorithm::unregistered &&
-        !(*job.diff_id == *u.want_diff_id))
-      res.findings.push_back(make_finding("layer.diff_id", true, u.at, {}, {},
-                                          "diff_id mismatch: image config says " + u.want_diff_id->str() +
-                                              ", uncompressed content is " + job.diff_id->str()));
-  }
-  check_hardlinks(run, out);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  for (auto& r : out) r.seconds = secs;
-  if (totals) {
-    *totals = {};
-    // Documents are read per reference, and counted so; blobs once per run.
-    totals->blobs = run.jobs.size() + run.documents;
-    totals->blob_bytes = run.document_bytes;
-    for (const auto& j : run.jobs) {
-      totals->blob_bytes += j.compressed_bytes;
-      totals->tar_bytes += j.tar_bytes;
-    }
-    totals->seconds = secs;
-  }
-  return out;
+  pipeline::validate_run r(opts.remote);  // one connection per registry for the run
+  pipeline::walk_references(refs, opts, r);
+  pipeline::check_blobs(r.run, opts);
+  return pipeline::finish_run(r, start, totals);
 }
 
 }  // namespace ocipipe

@@ -9,7 +9,8 @@ scripts/check-layering.sh
 # What the default suite runs (the slow tests and the benchmarks build in
 # scripts/test-slow.sh and scripts/demo.sh): CI's 45 minutes also hold the
 # sanitized build (.ci/run).
-targets=(ocipipe ocipipe_unit_tests ocipipe_interop_tests)
+# ocipipe_shared and ocipipe_static: what `cmake --install` installs (tests/interop/install_test).
+targets=(ocipipe ocipipe_shared ocipipe_static ocipipe_unit_tests ocipipe_interop_tests)
 for t in $(sed -n 's/^set(OCIPIPE_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt); do targets+=("fuzz_$t"); done
 scripts/build.sh "${targets[@]}"
 datasets/build.sh

@@ -1,6 +1,8 @@
-// ocipipe validate [--all] REF...  |  ocipipe validate --media-type MT FILE
+// ocipipe validate [--all] REF...  |  validate --shard K/N [--facts FILE] REF...
+//   |  validate --merge FACTS...  |  validate --media-type MT FILE
 #include <algorithm>
 
+#include "io/target_dir.h"
 #include "pipeline/api.h"
 #include "pipeline/cli/cli.h"
 #include "pipeline/cli/remote_flags.h"
@@ -60,6 +62,91 @@ int validate_one_document(const global_flags& g, const std::string& mt, const st
   return ok ? exit_ok : exit_negative;
 }
 
+// The report of a whole run (unsharded, or merged): the findings, a line (or
+// begin/end records) per reference, the summary. Returns the exit code.
+int report_validation(const global_flags& g, const std::vector<image_validation>& results,
+                      const validate_totals& totals) {
+  int rc = exit_ok;
+  std::size_t valid = 0;
+  for (const auto& r : results) {
+    if (g.json) out_json("begin", {{"ref", r.ref}});
+    for (const auto& f : r.findings) print_finding(g, r.ref, f);
+    if (r.failure) {
+      err_line("validate " + r.ref + ": " + r.failure->message());
+      rc = exit_failure;
+    } else if (!r.valid() && rc == exit_ok) {
+      rc = exit_negative;
+    }
+    const char* status = r.failure ? "error" : r.valid() ? "valid" : "invalid";
+    if (g.verbose > 0)
+      err_line(r.ref + ": " + status + ", " + std::to_string(r.blobs) + " blobs, " +
+               std::to_string(r.blob_bytes) + " blob bytes, " + std::to_string(r.tar_bytes) +
+               " tar bytes digested");
+    if (r.valid()) ++valid;
+    std::size_t errors = 0;
+    for (const auto& f : r.findings) errors += f.error ? 1 : 0;
+    if (g.json) {
+      nlohmann::ordered_json end = {{"ref", r.ref}, {"status", status}, {"errors", errors},
+                                    {"warnings", r.findings.size() - errors}, {"blobs", r.blobs},
+                                    {"blob_bytes", r.blob_bytes}, {"tar_bytes", r.tar_bytes},
+                                    {"seconds", r.seconds}};
+      if (r.failure)
+        end["error"] = {{"code", errc_name(r.failure->code())}, {"message", r.failure->message()}};
+      out_json("end", std::move(end));
+    } else if (r.valid() && !g.quiet) {
+      out_line("PASS: " + r.ref);
+    } else if (!r.failure && !g.quiet) {
+      out_line("FAIL: " + r.ref + ": " + std::to_string(errors) + " problem(s)");
+    }
+  }
+  std::size_t failed = 0;
+  for (const auto& r : results) failed += r.failure ? 1 : 0;
+  if (g.json)
+    out_json("summary", {{"images", results.size()}, {"valid", valid},
+                         {"invalid", results.size() - valid - failed}, {"failed", failed},
+                         {"blobs", totals.blobs}, {"blob_bytes", totals.blob_bytes},
+                         {"tar_bytes", totals.tar_bytes}, {"seconds", totals.seconds}});
+  else if (g.verbose > 0)
+    err_line("validate: " + std::to_string(results.size()) + " images, " + std::to_string(totals.blobs) +
+             " distinct blobs, " + std::to_string(totals.blob_bytes) + " blob bytes, " +
+             std::to_string(totals.tar_bytes) + " tar bytes in " + std::to_string(totals.seconds) + " s");
+  return rc;
+}
+
+// A shard's facts: to stdout, or written whole to FILE and renamed into place,
+// so that a merge never reads a shard cut short under its final name.
+int write_facts(const global_flags& g, const std::vector<image_reference>& refs, const validate_options& opts,
+                const validate_shard& shard, const std::string& facts_file) {
+  std::string facts;
+  const bool to_stdout = facts_file.empty() || facts_file == "-";
+  validate_totals totals;
+  auto done = validate_shard_facts(refs, opts, shard,
+                                   [&](std::string_view line) -> result<void> {
+                                     if (to_stdout) {
+                                       out_line(std::string(line));
+                                     } else {
+                                       facts.append(line);
+                                       facts.push_back('\n');
+                                     }
+                                     return {};
+                                   },
+                                   &totals);
+  if (done && !to_stdout) {
+    const auto slash = facts_file.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : facts_file.substr(0, slash);
+    done = io::write_file_atomic(dir, facts_file.substr(slash == std::string::npos ? 0 : slash + 1), facts);
+  }
+  if (!done) {
+    err_line("validate --shard: " + done.error().message());
+    return exit_failure;
+  }
+  if (g.verbose > 0)
+    err_line("validate: shard " + std::to_string(shard.index) + " of " + std::to_string(shard.count) + ": " +
+             std::to_string(totals.blobs) + " distinct blobs, " + std::to_string(totals.blob_bytes) + " blob bytes, " +
+             std::to_string(totals.tar_bytes) + " tar bytes in " + std::to_string(totals.seconds) + " s");
+  return exit_ok;
+}
+
 }  // namespace
 
 verb add_validate(CLI::App& root, global_flags& g) {
@@ -68,6 +155,9 @@ verb add_validate(CLI::App& root, global_flags& g) {
     std::string media_type;
     bool all = false;
     bool strict = false;
+    std::string shard;
+    std::string facts;
+    bool merge = false;
     remote_flags remote;
   };
   static state s;
@@ -79,6 +169,15 @@ verb add_validate(CLI::App& root, global_flags& g) {
                 "Schema mode: where the spec's prose says SHOULD and its schema MUST (empty layers), fail");
   app->add_option("--media-type", s.media_type,
                   "Check FILE alone as this media type (manifest, index, config, descriptor, layout header)");
+  auto* shard = app->add_option("--shard", s.shard,
+                                "Check only shard K of N of the distinct blobs (K/N, K from 0; auto/N or auto: from "
+                                "JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_*) and write the run's facts for --merge");
+  app->add_option("--facts", s.facts, "With --shard: write the facts (JSON Lines) to FILE, renamed into place when "
+                                      "complete (default: stdout)")
+      ->needs(shard);
+  auto* merge = app->add_flag("--merge", s.merge,
+                              "The arguments are the facts of every shard of one run: report as one unsharded run");
+  merge->excludes(shard);
   add_remote_flags(*app, s.remote);
   add_global_flags(*app, g);
   app->footer(
@@ -92,14 +191,37 @@ verb add_validate(CLI::App& root, global_flags& g) {
       "Examples:\n  ocipipe validate oci:images/debian:bookworm\n"
       "  ocipipe validate --all mirror/*            # bulk: every image of every layout\n"
       "  ocipipe validate docker-archive:saved.tar oci-archive:image.tar\n"
-      "  ocipipe validate --media-type application/vnd.oci.image.manifest.v1+json manifest.json");
+      "  ocipipe validate --media-type application/vnd.oci.image.manifest.v1+json manifest.json\n"
+      "  ocipipe validate --all --shard 2/8 --facts facts/2.jsonl mirror/*   # one of 8 machines\n"
+      "  ocipipe validate --merge facts/*.jsonl                             # the verdicts of all 8\n\n"
+      "Sharded (README \"Sharded validation\"): each shard walks every image's documents and checks\n"
+      "the distinct blobs whose digest falls to it; --merge applies the image-level rules to the\n"
+      "facts of all N and reports exactly as one unsharded run would. A shard exits 0 once its\n"
+      "facts are written, whatever they say.");
   return {app, [&g] {
             if (!s.media_type.empty()) {
+              if (s.merge || !s.shard.empty()) {
+                err_line("validate --media-type checks one document; --shard and --merge are for images");
+                return exit_failure;
+              }
               if (s.refs.size() != 1) {
                 err_line("validate --media-type takes exactly one FILE");
                 return exit_failure;
               }
               return validate_one_document(g, s.media_type, s.refs.front());
+            }
+            if (s.merge) {
+              if (s.all || s.strict) {
+                err_line("validate --merge: --all and --strict belong to the shards' runs (their facts carry them)");
+                return exit_failure;
+              }
+              validate_totals totals;
+              auto merged = validate_merge(s.refs, &totals);
+              if (!merged) {
+                err_line("validate --merge: " + merged.error().message());
+                return exit_failure;
+              }
+              return report_validation(g, *merged, totals);
             }
             std::vector<image_reference> refs;
             for (const auto& text : s.refs) {
@@ -116,53 +238,17 @@ verb add_validate(CLI::App& root, global_flags& g) {
             opts.strict = s.strict;
             opts.remote = remote_options_of(s.remote);
             opts.progress = make_progress(g, "validate");
+            if (!s.shard.empty()) {
+              auto shard = parse_validate_shard(s.shard);
+              if (!shard) {
+                err_line(shard.error().message());
+                return exit_failure;
+              }
+              return write_facts(g, refs, opts, *shard, s.facts);
+            }
             validate_totals totals;
             const auto results = validate(refs, opts, &totals);
-            int rc = exit_ok;
-            std::size_t valid = 0;
-            for (const auto& r : results) {
-              if (g.json) out_json("begin", {{"ref", r.ref}});
-              for (const auto& f : r.findings) print_finding(g, r.ref, f);
-              if (r.failure) {
-                err_line("validate " + r.ref + ": " + r.failure->message());
-                rc = exit_failure;
-              } else if (!r.valid() && rc == exit_ok) {
-                rc = exit_negative;
-              }
-              const char* status = r.failure ? "error" : r.valid() ? "valid" : "invalid";
-              if (g.verbose > 0)
-                err_line(r.ref + ": " + status + ", " + std::to_string(r.blobs) + " blobs, " +
-                         std::to_string(r.blob_bytes) + " blob bytes, " + std::to_string(r.tar_bytes) +
-                         " tar bytes digested");
-              if (r.valid()) ++valid;
-              std::size_t errors = 0;
-              for (const auto& f : r.findings) errors += f.error ? 1 : 0;
-              if (g.json) {
-                nlohmann::ordered_json end = {{"ref", r.ref}, {"status", status}, {"errors", errors},
-                                              {"warnings", r.findings.size() - errors}, {"blobs", r.blobs},
-                                              {"blob_bytes", r.blob_bytes}, {"tar_bytes", r.tar_bytes},
-                                              {"seconds", r.seconds}};
-                if (r.failure)
-                  end["error"] = {{"code", errc_name(r.failure->code())}, {"message", r.failure->message()}};
-                out_json("end", std::move(end));
-              } else if (r.valid() && !g.quiet) {
-                out_line("PASS: " + r.ref);
-              } else if (!r.failure && !g.quiet) {
-                out_line("FAIL: " + r.ref + ": " + std::to_string(errors) + " problem(s)");
-              }
-            }
-            std::size_t failed = 0;
-            for (const auto& r : results) failed += r.failure ? 1 : 0;
-            if (g.json)
-              out_json("summary", {{"images", results.size()}, {"valid", valid},
-                                   {"invalid", results.size() - valid - failed}, {"failed", failed},
-                                   {"blobs", totals.blobs}, {"blob_bytes", totals.blob_bytes},
-                                   {"tar_bytes", totals.tar_bytes}, {"seconds", totals.seconds}});
-            else if (g.verbose > 0)
-              err_line("validate: " + std::to_string(results.size()) + " images, " + std::to_string(totals.blobs) +
-                       " distinct blobs, " + std::to_string(totals.blob_bytes) + " blob bytes, " +
-                       std::to_string(totals.tar_bytes) + " tar bytes in " + std::to_string(totals.seconds) + " s");
-            return rc;
+            return report_validation(g, results, totals);
           }};
 }
 

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/image_builder.h"
+#include "tests/support/command_check.h"
 #include "tests/support/test_env.h"
 #include "tests/support/tree_compare.h"
 
@@ -22,17 +23,6 @@ namespace ocipipe::testing {
 namespace {
 
 constexpr const char* kSlim = "debian-slim";
-
-::testing::AssertionResult ran(const command_result& r, const std::vector<std::string>& argv) {
-  if (r.ok()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << format_command(argv) << ": " << r.describe();
-}
-
-#define RUN_OK(...)                                   \
-  do {                                                \
-    const std::vector<std::string> argv_ = __VA_ARGS__; \
-    ASSERT_TRUE(ran(run_command(argv_), argv_));      \
-  } while (0)
 
 // One scratch directory with debian-slim's layout copied in, and the rootfs it unpacks to.
 class CopyInterop : public ::testing::Test {
