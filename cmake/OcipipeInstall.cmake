@@ -1,7 +1,8 @@
 # The library other programs build on (issue 11): `cmake --install` puts
 #   bin/ocipipe
 #   lib/libocipipe.a, lib/libocipipe.so.0 (stages, io and pipeline in one library)
-#   include/ocipipe/api.h and the stages/ headers it names
+#   include/ocipipe/api.h and the stages/ headers it names (include/ is the only
+#     include directory a program needs)
 #   lib/cmake/ocipipe/ (find_package(ocipipe): targets ocipipe::ocipipe, shared,
 #     and ocipipe::ocipipe_static) and lib/pkgconfig/ocipipe.pc
 # into the prefix. A program includes <ocipipe/api.h>; examples/unpack builds
@@ -19,9 +20,34 @@ set(OCIPIPE_LINK_DEPS TBB::tbb simdjson::simdjson OpenSSL::SSL OpenSSL::Crypto P
 # ocipipe.pc's Requires.private).
 set(OCIPIPE_STATIC_LIBS tbb simdjson ssl crypto isal zstd z deflate archive curl gpgme gpg-error sodium yaml-cpp)
 
-# Where the installed headers are found: include/ for <ocipipe/api.h>, and
-# include/ocipipe/ for the "stages/..." names api.h's own headers use.
-set(OCIPIPE_INSTALL_INCLUDES ${CMAKE_INSTALL_INCLUDEDIR} ${CMAKE_INSTALL_INCLUDEDIR}/ocipipe)
+set(OCIPIPE_INSTALL_INCLUDES ${CMAKE_INSTALL_INCLUDEDIR})
+
+# The installed headers: api.h as include/ocipipe/api.h and the headers it
+# names under include/ocipipe/stages/. In the source tree they include one
+# another from the repository root ("stages/oci/digest.h"); the installed
+# copies say the same relative to themselves ("digest.h"), so that no generic
+# name like stages/ lands on a program's include path.
+set(OCIPIPE_PUBLIC_HEADERS pipeline/api.h:. stages/reference.h:stages stages/oci/descriptor.h:stages/oci
+    stages/oci/digest.h:stages/oci stages/oci/error.h:stages/oci)
+set(OCIPIPE_HEADER_STAGE ${CMAKE_CURRENT_BINARY_DIR}/installed-include/ocipipe)
+foreach(entry ${OCIPIPE_PUBLIC_HEADERS})
+  string(REPLACE ":" ";" parts "${entry}")
+  list(GET parts 0 src)
+  list(GET parts 1 dest)
+  file(READ ${CMAKE_CURRENT_SOURCE_DIR}/${src} text)
+  if(dest STREQUAL "stages/oci")
+    string(REPLACE "#include \"stages/oci/" "#include \"" text "${text}")
+  elseif(dest STREQUAL "stages")
+    string(REPLACE "#include \"stages/" "#include \"" text "${text}")
+  endif()
+  if(text MATCHES "#include \"(io|pipeline)/")
+    message(FATAL_ERROR "${src} is installed but includes an internal header: ${CMAKE_MATCH_0}")
+  endif()
+  get_filename_component(name ${src} NAME)
+  file(GENERATE OUTPUT ${OCIPIPE_HEADER_STAGE}/${dest}/${name} CONTENT "${text}")
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${src})
+  install(FILES ${OCIPIPE_HEADER_STAGE}/${dest}/${name} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ocipipe/${dest})
+endforeach()
 
 add_library(ocipipe_shared SHARED ${OCIPIPE_LAYERS})
 set_target_properties(ocipipe_shared PROPERTIES OUTPUT_NAME ocipipe EXPORT_NAME ocipipe
@@ -39,10 +65,6 @@ install(TARGETS ocipipe RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS ocipipe_shared ocipipe_static EXPORT ocipipeTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(FILES pipeline/api.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ocipipe)
-install(FILES stages/reference.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ocipipe/stages)
-install(FILES stages/oci/descriptor.h stages/oci/digest.h stages/oci/error.h
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ocipipe/stages/oci)
 
 set(OCIPIPE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/ocipipe)
 install(EXPORT ocipipeTargets NAMESPACE ocipipe:: DESTINATION ${OCIPIPE_CMAKE_DIR})

@@ -729,12 +729,14 @@ struct validate_shard {
 };
 
 /// Parses --shard: "K/N"; "auto/N", K from the environment; or "auto", K and
-/// N from it. K is JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), else
-/// SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN (a Slurm job array, which
-/// may count from 1); N is SLURM_ARRAY_TASK_COUNT (Kubernetes publishes no
-/// count: give auto/N). `env` looks a variable up (nullopt: unset or empty);
-/// empty means the process's environment. Errors: `invalid_argument` naming
-/// what is missing or out of range (K counts from 0 to N-1).
+/// N from it. K is JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), else the
+/// task's place in a Slurm job array: (SLURM_ARRAY_TASK_ID -
+/// SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP; N is SLURM_ARRAY_TASK_COUNT
+/// (Kubernetes publishes no count: give auto/N). `env` looks a variable up
+/// (nullopt: unset or empty); empty means the process's environment. Errors:
+/// `invalid_argument` naming what is missing or out of range (K counts from 0
+/// to N-1; N from 1 to 1,000,000; an auto/N that disagrees with
+/// SLURM_ARRAY_TASK_COUNT; a task id off the array's step).
 [[nodiscard]] result<validate_shard> parse_validate_shard(
     std::string_view text, const std::function<std::optional<std::string>(std::string_view)>& env = {});
 
@@ -763,12 +765,16 @@ struct validate_shard {
 /// (diff_ids against the image configs, hardlinks into lower layers): the
 /// same image_validation values, finding for finding, as one validate() of the
 /// same references with the same options, `seconds` aside (the merge's own
-/// wall time). Reads no image. Errors: those of reading a file (`not_found`,
-/// `io`); `malformed` (FILE:LINE: not facts, a fact missing a field, a file
-/// cut short before its end fact, a blob in the wrong shard or in two);
-/// `invalid_argument` (files of different runs — references, options or N
-/// differ —, a shard missing or given twice, shards whose walks differ
-/// because the images changed between them). Thread-safe.
+/// wall time). Reads no image; each file is read whole, through symlinks
+/// (pipes too: /dev/stdin). Facts are trusted: their shape and agreement are
+/// checked, not their truth. Errors: those of reading a file (`not_found`,
+/// `permission_denied`, `io`); `malformed` (FILE:LINE: a line that is not a
+/// fact or misses a field, lines added or removed since the end fact counted
+/// them, a file cut short before it, a reference without its image fact, a
+/// blob in the wrong shard or in two); `invalid_argument` (files of different
+/// runs — references, options or N differ —, a shard missing or given twice,
+/// shards whose walks differ because the images changed between them).
+/// Thread-safe.
 [[nodiscard]] result<std::vector<image_validation>> validate_merge(const std::vector<std::string>& fact_files,
                                                                    validate_totals* totals = nullptr);
 

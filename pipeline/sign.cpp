@@ -1,7 +1,6 @@
 // sign: simple signing (GnuPG, containers-signature(5)) into a file or a
 // lookaside store, or a cosign-style key signature stored beside the image;
 // and new key pairs for the latter.
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,8 +9,8 @@
 
 #include "io/gpg_signing.h"
 #include "io/lookaside_store.h"
+#include "io/output_file.h"
 #include "io/small_file.h"
-#include "io/target_dir.h"
 #include "pipeline/remote.h"
 #include "pipeline/signature_check.h"
 #include "pipeline/sigstore_attachments.h"
@@ -26,34 +25,6 @@ namespace {
 
 // Private keys are small; a cap keeps /dev/zero out.
 constexpr std::size_t max_private_key_bytes = 1 << 20;
-
-std::pair<std::string, std::string> split_path(const std::string& path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return {".", path};
-  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
-}
-
-// Writes `bytes` to `path` whole or not at all: a temporary file beside it,
-// then linked to the final name (refused when something is there) or, with
-// `force`, renamed over it.
-result<void> write_new_file(const std::string& path, std::string_view bytes, unsigned mode, bool force) {
-  const auto [dir, name] = split_path(path);
-  if (name.empty()) return fail(errc::invalid_argument, quote(path) + " names no file");
-  struct stat st {};
-  if (!force && ::lstat(path.c_str(), &st) == 0)
-    return fail(errc::invalid_argument, quote(path) + " exists (--force replaces it)");
-  const std::string tmp = "." + name + ".ocipipe-new-" + std::to_string(::getpid());
-  OCIPIPE_TRY(io::write_file_atomic(dir, tmp, bytes, mode));
-  const std::string tmp_path = dir + "/" + tmp;
-  const int rc = force ? ::rename(tmp_path.c_str(), path.c_str()) : ::link(tmp_path.c_str(), path.c_str());
-  const int e = errno;
-  ::unlink(tmp_path.c_str());
-  if (rc != 0) {
-    if (e == EEXIST) return fail(errc::invalid_argument, quote(path) + " exists (--force replaces it)");
-    return fail_errno("write " + quote(path), e);
-  }
-  return {};
-}
 
 // The identity a signature claims: --identity, else a docker:// image's own.
 result<docker_reference> identity_of(const image_reference& ref, const std::string& identity) {
@@ -104,7 +75,7 @@ result<sign_report> sign_simple(const image_reference& ref, const sign_options& 
   r.identity = claims.docker_reference;
   r.key = made.key_fingerprint;  // the key that signed, not the name --sign-by gave
   if (!opts.output_file.empty()) {
-    OCIPIPE_TRY(write_new_file(opts.output_file, signature, 0644, opts.force));
+    OCIPIPE_TRY(io::write_output_file(opts.output_file, signature, 0644, opts.force));
     r.stored_at = opts.output_file;
     return r;
   }
@@ -199,8 +170,8 @@ result<std::string> generate_key_files(const std::string& prefix, const std::str
   if (!pair) return where(std::move(pair).error());
   auto pub = parse_public_key(pair->public_pem);
   if (!pub) return where(std::move(pub).error());
-  if (auto ok = write_new_file(key_path, pair->private_pem, 0600, force); !ok) return where(std::move(ok).error());
-  if (auto ok = write_new_file(pub_path, pair->public_pem, 0644, force); !ok) {
+  if (auto ok = io::write_output_file(key_path, pair->private_pem, 0600, force); !ok) return where(std::move(ok).error());
+  if (auto ok = io::write_output_file(pub_path, pair->public_pem, 0644, force); !ok) {
     // A private key without its public half is of no use; leave neither.
     ::unlink(key_path.c_str());
     return where(std::move(ok).error());

@@ -4,7 +4,6 @@
 // run from the facts and finishes it with the same code an unsharded run
 // uses (validate_run.h step 3), so its verdicts are the unsharded ones by
 // construction. Fact format: README "Sharded validation".
-#include <fcntl.h>
 
 #include <algorithm>
 #include <chrono>
@@ -33,12 +32,16 @@ constexpr std::size_t max_facts_file_bytes = std::size_t{4} << 30;
 
 // ---- --shard ----
 
+// More shards than this is a typing mistake, not a mirror.
+constexpr unsigned max_shards = 1000000;
+
+// A decimal number; past max_shards it is max_shards + 1 (too large, whatever it is).
 std::optional<unsigned> parse_count(std::string_view text) {
-  if (text.empty() || text.size() > 9) return std::nullopt;
+  if (text.empty()) return std::nullopt;
   unsigned v = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<unsigned>(c - '0');
+    v = std::min(max_shards + 1, v * 10 + static_cast<unsigned>(c - '0'));
   }
   return v;
 }
@@ -255,13 +258,14 @@ result<std::size_t> read_blob(const json& f, pipeline::run_state& run) {
   return j;
 }
 
-// One shard's file, read: its run fact, its walk (every line but the run,
-// blob and end facts, which every shard of one run writes alike) and its blob facts.
+// One shard's file, read and parsed: its run fact, its walk (the image, use
+// and stack facts, which every shard of one run writes alike, as text to
+// compare) and every fact between the run and end facts.
 struct shard_file {
   std::string path;
   json run;
-  std::string walk;                  // the walk's lines, to compare shards
-  std::vector<std::string> lines;    // all lines, parsed again by the merge
+  std::string walk;
+  std::vector<json> facts;  // facts[n] is line n + 2 of the file
 };
 
 bool is_run_fact(const json& j) {
@@ -269,40 +273,66 @@ bool is_run_fact(const json& j) {
   if (j.is_discarded() || !j.is_object() || j.value("fact", json()) != "run" || j.value("format", json()) != facts_format)
     return false;
   if (!number("shard") || !number("shards") || !number("jobs") || !number("uses") || !number("stacks") ||
-      !number("documents") || !number("document_bytes") || !j.contains("refs") || !j["refs"].is_array())
+      !number("documents") || !number("document_bytes") || !j.contains("refs") || !j["refs"].is_array() ||
+      !j.contains("all") || !j["all"].is_boolean() || !j.contains("strict") || !j["strict"].is_boolean())
     return false;
   return std::all_of(j["refs"].begin(), j["refs"].end(),
                      [](const json& r) { return r.is_string() || (r.is_object() && r.contains("base64")); });
 }
 
+// Every line is parsed before anything is compared across shards, so a line
+// broken in transit is reported as that, with its file and line.
 result<shard_file> read_shard_file(const std::string& path) {
-  OCIPIPE_ASSIGN_OR_RETURN(auto text, io::read_small_file(AT_FDCWD, path, max_facts_file_bytes));
-  shard_file s{path, {}, {}, {}};
-  std::size_t start = 0;
-  while (start < text.size()) {
+  OCIPIPE_ASSIGN_OR_RETURN(auto text, io::read_linked_file(path, max_facts_file_bytes));
+  std::vector<std::string> lines;
+  for (std::size_t start = 0; start < text.size();) {
     auto end = text.find('\n', start);
     if (end == std::string::npos) end = text.size();
-    s.lines.emplace_back(text, start, end - start);
+    std::string line(text, start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
     start = end + 1;
   }
-  if (s.lines.empty()) return tl::unexpected(error(errc::malformed, path + ": empty; not the facts of a validate --shard run"));
-  s.run = json::parse(s.lines.front(), nullptr, false);
+  text.clear();
+  if (lines.empty()) return tl::unexpected(error(errc::malformed, path + ": empty; not the facts of a validate --shard run"));
+  shard_file s{path, json::parse(lines.front(), nullptr, false), {}, {}};
   if (!is_run_fact(s.run))
     return tl::unexpected(bad_fact(path, 1, "not the facts of a validate --shard run (the first line must be a run fact of format " +
                                                 std::string(facts_format) + ")"));
-  auto last = json::parse(s.lines.back(), nullptr, false);
-  if (last.is_discarded() || !last.is_object() || last.value("fact", json()) != "end" ||
-      last.value("lines", json()) != s.lines.size() - 1)
-    return tl::unexpected(bad_fact(path, s.lines.size(), "the facts end without their end fact: the shard's run was cut short"));
-  for (std::size_t n = 1; n + 1 < s.lines.size(); ++n)
-    if (s.lines[n].rfind(R"({"fact":"blob")", 0) != 0) s.walk += s.lines[n] + "\n";
+  std::optional<std::size_t> end_at;
+  for (std::size_t n = 1; n < lines.size(); ++n) {
+    if (lines[n].empty()) return tl::unexpected(bad_fact(path, n + 1, "an empty line"));
+    auto f = json::parse(lines[n], nullptr, false);
+    if (f.is_discarded() || !f.is_object() || !f.contains("fact") || !f["fact"].is_string())
+      return tl::unexpected(bad_fact(path, n + 1, "not a fact (a JSON object with a \"fact\" member)"));
+    const auto kind = f["fact"].get<std::string>();
+    if (end_at) return tl::unexpected(bad_fact(path, n + 1, "a line after the end fact"));
+    if (kind == "end") {
+      end_at = n;
+      if (f.value("lines", json()) != n)
+        return tl::unexpected(bad_fact(path, n + 1, "the end fact counts " + f.value("lines", json()).dump() +
+                                                        " lines before it, the file has " + std::to_string(n) +
+                                                        ": lines were added or removed"));
+      continue;
+    }
+    if (kind != "image" && kind != "use" && kind != "stack" && kind != "blob")
+      return tl::unexpected(bad_fact(path, n + 1, "unknown fact " + quote(kind)));
+    if (kind != "blob") s.walk += lines[n] + "\n";
+    s.facts.push_back(std::move(f));
+  }
+  if (!end_at)
+    return tl::unexpected(bad_fact(path, lines.size(), "the facts end without their end fact: the shard's run was cut short"));
   return s;
 }
 
-// The run fact with this shard's own number left out: equal for every shard of one run.
-json run_identity(json run) {
-  run.erase("shard");
-  return run;
+// What every shard of one run was asked: the same references, options and N.
+json run_question(const json& run) {
+  return {run["format"], run["refs"], run["all"], run["strict"], run["shards"]};
+}
+
+// What every shard's walk of the same, unchanged images found.
+json run_walk_counts(const json& run) {
+  return {run["jobs"], run["uses"], run["stacks"], run["documents"], run["document_bytes"]};
 }
 
 }  // namespace
@@ -332,22 +362,37 @@ result<validate_shard> parse_validate_shard(std::string_view text,
     s.count = *n;
   }
   if (s.count == 0) return bad("N must be at least 1");
+  if (s.count > max_shards) return bad("N is at most " + std::to_string(max_shards));
   if (k_text == "auto") {
     if (auto k = lookup("JOB_COMPLETION_INDEX")) {
       auto v = parse_count(*k);
       if (!v) return bad("JOB_COMPLETION_INDEX=" + quote(*k) + " is not an index");
       s.index = *v;
     } else if (auto id = lookup("SLURM_ARRAY_TASK_ID")) {
+      // Arrays may start anywhere and step (--array=1-8, --array=0-28:4): K is
+      // the task's place in the array.
       auto v = parse_count(*id);
       if (!v) return bad("SLURM_ARRAY_TASK_ID=" + quote(*id) + " is not an index");
-      // Arrays may start anywhere (--array=1-8): K counts from the first task.
-      unsigned first = 0;
+      unsigned first = 0, step = 1;
       if (auto min = lookup("SLURM_ARRAY_TASK_MIN")) {
         auto m = parse_count(*min);
-        if (!m || *m > *v) return bad("SLURM_ARRAY_TASK_MIN=" + quote(*min) + " is not an index at most SLURM_ARRAY_TASK_ID");
+        if (!m) return bad("SLURM_ARRAY_TASK_MIN=" + quote(*min) + " is not an index");
+        if (*m > *v) return bad("SLURM_ARRAY_TASK_ID=" + *id + " is below SLURM_ARRAY_TASK_MIN=" + *min);
         first = *m;
       }
-      s.index = *v - first;
+      if (auto st = lookup("SLURM_ARRAY_TASK_STEP")) {
+        auto m = parse_count(*st);
+        if (!m || *m == 0) return bad("SLURM_ARRAY_TASK_STEP=" + quote(*st) + " is not a step");
+        step = *m;
+      }
+      if ((*v - first) % step != 0)
+        return bad("SLURM_ARRAY_TASK_ID=" + *id + " is not on the array's step " + std::to_string(step) + " from " +
+                   std::to_string(first));
+      s.index = (*v - first) / step;
+      // auto/N beside a Slurm array: the two counts must agree.
+      if (auto count = lookup("SLURM_ARRAY_TASK_COUNT"); count && text != "auto" && parse_count(*count) != s.count)
+        return bad("N is " + std::to_string(s.count) + " but SLURM_ARRAY_TASK_COUNT=" + *count +
+                   ": every task of the array is a shard");
     } else {
       return bad("K comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm job "
                  "array), and neither is set");
@@ -423,15 +468,15 @@ result<std::vector<image_validation>> validate_merge(const std::vector<std::stri
     OCIPIPE_ASSIGN_OR_RETURN(auto s, read_shard_file(path));
     shards.push_back(std::move(s));
   }
-  // One run, every shard once.
-  const auto first_run = run_identity(shards.front().run);
-  const auto count = shards.front().run.value("shards", 0u);
+  // One run, every shard once, every walk alike.
+  const auto& first = shards.front();
+  const auto count = first.run["shards"].get<unsigned>();
   std::vector<const shard_file*> by_index(count, nullptr);
   for (const auto& s : shards) {
-    if (run_identity(s.run) != first_run)
-      return tl::unexpected(error(errc::invalid_argument, s.path + " is the facts of another run than " + shards.front().path +
+    if (run_question(s.run) != run_question(first.run))
+      return tl::unexpected(error(errc::invalid_argument, s.path + " is the facts of another run than " + first.path +
                                                               " (references, options or shard count differ)"));
-    const auto k = s.run.value("shard", count);
+    const auto k = s.run["shard"].get<unsigned>();
     if (k >= count) return tl::unexpected(bad_fact(s.path, 1, "shard number out of range"));
     if (by_index[k])
       return tl::unexpected(error(errc::invalid_argument, "shard " + std::to_string(k) + " of " + std::to_string(count) +
@@ -446,36 +491,43 @@ result<std::vector<image_validation>> validate_merge(const std::vector<std::stri
                                                             " are missing: a merge needs every shard"));
   const auto& base = *by_index[0];
   for (const auto* s : by_index)
-    if (s->walk != base.walk)
+    if (s->walk != base.walk || run_walk_counts(s->run) != run_walk_counts(base.run))
       return tl::unexpected(error(errc::invalid_argument, s->path + " and " + base.path +
                                                               " walked the references differently: the images changed "
                                                               "between the shards' runs; run every shard again"));
 
   // The walk (shard 0's; all are equal), then every shard's blobs.
   pipeline::validate_run r(remote_options{});
-  r.images.resize(first_run.at("refs").size());
-  for (std::size_t i = 0; i < r.images.size(); ++i) r.images[i].ref = text_of(first_run.at("refs")[i]);
-  r.run.jobs.resize(first_run.value("jobs", std::size_t{0}));
-  r.run.documents = first_run.value("documents", std::uint64_t{0});
-  r.run.document_bytes = first_run.value("document_bytes", std::uint64_t{0});
+  const auto& run = base.run;
+  r.images.resize(run["refs"].size());
+  for (std::size_t i = 0; i < r.images.size(); ++i) r.images[i].ref = text_of(run["refs"][i]);
+  r.run.jobs.resize(run["jobs"].get<std::size_t>());
+  r.run.documents = run["documents"].get<std::uint64_t>();
+  r.run.document_bytes = run["document_bytes"].get<std::uint64_t>();
   std::vector<int> seen(r.run.jobs.size(), -1);
+  std::vector<bool> image_seen(r.images.size(), false);
   for (unsigned k = 0; k < count; ++k) {
     const auto& s = *by_index[k];
-    for (std::size_t n = 1; n + 1 < s.lines.size(); ++n) {
-      const bool blob = s.lines[n].rfind(R"({"fact":"blob")", 0) == 0;
-      if (!blob && k != 0) continue;
-      auto f = json::parse(s.lines[n], nullptr, false);
-      if (f.is_discarded() || !f.is_object()) return tl::unexpected(bad_fact(s.path, n + 1, "not a JSON object"));
+    for (std::size_t n = 0; n < s.facts.size(); ++n) {
+      const auto& f = s.facts[n];
+      const auto kind = f["fact"].get<std::string>();
+      if (kind != "blob" && k != 0) continue;
       result<void> ok;
       try {
-        const auto kind = f.at("fact").get<std::string>();
         if (kind == "image") {
-          ok = read_image(f, r);
+          const auto i = f.at("image").get<std::size_t>();
+          if (i < image_seen.size() && image_seen[i])
+            ok = tl::unexpected(error(errc::malformed, "a second image fact for reference " + std::to_string(i)));
+          else if (ok = read_image(f, r); ok)
+            image_seen[i] = true;
         } else if (kind == "use") {
           ok = read_use(f, r.run);
+          if (ok && r.run.uses.back().image >= r.images.size())
+            ok = tl::unexpected(error(errc::malformed, "a use by image " + std::to_string(r.run.uses.back().image) +
+                                                           ", past the run's references"));
         } else if (kind == "stack") {
           ok = read_stack(f, r.run);
-        } else if (kind == "blob") {
+        } else {
           auto j = read_blob(f, r.run);
           if (!j) {
             ok = tl::unexpected(std::move(j).error());
@@ -488,19 +540,20 @@ result<std::vector<image_validation>> validate_merge(const std::vector<std::stri
           } else {
             seen[*j] = static_cast<int>(k);
           }
-        } else {
-          ok = tl::unexpected(error(errc::malformed, "unknown fact " + quote(kind)));
         }
       } catch (const nlohmann::json::exception& e) {
         ok = tl::unexpected(error(errc::malformed, std::string("a field is missing or of the wrong type: ") + e.what()));
       } catch (const std::invalid_argument& e) {
         ok = tl::unexpected(error(errc::malformed, e.what()));
       }
-      if (!ok) return tl::unexpected(bad_fact(s.path, n + 1, ok.error().message()));
+      if (!ok) return tl::unexpected(bad_fact(s.path, n + 2, ok.error().message()));
     }
   }
-  if (r.run.uses.size() != first_run.value("uses", std::size_t{0}) ||
-      r.run.stacks.size() != first_run.value("stacks", std::size_t{0}))
+  for (std::size_t i = 0; i < image_seen.size(); ++i)
+    if (!image_seen[i])
+      return tl::unexpected(bad_fact(base.path, 1, "no image fact for reference " + std::to_string(i) + " (" +
+                                                       quote(r.images[i].ref) + ")"));
+  if (r.run.uses.size() != run["uses"].get<std::size_t>() || r.run.stacks.size() != run["stacks"].get<std::size_t>())
     return tl::unexpected(bad_fact(base.path, 1, "the run fact's counts of uses and stacks disagree with the facts"));
   for (std::size_t j = 0; j < seen.size(); ++j)
     if (seen[j] < 0)

@@ -2,7 +2,7 @@
 //   |  validate --merge FACTS...  |  validate --media-type MT FILE
 #include <algorithm>
 
-#include "io/target_dir.h"
+#include "io/output_file.h"
 #include "pipeline/api.h"
 #include "pipeline/cli/cli.h"
 #include "pipeline/cli/remote_flags.h"
@@ -113,12 +113,13 @@ int report_validation(const global_flags& g, const std::vector<image_validation>
   return rc;
 }
 
-// A shard's facts: to stdout, or written whole to FILE and renamed into place,
-// so that a merge never reads a shard cut short under its final name.
+// A shard's facts: to stdout ("-"), or written whole to FILE and renamed into
+// place, so that a merge never reads a shard cut short under its final name; a
+// rerun of the shard replaces its own facts.
 int write_facts(const global_flags& g, const std::vector<image_reference>& refs, const validate_options& opts,
                 const validate_shard& shard, const std::string& facts_file) {
   std::string facts;
-  const bool to_stdout = facts_file.empty() || facts_file == "-";
+  const bool to_stdout = facts_file == "-";
   validate_totals totals;
   auto done = validate_shard_facts(refs, opts, shard,
                                    [&](std::string_view line) -> result<void> {
@@ -131,11 +132,7 @@ int write_facts(const global_flags& g, const std::vector<image_reference>& refs,
                                      return {};
                                    },
                                    &totals);
-  if (done && !to_stdout) {
-    const auto slash = facts_file.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : facts_file.substr(0, slash);
-    done = io::write_file_atomic(dir, facts_file.substr(slash == std::string::npos ? 0 : slash + 1), facts);
-  }
+  if (done && !to_stdout) done = io::write_output_file(facts_file, facts, 0644, true);
   if (!done) {
     err_line("validate --shard: " + done.error().message());
     return exit_failure;
@@ -156,28 +153,28 @@ verb add_validate(CLI::App& root, global_flags& g) {
     bool all = false;
     bool strict = false;
     std::string shard;
-    std::string facts;
+    std::string facts = "-";
     bool merge = false;
     remote_flags remote;
   };
   static state s;
   auto* app = root.add_subcommand("validate", "Validate images against the OCI image-spec");
-  app->add_option("REF", s.refs, std::string(image_ref_help) + " (several); with --media-type, one FILE")
-      ->required();
+  app->add_option("REF", s.refs,
+                  std::string(image_ref_help) + " (several); with --media-type, one FILE; with --merge, FACTS files");
   app->add_flag("--all", s.all, "Validate every manifest of a layout or archive given without a tag");
   app->add_flag("--strict", s.strict,
                 "Schema mode: where the spec's prose says SHOULD and its schema MUST (empty layers), fail");
   app->add_option("--media-type", s.media_type,
                   "Check FILE alone as this media type (manifest, index, config, descriptor, layout header)");
-  auto* shard = app->add_option("--shard", s.shard,
+  auto* shard_opt = app->add_option("--shard", s.shard,
                                 "Check only shard K of N of the distinct blobs (K/N, K from 0; auto/N or auto: from "
                                 "JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_*) and write the run's facts for --merge");
-  app->add_option("--facts", s.facts, "With --shard: write the facts (JSON Lines) to FILE, renamed into place when "
-                                      "complete (default: stdout)")
-      ->needs(shard);
+  app->add_option("--facts", s.facts, "With --shard: write the facts (JSON Lines) to FILE, a regular file renamed "
+                                      "into place when complete (default -: stdout)")
+      ->needs(shard_opt);
   auto* merge = app->add_flag("--merge", s.merge,
                               "The arguments are the facts of every shard of one run: report as one unsharded run");
-  merge->excludes(shard);
+  merge->excludes(shard_opt);
   add_remote_flags(*app, s.remote);
   add_global_flags(*app, g);
   app->footer(
@@ -198,9 +195,9 @@ verb add_validate(CLI::App& root, global_flags& g) {
       "the distinct blobs whose digest falls to it; --merge applies the image-level rules to the\n"
       "facts of all N and reports exactly as one unsharded run would. A shard exits 0 once its\n"
       "facts are written, whatever they say.");
-  return {app, [&g] {
+  return {app, [&g, shard_opt] {
             if (!s.media_type.empty()) {
-              if (s.merge || !s.shard.empty()) {
+              if (s.merge || shard_opt->count() > 0) {
                 err_line("validate --media-type checks one document; --shard and --merge are for images");
                 return exit_failure;
               }
@@ -210,13 +207,21 @@ verb add_validate(CLI::App& root, global_flags& g) {
               }
               return validate_one_document(g, s.media_type, s.refs.front());
             }
+            if (s.refs.empty()) {
+              err_line(s.merge ? "validate --merge needs the facts files of every shard (- reads one from stdin)"
+                               : "validate needs a REF (or --media-type MT FILE)");
+              return exit_failure;
+            }
             if (s.merge) {
               if (s.all || s.strict) {
                 err_line("validate --merge: --all and --strict belong to the shards' runs (their facts carry them)");
                 return exit_failure;
               }
+              std::vector<std::string> files = s.refs;
+              for (auto& f : files)
+                if (f == "-") f = "/dev/stdin";
               validate_totals totals;
-              auto merged = validate_merge(s.refs, &totals);
+              auto merged = validate_merge(files, &totals);
               if (!merged) {
                 err_line("validate --merge: " + merged.error().message());
                 return exit_failure;
@@ -238,7 +243,11 @@ verb add_validate(CLI::App& root, global_flags& g) {
             opts.strict = s.strict;
             opts.remote = remote_options_of(s.remote);
             opts.progress = make_progress(g, "validate");
-            if (!s.shard.empty()) {
+            if (shard_opt->count() > 0) {
+              if (s.facts.empty()) {
+                err_line("validate --facts needs a file name (- for stdout)");
+                return exit_failure;
+              }
               auto shard = parse_validate_shard(s.shard);
               if (!shard) {
                 err_line(shard.error().message());

@@ -50,6 +50,14 @@ TEST_F(InstalledLibrary, InstallsHeadersLibrariesPackageConfigAndPkgConfig) {
   EXPECT_FALSE(path_exists(prefix() + "/include/ocipipe/io"));
 }
 
+// The installed headers name one another relative to themselves: PREFIX/include is the only
+// include directory a program needs, and no generic name (stages/) lands on its path.
+TEST_F(InstalledLibrary, HeadersCompileWithThePrefixIncludeAlone) {
+  const auto src = tmp_.sub("uses_api.cpp");
+  write_bytes(src, "#include <ocipipe/api.h>\nint main() { return ocipipe::parse_reference(\"oci:x\") ? 0 : 1; }\n");
+  RUN_OK({"c++", "-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-I" + prefix() + "/include", src});
+}
+
 TEST_F(InstalledLibrary, ExampleBuildsWithFindPackageSharedAndStaticAndUnpacks) {
   const auto src = source_dir() + "/examples/unpack";
   for (const std::string kind : {"shared", "static"}) {
@@ -70,9 +78,9 @@ TEST_F(InstalledLibrary, ExampleBuildsWithPkgConfigAndUnpacks) {
   EXPECT_TRUE(contains(flags.out, "-I" + prefix() + "/lib/pkgconfig/../../include")) << flags.out;
   // The flags go through the shell as pkg-config users write them.
   const auto exe = tmp_.sub("unpack_image");
-  RUN_OK({"sh", "-c", "c++ -std=c++20 -o \"$1\" \"$2\" $(env " + pc + " pkg-config --cflags --libs ocipipe)", "sh",
-          exe, source_dir() + "/examples/unpack/main.cpp"});
-  unpack_with({"env", "LD_LIBRARY_PATH=" + prefix() + "/lib", exe}, tmp_.sub("rootfs-pc"));
+  RUN_OK({"sh", "-c", "c++ -std=c++20 -o \"$1\" \"$2\" $(env " + pc + " pkg-config --cflags --libs ocipipe) -Wl,-rpath,\"$3\"",
+          "sh", exe, source_dir() + "/examples/unpack/main.cpp", prefix() + "/lib"});
+  unpack_with({exe}, tmp_.sub("rootfs-pc"));
 }
 
 }  // namespace

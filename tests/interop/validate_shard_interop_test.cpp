@@ -7,6 +7,7 @@
 // with its code. K and N from the engines' variables (JOB_COMPLETION_INDEX,
 // SLURM_ARRAY_TASK_*) give the same. The merge rules themselves: tests/unit/validate_shard_test.cpp.
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -178,6 +179,35 @@ TEST_F(ValidateShardCli, SlurmExampleScriptsGiveTheUnshardedVerdicts) {
   const auto merged = run_command(merge);
   EXPECT_EQ(merged.exit_code, plain.exit_code) << merged.err;
   EXPECT_EQ(without_times(read_bytes(tmp_.sub("reports/verdicts.jsonl"))), without_times(plain.out));
+}
+
+// --facts names a file to replace whole: a symlink (or /dev/null, as root) must not be
+// renamed over. tests/unit/output_file_test.cpp has each kind of file.
+TEST_F(ValidateShardCli, FactsNeverReplaceWhatIsNotARegularFile) {
+  write_bytes(tmp_.sub("kept.jsonl"), "kept");
+  ASSERT_EQ(::symlink("kept.jsonl", tmp_.sub("link.jsonl").c_str()), 0);
+  auto r = run_ocipipe(validate_args({"--shard", "0/2", "--facts", tmp_.sub("link.jsonl")}));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "is a symbolic link")) << r.err;
+  EXPECT_TRUE(S_ISLNK(lstat_of(tmp_.sub("link.jsonl")).st_mode));
+  EXPECT_EQ(read_bytes(tmp_.sub("kept.jsonl")), "kept");
+  r = run_ocipipe(validate_args({"--shard", "0/2", "--facts", ""}));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = run_ocipipe(validate_args({"--shard", ""}));
+  EXPECT_EQ(r.exit_code, 2) << "an empty --shard must not mean an unsharded run: " << r.out;
+}
+
+// Facts through a pipe: `--facts -` writes them to stdout and `--merge -` reads them back.
+TEST_F(ValidateShardCli, FactsThroughStdoutAndStdin) {
+  const auto plain = run_ocipipe(validate_args({}));
+  auto shard = run_ocipipe(validate_args({"--shard", "0/1"}));
+  ASSERT_EQ(shard.exit_code, 0) << shard.err;
+  write_bytes(tmp_.sub("piped.jsonl"), shard.out);
+  run_options from_file;
+  from_file.stdin_path = tmp_.sub("piped.jsonl");
+  const auto merged = run_ocipipe({"validate", "--merge", "-"}, from_file);
+  EXPECT_EQ(merged.exit_code, plain.exit_code) << merged.err;
+  EXPECT_EQ(merged.out, plain.out);
 }
 
 TEST_F(ValidateShardCli, MergeWithAShardMissingFailsWithExit2) {

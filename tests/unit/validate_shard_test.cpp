@@ -5,6 +5,10 @@
 // merges that must be refused (a shard missing, twice, cut short, of another run, of changed
 // images). The command line over datasets/mirror.py: tests/interop/validate_shard_interop_test.cpp.
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -80,6 +84,38 @@ TEST(ValidateShardSpec, SlurmArrayGivesKAndNCountingFromItsFirstTask) {
   EXPECT_FALSE(parse_with("auto", {{"SLURM_ARRAY_TASK_ID", "8"}, {"SLURM_ARRAY_TASK_COUNT", "8"}}));
   EXPECT_FALSE(parse_with("auto", {{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_MIN", "2"},
                                    {"SLURM_ARRAY_TASK_COUNT", "8"}}));
+}
+
+TEST(ValidateShardSpec, SlurmArrayWithAStepGivesTheTasksPlace) {
+  // sbatch --array=0-8:4: tasks 0, 4 and 8.
+  const env_map stepped = {{"SLURM_ARRAY_TASK_ID", "8"}, {"SLURM_ARRAY_TASK_MIN", "0"}, {"SLURM_ARRAY_TASK_STEP", "4"},
+                           {"SLURM_ARRAY_TASK_COUNT", "3"}};
+  auto s = parse_with("auto", stepped);
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->index, 2u);
+  EXPECT_EQ(s->count, 3u);
+  auto off = stepped;
+  off["SLURM_ARRAY_TASK_ID"] = "5";
+  auto r = parse_with("auto", off);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(contains(r.error().message(), "step")) << r.error().message();
+}
+
+TEST(ValidateShardSpec, SaysWhatIsWrongWithTheEnginesNumbers) {
+  const env_map slurm = {{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_MIN", "1"}, {"SLURM_ARRAY_TASK_COUNT", "3"}};
+  // auto/N beside an array of another size: found here, not as a shard missing at the merge.
+  auto r = parse_with("auto/4", slurm);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(contains(r.error().message(), "SLURM_ARRAY_TASK_COUNT=3")) << r.error().message();
+  EXPECT_TRUE(parse_with("auto/3", slurm));
+  auto below = slurm;
+  below["SLURM_ARRAY_TASK_ID"] = "0";
+  r = parse_with("auto", below);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(contains(r.error().message(), "SLURM_ARRAY_TASK_ID=0 is below SLURM_ARRAY_TASK_MIN=1")) << r.error().message();
+  r = parse_with("0/4294967295", {});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(contains(r.error().message(), "N is at most 1000000")) << r.error().message();
 }
 
 TEST(ValidateShardSpec, AutoWithoutAnEngineSaysWhichVariablesItReads) {
@@ -325,6 +361,114 @@ TEST(ValidateMerge, RefusesFilesThatAreNotFacts) {
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code(), errc::not_found);
   EXPECT_FALSE(validate_merge({}));
+}
+
+// Rewrites line `n` (1-based) of `path` with `edit`; an empty result removes the line.
+void edit_line(const std::string& path, std::size_t n, const std::function<std::string(std::string)>& edit) {
+  auto lines = lines_of(read_bytes(path));
+  ASSERT_LE(n, lines.size());
+  lines[n - 1] = edit(lines[n - 1]);
+  std::string out;
+  for (const auto& l : lines)
+    if (!l.empty()) out += l + "\n";
+  write_bytes(path, out);
+}
+
+// A line broken in transit is reported as that, at its file and line, never as the
+// shards disagreeing about the images, even when another shard's copy of it is intact.
+TEST(ValidateMerge, ABrokenLineIsNamedByFileAndLine) {
+  two_images s;
+  temp_dir dir;
+  const auto files = run_shards({s.a.ref(), s.b.ref()}, {}, 3, dir);
+  for (const std::string broken : {"{\"fact\":\"image\",", "{\"fact\":\"bogus\"}", "[1,2]"}) {
+    SCOPED_TRACE(broken);
+    const auto copy = dir.sub("copy.jsonl");
+    write_bytes(copy, read_bytes(files[1]));
+    edit_line(copy, 2, [&](std::string) { return broken; });
+    auto r = validate_merge({files[0], copy, files[2]});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), errc::malformed);
+    EXPECT_TRUE(contains(r.error().message(), copy + ":2:")) << r.error().message();
+    EXPECT_FALSE(contains(r.error().message(), "walked")) << r.error().message();
+  }
+}
+
+TEST(ValidateMerge, CountsItsLines) {
+  two_images s;
+  temp_dir dir;
+  const auto files = run_shards({s.a.ref(), s.b.ref()}, {}, 1, dir);
+  const auto text = read_bytes(files[0]);
+  // A line added before the end fact, and one after it.
+  const auto lines = lines_of(text);
+  std::string added;
+  for (std::size_t n = 0; n < lines.size(); ++n) added += (n + 1 == lines.size() ? lines[1] + "\n" : "") + lines[n] + "\n";
+  write_bytes(files[0], added);
+  auto r = validate_merge(files);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(contains(r.error().message(), "lines were added or removed")) << r.error().message();
+  write_bytes(files[0], text + lines[1] + "\n");
+  r = validate_merge(files);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(contains(r.error().message(), "after the end fact")) << r.error().message();
+  write_bytes(files[0], text + "\n");
+  r = validate_merge(files);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(contains(r.error().message(), "empty line")) << r.error().message();
+}
+
+// Line ends rewritten on the way (CRLF) change no fact.
+TEST(ValidateMerge, ReadsCrlfLines) {
+  two_images s;
+  temp_dir dir;
+  const std::vector<image_reference> refs = {s.a.ref(), s.b.ref()};
+  const auto files = run_shards(refs, {}, 2, dir);
+  std::string crlf;
+  for (const auto& l : lines_of(read_bytes(files[1]))) crlf += l + "\r\n";
+  write_bytes(files[1], crlf);
+  auto r = validate_merge(files);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(everything(*r), everything(validate(refs, {})));
+}
+
+// Without an image fact a reference's document findings would vanish: FAIL would become PASS.
+TEST(ValidateMerge, RefusesFactsWithAReferenceLeftOut) {
+  two_images s;
+  temp_dir dir;
+  const auto files = run_shards({s.a.ref(), s.b.ref()}, {}, 1, dir);
+  edit_line(files[0], 2, [](std::string) { return std::string(); });
+  const auto lines = lines_of(read_bytes(files[0]));
+  edit_line(files[0], lines.size(), [&](std::string) {
+    return "{\"fact\":\"end\",\"lines\":" + std::to_string(lines.size() - 1) + "}";
+  });
+  auto r = validate_merge(files);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(contains(r.error().message(), "no image fact for reference 0")) << r.error().message();
+}
+
+TEST(ValidateMerge, RefusesAUseOfNoReference) {
+  two_images s;
+  temp_dir dir;
+  const auto files = run_shards({s.a.ref(), s.b.ref()}, {}, 1, dir);
+  const auto lines = lines_of(read_bytes(files[0]));
+  const auto use = std::find_if(lines.begin(), lines.end(), [](const std::string& l) { return contains(l, "\"fact\":\"use\""); });
+  ASSERT_NE(use, lines.end());
+  edit_line(files[0], static_cast<std::size_t>(use - lines.begin()) + 1, [](std::string l) {
+    return l.replace(l.find("\"image\":0"), 9, "\"image\":-1");
+  });
+  auto r = validate_merge(files);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), errc::malformed);
+}
+
+TEST(ValidateMerge, ReadsFactsThroughASymlink) {
+  two_images s;
+  temp_dir dir;
+  const std::vector<image_reference> refs = {s.a.ref(), s.b.ref()};
+  const auto files = run_shards(refs, {}, 1, dir);
+  ASSERT_EQ(::symlink(files[0].c_str(), dir.sub("link.jsonl").c_str()), 0);
+  auto r = validate_merge({dir.sub("link.jsonl")});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(everything(*r), everything(validate(refs, {})));
 }
 
 TEST(ValidateMerge, RefusesAFactWithAFieldMissing) {
