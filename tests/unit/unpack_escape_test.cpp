@@ -75,6 +75,7 @@
 #include "pipeline/api.h"
 #include "tests/support/image_builder.h"
 #include "tests/support/stream_builders.h"
+#include "tests/support/emulation.h"
 #include "tests/support/test_env.h"
 
 namespace ocipipe::testing {
@@ -384,7 +385,8 @@ outcome unpack_without_openat2(const built_image& img, const std::string& rootfs
     ::_exit(127);
   }
   int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  const auto limit = scaled_timeout(std::chrono::seconds(120));
+  const auto deadline = std::chrono::steady_clock::now() + limit;
   for (;;) {
     const pid_t w = ::waitpid(pid, &status, WNOHANG);
     if (w == pid) break;
@@ -392,7 +394,7 @@ outcome unpack_without_openat2(const built_image& img, const std::string& rootfs
     if (std::chrono::steady_clock::now() > deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
-      return {false, "timeout", "ocipipe unpack did not end within 120 s"};
+      return {false, "timeout", "ocipipe unpack did not end within " + std::to_string(limit.count()) + " s"};
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -435,6 +437,9 @@ struct case_spec {
 };
 
 void run_case(const escape_scratch& s, const case_spec& c, resolver how) {
+  if (how == resolver::component_walk && !test_emulator().empty())
+    GTEST_SKIP() << "under " << test_emulator() << ", which installs no seccomp filter for its guest, openat2 "
+                 << "cannot be taken away: the component walk is tested by native runs";
   std::vector<layer_spec> layers = c.layers;
   for (auto& l : layers) l.compression = layer_compression::none;
   const auto img = build_layout(s.layout, "t", layers);
@@ -1545,6 +1550,7 @@ TEST(UnpackEscapeHarness, SnapshotSeesEveryKindOfChange) {
 // The component-walk runs really go without openat2: under the filter the syscall answers
 // ENOSYS, so io/resolve_in_root.cpp falls back to its own walk.
 TEST(UnpackEscapeHarness, SeccompFilterMakesOpenat2Unavailable) {
+  if (!test_emulator().empty()) GTEST_SKIP() << test_emulator() << " installs no seccomp filter for its guest";
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
