@@ -22,14 +22,14 @@ headers_only=(libcli11-dev nlohmann-json3-dev libexpected-dev)
 # and only downloads it.
 debs="$dir.debs"
 mkdir -p "$debs/partial" "$dir"
-: > "$dir.status"
-apt-get -q -y -o Dir::State::status="$dir.status" -o APT::Architecture="$arch" -o APT::Architectures::="$arch" \
+: > "$debs/status"
+apt-get -q -y -o Dir::State::status="$debs/status" -o APT::Architecture="$arch" -o APT::Architectures::="$arch" \
   -o Dir::Cache::archives="$debs" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o Debug::NoLocking=1 \
-  --download-only --no-install-recommends install "${dev[@]}" "${headers_only[@]}" >"$dir.apt.log"
+  --download-only --no-install-recommends install "${dev[@]}" "${headers_only[@]}" >"$debs/apt.log"
 for deb in "$debs"/*.deb; do dpkg -x "$deb" "$dir"; done
 # Absolute symlinks inside the sysroot (libfoo.so -> /lib/...) must point into
 # it: made relative, so the sysroot may be moved.
 find "$dir" -type l -lname '/*' | while read -r link; do
   ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$dir$(readlink "$link")")" "$link"
 done
-echo "cross-sysroot: $dir: $(ls "$debs" | wc -l) packages for $arch"
+echo "cross-sysroot: $dir: $(ls "$debs"/*.deb | wc -l) packages for $arch"
