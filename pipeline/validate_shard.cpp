@@ -35,13 +35,14 @@ constexpr std::size_t max_facts_file_bytes = std::size_t{4} << 30;
 // More shards than this is a typing mistake, not a mirror.
 constexpr unsigned max_shards = 1000000;
 
-// A decimal number; past max_shards it is max_shards + 1 (too large, whatever it is).
-std::optional<unsigned> parse_count(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  unsigned v = 0;
+// A decimal number of up to 18 digits (Slurm task ids may be large; only K
+// and N are bounded, by the checks that use them).
+std::optional<std::uint64_t> parse_count(std::string_view text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  std::uint64_t v = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return std::nullopt;
-    v = std::min(max_shards + 1, v * 10 + static_cast<unsigned>(c - '0'));
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
   }
   return v;
 }
@@ -347,33 +348,33 @@ result<validate_shard> parse_validate_shard(std::string_view text,
   const std::string_view k_text = text.substr(0, slash);
   const std::string_view n_text = slash == std::string_view::npos ? std::string_view{} : text.substr(slash + 1);
   if (slash == std::string_view::npos && text != "auto") return bad("expected K/N, auto/N or auto");
-  validate_shard s;
+  std::uint64_t count = 0, index = 0;
   if (text == "auto") {
-    auto count = lookup("SLURM_ARRAY_TASK_COUNT");
-    if (!count)
+    auto env_count = lookup("SLURM_ARRAY_TASK_COUNT");
+    if (!env_count)
       return bad("N comes from SLURM_ARRAY_TASK_COUNT (a Slurm job array), which is not set; give it as auto/N "
                  "(a Kubernetes Indexed Job: its completions)");
-    auto n = parse_count(*count);
-    if (!n) return bad("SLURM_ARRAY_TASK_COUNT=" + quote(*count) + " is not a count");
-    s.count = *n;
+    auto n = parse_count(*env_count);
+    if (!n) return bad("SLURM_ARRAY_TASK_COUNT=" + quote(*env_count) + " is not a count");
+    count = *n;
   } else {
     auto n = parse_count(n_text);
     if (!n) return bad("N " + quote(n_text) + " is not a count");
-    s.count = *n;
+    count = *n;
   }
-  if (s.count == 0) return bad("N must be at least 1");
-  if (s.count > max_shards) return bad("N is at most " + std::to_string(max_shards));
+  if (count == 0) return bad("N must be at least 1");
+  if (count > max_shards) return bad("N is at most " + std::to_string(max_shards));
   if (k_text == "auto") {
     if (auto k = lookup("JOB_COMPLETION_INDEX")) {
       auto v = parse_count(*k);
       if (!v) return bad("JOB_COMPLETION_INDEX=" + quote(*k) + " is not an index");
-      s.index = *v;
+      index = *v;
     } else if (auto id = lookup("SLURM_ARRAY_TASK_ID")) {
       // Arrays may start anywhere and step (--array=1-8, --array=0-28:4): K is
       // the task's place in the array.
       auto v = parse_count(*id);
       if (!v) return bad("SLURM_ARRAY_TASK_ID=" + quote(*id) + " is not an index");
-      unsigned first = 0, step = 1;
+      std::uint64_t first = 0, step = 1;
       if (auto min = lookup("SLURM_ARRAY_TASK_MIN")) {
         auto m = parse_count(*min);
         if (!m) return bad("SLURM_ARRAY_TASK_MIN=" + quote(*min) + " is not an index");
@@ -388,10 +389,10 @@ result<validate_shard> parse_validate_shard(std::string_view text,
       if ((*v - first) % step != 0)
         return bad("SLURM_ARRAY_TASK_ID=" + *id + " is not on the array's step " + std::to_string(step) + " from " +
                    std::to_string(first));
-      s.index = (*v - first) / step;
+      index = (*v - first) / step;
       // auto/N beside a Slurm array: the two counts must agree.
-      if (auto count = lookup("SLURM_ARRAY_TASK_COUNT"); count && text != "auto" && parse_count(*count) != s.count)
-        return bad("N is " + std::to_string(s.count) + " but SLURM_ARRAY_TASK_COUNT=" + *count +
+      if (auto env_count = lookup("SLURM_ARRAY_TASK_COUNT"); env_count && text != "auto" && parse_count(*env_count) != count)
+        return bad("N is " + std::to_string(count) + " but SLURM_ARRAY_TASK_COUNT=" + *env_count +
                    ": every task of the array is a shard");
     } else {
       return bad("K comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm job "
@@ -400,11 +401,11 @@ result<validate_shard> parse_validate_shard(std::string_view text,
   } else {
     auto k = parse_count(k_text);
     if (!k) return bad("K " + quote(k_text) + " is not an index");
-    s.index = *k;
+    index = *k;
   }
-  if (s.index >= s.count)
-    return bad("shard " + std::to_string(s.index) + " of " + std::to_string(s.count) + ": K counts from 0 to N-1");
-  return s;
+  if (index >= count)
+    return bad("shard " + std::to_string(index) + " of " + std::to_string(count) + ": K counts from 0 to N-1");
+  return validate_shard{static_cast<unsigned>(index), static_cast<unsigned>(count)};
 }
 
 unsigned validate_shard_of(const digest& d, unsigned count) {

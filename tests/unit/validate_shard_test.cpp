@@ -101,6 +101,19 @@ TEST(ValidateShardSpec, SlurmArrayWithAStepGivesTheTasksPlace) {
   EXPECT_TRUE(contains(r.error().message(), "step")) << r.error().message();
 }
 
+// Task ids are not bounded by N: an array --array=2000000-2000007 is tasks 0 to 7, and two
+// ids past a million must not become the same shard.
+TEST(ValidateShardSpec, LargeSlurmTaskIdsKeepTheirPlace) {
+  auto s = parse_with("auto", {{"SLURM_ARRAY_TASK_ID", "2000005"}, {"SLURM_ARRAY_TASK_MIN", "2000000"},
+                               {"SLURM_ARRAY_TASK_COUNT", "8"}});
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->index, 5u);
+  EXPECT_EQ(s->count, 8u);
+  s = parse_with("auto/4", {{"JOB_COMPLETION_INDEX", "4000000000"}});
+  ASSERT_FALSE(s);
+  EXPECT_TRUE(contains(s.error().message(), "0 to N-1")) << s.error().message();
+}
+
 TEST(ValidateShardSpec, SaysWhatIsWrongWithTheEnginesNumbers) {
   const env_map slurm = {{"SLURM_ARRAY_TASK_ID", "1"}, {"SLURM_ARRAY_TASK_MIN", "1"}, {"SLURM_ARRAY_TASK_COUNT", "3"}};
   // auto/N beside an array of another size: found here, not as a shard missing at the merge.
