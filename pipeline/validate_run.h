@@ -53,7 +53,7 @@ struct layer_stack {
 /// What the walks of all references collect, and what check_blobs fills in.
 struct run_state {
   std::vector<blob_job> jobs;
-  std::vector<const io::image_layout*> job_store;  ///< where each job's blob is read; null after a merge
+  std::vector<const io::image_layout*> job_store;  ///< where each job's blob is read; empty after a merge
   std::map<std::string, std::size_t> job_keys;     ///< dedup key -> job
   std::vector<blob_use> uses;
   std::vector<layer_stack> stacks;

@@ -8,8 +8,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
-#include <set>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -186,9 +184,12 @@ finding finding_of(const json& f) {
   return out;
 }
 
-result<void> read_image(const json& f, pipeline::validate_run& r) {
+// An image fact; `seen` marks the references that have theirs.
+result<void> read_image(const json& f, pipeline::validate_run& r, std::vector<bool>& seen) {
   const auto i = f.at("image").get<std::size_t>();
   if (i >= r.images.size()) return tl::unexpected(error(errc::malformed, "image " + std::to_string(i) + " is not a reference of the run"));
+  if (seen[i]) return tl::unexpected(error(errc::malformed, "a second image fact for reference " + std::to_string(i)));
+  seen[i] = true;
   auto& img = r.images[i];
   if (text_of(f.at("ref")) != img.ref)
     return tl::unexpected(error(errc::malformed, "image " + std::to_string(i) + " is not " + quote(img.ref)));
@@ -204,7 +205,7 @@ result<void> read_image(const json& f, pipeline::validate_run& r) {
   return {};
 }
 
-result<void> read_use(const json& f, pipeline::run_state& run) {
+result<void> read_use(const json& f, pipeline::run_state& run, std::size_t images) {
   pipeline::blob_use u;
   u.image = f.at("image").get<std::size_t>();
   u.job = f.at("job").get<std::size_t>();
@@ -214,6 +215,8 @@ result<void> read_use(const json& f, pipeline::run_state& run) {
     u.want_diff_id = std::move(d);
   }
   if (u.job >= run.jobs.size()) return tl::unexpected(error(errc::malformed, "use of job " + std::to_string(u.job) + ", past the run's jobs"));
+  if (u.image >= images)
+    return tl::unexpected(error(errc::malformed, "a use by image " + std::to_string(u.image) + ", past the run's references"));
   run.uses.push_back(std::move(u));
   return {};
 }
@@ -516,16 +519,9 @@ result<std::vector<image_validation>> validate_merge(const std::vector<std::stri
       result<void> ok;
       try {
         if (kind == "image") {
-          const auto i = f.at("image").get<std::size_t>();
-          if (i < image_seen.size() && image_seen[i])
-            ok = tl::unexpected(error(errc::malformed, "a second image fact for reference " + std::to_string(i)));
-          else if (ok = read_image(f, r); ok)
-            image_seen[i] = true;
+          ok = read_image(f, r, image_seen);
         } else if (kind == "use") {
-          ok = read_use(f, r.run);
-          if (ok && r.run.uses.back().image >= r.images.size())
-            ok = tl::unexpected(error(errc::malformed, "a use by image " + std::to_string(r.run.uses.back().image) +
-                                                           ", past the run's references"));
+          ok = read_use(f, r.run, r.images.size());
         } else if (kind == "stack") {
           ok = read_stack(f, r.run);
         } else {

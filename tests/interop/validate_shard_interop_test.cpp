@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "stages/oci/digest.h"
 #include "tests/support/child_process.h"
 #include "tests/support/test_env.h"
 
@@ -28,8 +29,8 @@ namespace {
 
 constexpr int kImages = 16;  // on 2 base images: the one corrupted leaves some images valid
 
-std::string blob_path(const std::string& layout, const std::string& digest) {
-  return layout + "/blobs/" + digest.substr(0, digest.find(':')) + "/" + digest.substr(digest.find(':') + 1);
+std::string blob_path(const std::string& layout, const std::string& d) {
+  return layout + "/" + digest::parse(d).value().blob_path();
 }
 
 // The layer digests of the one manifest of `layout`.
