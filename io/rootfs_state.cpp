@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <utility>
 
 #include "io/fd_io.h"
 #include "io/small_file.h"
@@ -20,40 +21,17 @@ constexpr std::uint64_t flag_link = 1, flag_content = 2;
 // Largest state file read back: ~40 bytes a path, so room for millions of paths.
 constexpr std::size_t max_state_bytes = std::size_t{1} << 30;
 
-std::uint64_t fnv1a(std::string_view bytes) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
+constexpr char tag_end = 0, tag_record = 1;
+constexpr std::uint64_t fnv_basis = 0xcbf29ce484222325ull;
+
+// FNV-1a 64 of `bytes`, continuing from `h`.
+std::uint64_t fnv1a(std::uint64_t h, std::string_view bytes) {
   for (unsigned char c : bytes) {
     h ^= c;
     h *= 0x100000001b3ull;
   }
   return h;
 }
-
-class encoder {
- public:
-  void raw(std::string_view b) { out_.append(b); }
-  void u64le(std::uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  }
-  void var(std::uint64_t v) {
-    while (v >= 0x80) {
-      out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
-      v >>= 7;
-    }
-    out_.push_back(static_cast<char>(v));
-  }
-  void svar(std::int64_t v) {
-    var((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
-  }
-  void str(std::string_view s) {
-    var(s.size());
-    out_.append(s);
-  }
-  std::string& bytes() { return out_; }
-
- private:
-  std::string out_;
-};
 
 class decoder {
  public:
@@ -149,44 +127,94 @@ std::string join(const std::string& dir, const std::string& name) {
 
 }  // namespace
 
-std::string encode_rootfs_state(const rootfs_state& s) {
-  encoder e;
-  e.raw(magic);
-  e.u64le(rootfs_state_format, 4);
-  e.str(s.reference);
-  e.str(s.layout_path);
-  e.str(s.manifest.media_type);
-  e.str(s.manifest.digest.str());
-  e.var(static_cast<std::uint64_t>(s.manifest.size));
-  e.str(s.config_digest.str());
-  e.svar(s.recorded_sec);
-  e.var(static_cast<std::uint64_t>(s.recorded_nsec));
-  e.var(static_cast<std::uint64_t>(s.racy_window_nsec));
-  e.var(s.records.size());
-  std::string_view prev;
-  for (const auto& r : s.records) {
-    std::size_t shared = 0;
-    while (shared < prev.size() && shared < r.path.size() && prev[shared] == r.path[shared]) ++shared;
-    e.var(shared);
-    e.str(std::string_view(r.path).substr(shared));
-    prev = r.path;
-    e.var(r.mode);
-    e.var(r.uid);
-    e.var(r.gid);
-    e.var(r.size);
-    e.svar(r.mtime_sec);
-    e.var(static_cast<std::uint64_t>(r.mtime_nsec));
-    e.svar(r.ctime_sec);
-    e.var(static_cast<std::uint64_t>(r.ctime_nsec));
-    e.svar(r.btime_sec);
-    e.var(static_cast<std::uint64_t>(r.btime_nsec));
-    e.var(r.ino);
-    e.var((r.link_target.empty() ? 0 : flag_link) | (r.content ? flag_content : 0));
-    if (!r.link_target.empty()) e.str(r.link_target);
-    if (r.content) e.str(r.content->str());
+// The encoding of a state file, produced piece by piece: the writer takes
+// the bytes as they come (take()), so only the records not yet taken are
+// held; the checksum runs over every byte taken.
+class rootfs_state_encoder {
+ public:
+  void header(const rootfs_state_header& h) {
+    raw(magic);
+    u64le(rootfs_state_format, 4);
+    str(h.reference);
+    str(h.layout_path);
+    str(h.manifest.media_type);
+    str(h.manifest.digest.str());
+    var(static_cast<std::uint64_t>(h.manifest.size));
+    str(h.config_digest.str());
+    svar(h.recorded_sec);
+    var(static_cast<std::uint64_t>(h.recorded_nsec));
+    var(static_cast<std::uint64_t>(h.racy_window_nsec));
   }
-  e.u64le(fnv1a(e.bytes()), 8);
-  return std::move(e.bytes());
+  // Whether a record at `path` may come next (the writer refuses others;
+  // encode_rootfs_state writes them, for decode to refuse).
+  bool follows(std::string_view path) const { return count_ == 0 || rootfs_path_less(prev_, path); }
+  void record(const path_record& r) {
+    std::size_t shared = 0;
+    while (shared < prev_.size() && shared < r.path.size() && prev_[shared] == r.path[shared]) ++shared;
+    out_.push_back(tag_record);
+    var(shared);
+    str(std::string_view(r.path).substr(shared));
+    prev_ = r.path;
+    ++count_;
+    var(r.mode);
+    var(r.uid);
+    var(r.gid);
+    var(r.size);
+    svar(r.mtime_sec);
+    var(static_cast<std::uint64_t>(r.mtime_nsec));
+    svar(r.ctime_sec);
+    var(static_cast<std::uint64_t>(r.ctime_nsec));
+    svar(r.btime_sec);
+    var(static_cast<std::uint64_t>(r.btime_nsec));
+    var(r.ino);
+    var((r.link_target.empty() ? 0 : flag_link) | (r.content ? flag_content : 0));
+    if (!r.link_target.empty()) str(r.link_target);
+    if (r.content) str(r.content->str());
+  }
+  void finish() {
+    out_.push_back(tag_end);
+    var(count_);
+    const std::uint64_t sum = fnv1a(fnv_, out_);
+    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((sum >> (8 * i)) & 0xff));
+    fnv_ = sum;
+    finished_ = true;
+  }
+  std::size_t pending() const { return out_.size(); }
+  std::string take() {
+    if (!finished_) fnv_ = fnv1a(fnv_, out_);
+    return std::exchange(out_, {});
+  }
+
+ private:
+  void raw(std::string_view b) { out_.append(b); }
+  void u64le(std::uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  }
+  void var(std::uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<char>(v));
+  }
+  void svar(std::int64_t v) {
+    var((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
+  }
+  void str(std::string_view s) {
+    var(s.size());
+    out_.append(s);
+  }
+  std::string out_, prev_;
+  std::uint64_t fnv_ = fnv_basis, count_ = 0;
+  bool finished_ = false;
+};
+
+std::string encode_rootfs_state(const rootfs_state& s) {
+  rootfs_state_encoder e;
+  e.header(s);
+  for (const auto& r : s.records) e.record(r);
+  e.finish();
+  return e.take();
 }
 
 result<rootfs_state> decode_rootfs_state(std::string_view bytes) {
@@ -195,13 +223,13 @@ result<rootfs_state> decode_rootfs_state(std::string_view bytes) {
   decoder head(bytes);
   (void)head.raw(magic.size(), "magic");
   OCIPIPE_ASSIGN_OR_RETURN(auto version, head.u64le(4, "format version"));
-  if (version != rootfs_state_format)
-    return fail(errc::unsupported, "state file format " + std::to_string(version) + " (this ocipipe reads " +
+  if (version != 1 && version != rootfs_state_format)
+    return fail(errc::unsupported, "state file format " + std::to_string(version) + " (this ocipipe reads 1 to " +
                                        std::to_string(rootfs_state_format) + ")");
   const auto body = bytes.substr(0, bytes.size() - 8);
   decoder tail(bytes.substr(bytes.size() - 8));
   OCIPIPE_ASSIGN_OR_RETURN(auto sum, tail.u64le(8, "checksum"));
-  if (sum != fnv1a(body)) return fail(errc::malformed, "checksum mismatch (the file is damaged or truncated)");
+  if (sum != fnv1a(fnv_basis, body)) return fail(errc::malformed, "checksum mismatch (the file is damaged or truncated)");
 
   decoder d(body);
   (void)d.raw(magic.size() + 4, "magic");
@@ -225,12 +253,31 @@ result<rootfs_state> decode_rootfs_state(std::string_view bytes) {
   OCIPIPE_ASSIGN_OR_RETURN(auto win, d.var("racy window"));
   s.recorded_nsec = static_cast<std::int64_t>(rn);
   s.racy_window_nsec = static_cast<std::int64_t>(win);
-  OCIPIPE_ASSIGN_OR_RETURN(auto count, d.var("record count"));
-  // Every record takes at least 14 bytes: no count can claim more than that.
-  if (count > body.size() / 14) return fail(errc::malformed, "record count " + std::to_string(count) + " exceeds the file");
-  s.records.reserve(static_cast<std::size_t>(count));
+  // Version 1 gives the count first; version 2 tags each record and gives
+  // the count after them.
+  std::uint64_t count = UINT64_MAX;
+  if (version == 1) {
+    OCIPIPE_ASSIGN_OR_RETURN(count, d.var("record count"));
+    // Every record takes at least 14 bytes: no count can claim more than that.
+    if (count > body.size() / 14)
+      return fail(errc::malformed, "record count " + std::to_string(count) + " exceeds the file");
+    s.records.reserve(static_cast<std::size_t>(count));
+  }
   std::string prev;
   for (std::uint64_t k = 0; k < count; ++k) {
+    if (version != 1) {
+      OCIPIPE_ASSIGN_OR_RETURN(auto tag, d.raw(1, "record tag"));
+      if (tag[0] == tag_end) {
+        OCIPIPE_ASSIGN_OR_RETURN(auto said, d.var("record count"));
+        if (said != k)
+          return fail(errc::malformed, "the file ends after " + std::to_string(k) + " records but says " +
+                                           std::to_string(said));
+        break;
+      }
+      if (tag[0] != tag_record)
+        return fail(errc::malformed, "record " + std::to_string(k) + ": unknown tag " +
+                                         std::to_string(static_cast<unsigned char>(tag[0])));
+    }
     auto rec = [&]() -> result<path_record> {
       path_record r;
       OCIPIPE_ASSIGN_OR_RETURN(auto shared, d.var("path"));
@@ -347,7 +394,9 @@ rootfs_state_writer::rootfs_state_writer(rootfs_state_writer&& o) noexcept
       sec_(o.sec_),
       nsec_(o.nsec_),
       window_nsec_(o.window_nsec_),
-      committed_(o.committed_) {}
+      started_(o.started_),
+      committed_(o.committed_),
+      encoder_(std::move(o.encoder_)) {}
 
 rootfs_state_writer& rootfs_state_writer::operator=(rootfs_state_writer&& o) noexcept {
   if (this != &o) {
@@ -361,7 +410,9 @@ rootfs_state_writer& rootfs_state_writer::operator=(rootfs_state_writer&& o) noe
     sec_ = o.sec_;
     nsec_ = o.nsec_;
     window_nsec_ = o.window_nsec_;
+    started_ = o.started_;
     committed_ = o.committed_;
+    encoder_ = std::move(o.encoder_);
   }
   return *this;
 }
@@ -374,14 +425,39 @@ void rootfs_state_writer::discard() noexcept {
   file_.reset();
 }
 
-result<void> rootfs_state_writer::commit(rootfs_state state) {
-  if (committed_ || !file_) return fail(errc::internal, "state file " + quote(path_) + " committed twice");
-  state.recorded_sec = sec_;
-  state.recorded_nsec = nsec_;
-  state.racy_window_nsec = window_nsec_;
-  const std::string bytes = encode_rootfs_state(state);
+// Writes what the encoder holds once it passes 1 MiB, or all of it.
+result<void> rootfs_state_writer::flush(bool all) {
+  if (!all && encoder_->pending() < (std::size_t{1} << 20)) return {};
+  const std::string bytes = encoder_->take();
   if (const int e = write_fully(file_.get(), bytes.data(), bytes.size()); e != 0)
     return fail_errno("write state file " + quote(path_), e);
+  return {};
+}
+
+result<void> rootfs_state_writer::start(rootfs_state_header header) {
+  if (started_ || !file_) return fail(errc::internal, "state file " + quote(path_) + " started twice");
+  header.recorded_sec = sec_;
+  header.recorded_nsec = nsec_;
+  header.racy_window_nsec = window_nsec_;
+  encoder_ = std::make_unique<rootfs_state_encoder>();
+  encoder_->header(header);
+  started_ = true;
+  return flush(false);
+}
+
+result<void> rootfs_state_writer::add(const path_record& record) {
+  if (!started_ || committed_) return fail(errc::internal, "state file " + quote(path_) + ": record outside start/commit");
+  if (!clean_path(record.path) || !encoder_->follows(record.path))
+    return fail(errc::internal, "state file " + quote(path_) + ": record " + quote(record.path) +
+                                    " is not a clean path after the previous one");
+  encoder_->record(record);
+  return flush(false);
+}
+
+result<void> rootfs_state_writer::commit() {
+  if (!started_ || committed_ || !file_) return fail(errc::internal, "state file " + quote(path_) + " not started or committed twice");
+  encoder_->finish();
+  OCIPIPE_TRY(flush(true));
   if (::fchmod(file_.get(), 0644) != 0) return fail_errno("chmod state file " + quote(path_), errno);
   if (::fsync(file_.get()) != 0) return fail_errno("fsync state file " + quote(path_), errno);
   if (::renameat(dir_.get(), temp_name_.c_str(), dir_.get(), final_name_.c_str()) != 0)

@@ -6,10 +6,10 @@
 // `unpack REF /x/root`). It says which image the rootfs came from and holds
 // one path_record per path below the rootfs.
 //
-// Format, version 1 (binary; integers are unsigned LEB128 varints, signed
+// Format, version 2 (binary; integers are unsigned LEB128 varints, signed
 // ones zigzag-encoded first; a "string" is a varint length and its bytes):
 //   magic "OCIPSTAT"            8 bytes
-//   format version              4 bytes, little-endian (1)
+//   format version              4 bytes, little-endian (2)
 //   header                      reference as given (string), the image
 //                               layout's absolute path (string), the
 //                               manifest's media type (string), digest
@@ -17,8 +17,8 @@
 //                               digest (string),
 //                               recorded at: seconds (signed), nanoseconds,
 //                               racy window in nanoseconds
-//   record count                varint
 //   records, in rootfs_path_less order, each:
+//     tag                       1 byte, 1
 //     path                      bytes shared with the previous path (varint),
 //                               then the rest (string)
 //     mode uid gid size         varints
@@ -26,13 +26,18 @@
 //     ino                       varint
 //     flags                     varint: 1 = link target follows (string),
 //                               2 = content digest follows (string)
+//   end                         1 byte, 0, then the record count (varint)
 //   checksum                    8 bytes, little-endian FNV-1a 64 of all the
 //                               bytes before it (catches truncation and
 //                               corruption; the file is the user's own, so
 //                               no defence against forgery is needed)
+// The count follows the records so that a writer can stream them as a walk
+// finds them, holding none. Version 1 (still read) had the count before the
+// records and no tags.
 // The debian dataset's rootfs (6 663 paths) gives 323 KB, ~49 bytes a path.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,10 +54,10 @@ namespace ocipipe::io {
 /// Suffix of the state file's name, after the rootfs's basename.
 inline constexpr std::string_view rootfs_state_suffix = ".ocipipe-state";
 /// The format version this build writes and reads.
-inline constexpr std::uint32_t rootfs_state_format = 1;
+inline constexpr std::uint32_t rootfs_state_format = 2;
 
-/// A decoded state file.
-struct rootfs_state {
+/// What a state file says of the image, before its records.
+struct rootfs_state_header {
   /// The image reference as given to unpack/create ("oci:img:debian").
   std::string reference;
   /// Absolute path of the image layout (or archive file) it was read from;
@@ -69,6 +74,10 @@ struct rootfs_state {
   /// `recorded_*` (or later) carry a content digest: a change made in the
   /// same clock tick leaves ctime as it was.
   std::int64_t racy_window_nsec = 0;
+};
+
+/// A decoded state file.
+struct rootfs_state : rootfs_state_header {
   /// Every path below the rootfs, sorted by rootfs_path_less.
   std::vector<path_record> records;
 };
@@ -97,11 +106,15 @@ struct rootfs_state {
 /// describe a rootfs written since). Errors: `io`.
 [[nodiscard]] result<void> remove_rootfs_state(const std::string& rootfs);
 
-/// Writes a state file atomically: begin() creates a temporary file
-/// (".<name>.tmp-XXXXXX") beside the final name and takes the recording time from
-/// it (the filesystem's own clock, as git's racy-clean check compares with
-/// the index file's mtime); commit() writes, fsyncs, renames over the final
-/// name and fsyncs the directory. Destroying it uncommitted removes the
+class rootfs_state_encoder;
+
+/// Writes a state file atomically and as a stream: begin() creates a
+/// temporary file (".<name>.tmp-XXXXXX") beside the final name and takes the
+/// recording time from it (the filesystem's own clock, as git's racy-clean
+/// check compares with the index file's mtime); start() writes the header,
+/// add() each record (buffered: memory stays at about 1 MiB however many
+/// records), commit() ends the file, fsyncs, renames it over the final name
+/// and fsyncs the directory. Destroying it uncommitted removes the
 /// temporary. Move-only; not thread-safe.
 class rootfs_state_writer {
  public:
@@ -127,18 +140,28 @@ class rootfs_state_writer {
   /// Final path of the state file.
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
-  /// Writes `state` (its recorded_* and racy_window_nsec are set from this
-  /// writer) and gives it its final name. Errors: `resource_exhausted`, `io`.
-  [[nodiscard]] result<void> commit(rootfs_state state);
+  /// Writes the header, once, first; its recorded_* and racy_window_nsec
+  /// are replaced by this writer's. Errors: `internal` (called twice),
+  /// `resource_exhausted`, `io`.
+  [[nodiscard]] result<void> start(rootfs_state_header header);
+  /// Appends one record; its path must be clean and come after the previous
+  /// record's in rootfs_path_less order. Errors: `internal` (before start(),
+  /// out of order), `resource_exhausted`, `io`.
+  [[nodiscard]] result<void> add(const path_record& record);
+  /// Ends the file and gives it its final name. Errors: `internal` (before
+  /// start(), twice), `resource_exhausted`, `io`.
+  [[nodiscard]] result<void> commit();
 
  private:
   rootfs_state_writer() = default;
   void discard() noexcept;
+  result<void> flush(bool all);
   unique_fd dir_;
   unique_fd file_;
   std::string dir_path_, temp_name_, final_name_, path_;
   std::int64_t sec_ = 0, nsec_ = 0, window_nsec_ = 0;
-  bool committed_ = false;
+  bool started_ = false, committed_ = false;
+  std::unique_ptr<rootfs_state_encoder> encoder_;
 };
 
 /// True when a record with this ctime must carry a content digest.

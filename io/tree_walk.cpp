@@ -130,7 +130,7 @@ struct walker {
   const std::string& root;
   const tree_walk_options& opts;
   std::uint64_t root_dev = 0;
-  std::vector<tree_entry> out;
+  const tree_visitor& visit;
 
   // Lists `dirfd` (the directory `prefix`, "" for the root), sorted bytewise,
   // and descends into each child directory right after its own entry: that
@@ -161,9 +161,9 @@ struct walker {
       std::string rel = prefix.empty() ? name : prefix + "/" + name;
       OCIPIPE_ASSIGN_OR_RETURN(auto e, stat_entry(dirfd, name.c_str(), std::move(rel), opts.xattrs, root));
       const bool descend = S_ISDIR(e.mode) && (opts.cross_mounts || e.dev == root_dev);
-      out.push_back(std::move(e));
+      std::string child_prefix = descend ? e.path : std::string();
+      OCIPIPE_TRY(visit(std::move(e)));
       if (!descend) continue;
-      const std::string child_prefix = out.back().path;
       unique_fd child(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!child) return fail_errno("open " + quote(child_prefix), errno);
       OCIPIPE_TRY(walk(child.get(), child_prefix));
@@ -176,7 +176,7 @@ struct walker {
 
 bool tree_path_less(std::string_view a, std::string_view b) noexcept { return rootfs_path_less(a, b); }
 
-result<std::vector<tree_entry>> walk_tree(const std::string& root, const tree_walk_options& opts) {
+result<void> for_each_tree_entry(const std::string& root, const tree_walk_options& opts, const tree_visitor& visit) {
   unique_fd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) {
     if (errno == ENOTDIR) return fail(errc::invalid_argument, quote(root) + " is not a directory");
@@ -184,9 +184,18 @@ result<std::vector<tree_entry>> walk_tree(const std::string& root, const tree_wa
   }
   struct stat st{};
   if (::fstat(fd.get(), &st) != 0) return fail_errno("stat " + quote(root), errno);
-  walker w{root, opts, static_cast<std::uint64_t>(st.st_dev), {}};
+  walker w{root, opts, static_cast<std::uint64_t>(st.st_dev), visit};
   if (auto ok = w.walk(fd.get(), ""); !ok) return tl::unexpected(std::move(ok).error().context("walk " + quote(root)));
-  return std::move(w.out);
+  return {};
+}
+
+result<std::vector<tree_entry>> walk_tree(const std::string& root, const tree_walk_options& opts) {
+  std::vector<tree_entry> out;
+  OCIPIPE_TRY(for_each_tree_entry(root, opts, [&](tree_entry&& e) -> result<void> {
+    out.push_back(std::move(e));
+    return {};
+  }));
+  return out;
 }
 
 namespace {

@@ -53,6 +53,16 @@ struct tree_walk_options {
 [[nodiscard]] result<std::vector<tree_entry>> walk_tree(const std::string& root,
                                                         const tree_walk_options& opts = {});
 
+/// Called once per path of a walk; an error stops the walk and is returned.
+using tree_visitor = std::function<result<void>(tree_entry&&)>;
+
+/// walk_tree without the list: gives each entry to `visit` as it is read, in
+/// the same order, so memory grows with the depth of the tree and the width
+/// of its widest directory (its names are sorted), never with its size.
+/// Errors: those of walk_tree, and whatever `visit` returns.
+[[nodiscard]] result<void> for_each_tree_entry(const std::string& root, const tree_walk_options& opts,
+                                               const tree_visitor& visit);
+
 /// lstat of one path below the open directory `root_fd`, resolved without
 /// following any symlink (O_NOFOLLOW walk; a symlink on the way is
 /// `not_found`, ".." is `unsafe_path`), with its xattrs when `xattrs`.

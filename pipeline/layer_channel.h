@@ -34,7 +34,20 @@ struct apply_batch {
   std::vector<apply_op> ops;
   std::vector<std::byte> arena;
   std::uint64_t blob_bytes_read = 0;  ///< of the layer's blob, when the batch was cut
-  [[nodiscard]] std::size_t bytes() const { return arena.size() + ops.size() * sizeof(apply_op); }
+  /// Heap bytes the batch holds, as allocated: the arena and op vector by
+  /// capacity (a batch of 4096 empty files holds a 1 MiB arena it never
+  /// fills) and every string too long for its inline buffer, so the
+  /// channel's budget bounds memory whatever the entries are like.
+  [[nodiscard]] std::size_t bytes() const {
+    const auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
+    std::size_t n = arena.capacity() + ops.capacity() * sizeof(apply_op);
+    for (const auto& op : ops) {
+      n += heap(op.path) + heap(op.entry.path) + heap(op.entry.link_target);
+      n += op.entry.xattrs.capacity() * sizeof(op.entry.xattrs[0]);
+      for (const auto& [k, v] : op.entry.xattrs) n += heap(k) + heap(v);
+    }
+    return n;
+  }
 };
 
 /// Single-producer single-consumer queue of batches with a byte capacity.

@@ -47,28 +47,29 @@ result<digest> digest_file_in_tree(int root_fd, const std::string& path, std::ui
 
 namespace {
 
+// One record per path, written as the walk finds it: a rootfs of millions of
+// paths is recorded in the memory of one (HostileBig, issue 10 item 6).
 result<void> record(const std::string& rootfs, const image_reference& ref, const resolved_image& image,
                     io::rootfs_state_writer& writer) {
-  OCIPIPE_ASSIGN_OR_RETURN(auto entries, io::walk_tree(rootfs));
   io::unique_fd root(::open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return fail_errno("open " + quote(rootfs), errno);
 
-  io::rootfs_state state;
-  state.reference = ref.str();
+  io::rootfs_state_header header;
+  header.reference = ref.str();
   // A registry or web server has no local path: pack --diff reads the
   // image again through the reference (by the manifest digest recorded).
   if (!is_remote(ref.kind)) {
     char* real = ::realpath(ref.path.c_str(), nullptr);
     if (!real) return fail_errno("resolve " + quote(ref.path), errno);
-    state.layout_path = real;
+    header.layout_path = real;
     ::free(real);
   }
-  state.manifest.media_type = image.manifest_descriptor.media_type;
-  state.manifest.digest = image.manifest_descriptor.digest;
-  state.manifest.size = image.manifest_descriptor.size;
-  state.config_digest = image.config_descriptor.digest;
-  state.records.reserve(entries.size());
-  for (const auto& e : entries) {
+  header.manifest.media_type = image.manifest_descriptor.media_type;
+  header.manifest.digest = image.manifest_descriptor.digest;
+  header.manifest.size = image.manifest_descriptor.size;
+  header.config_digest = image.config_descriptor.digest;
+  OCIPIPE_TRY(writer.start(std::move(header)));
+  OCIPIPE_TRY(io::for_each_tree_entry(rootfs, {}, [&](io::tree_entry&& e) -> result<void> {
     path_record r = record_of(e);
     // git's racy-clean rule: a change made within the clock tick of the
     // recording could leave size, mtime and ctime as recorded, so such a
@@ -77,9 +78,9 @@ result<void> record(const std::string& rootfs, const image_reference& ref, const
         io::racy(e.ctime_sec, e.ctime_nsec, writer.recorded_sec(), writer.recorded_nsec(), writer.racy_window_nsec())) {
       OCIPIPE_ASSIGN_OR_RETURN(r.content, digest_file_in_tree(root.get(), e.path, e.size));
     }
-    state.records.push_back(std::move(r));
-  }
-  return writer.commit(std::move(state));
+    return writer.add(r);
+  }));
+  return writer.commit();
 }
 
 }  // namespace

@@ -74,8 +74,13 @@ struct unpack_run {
 struct layer_apply {
   std::size_t index = 0;
   const pipeline::layer_prescan* prescan = nullptr;  // null: write everything (-j1, remote images)
-  layer_paths written;
+  layer_paths written;  // only above layer 0: it grows with the layer's entries
   pipeline::dropped_files dropped;
+
+  // Whether a lower layer exists for this one's whiteouts to hide: layer 0
+  // goes into an empty rootfs (prepare_target_dir), so its whiteouts hide
+  // nothing and what it wrote need not be remembered.
+  [[nodiscard]] bool below_anything() const noexcept { return index > 0; }
 };
 
 // Write avoidance: a regular file a scanned later layer removes is not
@@ -109,7 +114,7 @@ result<void> apply_entry(io::rootfs_writer& w, const pipeline::apply_op& op, lay
   if (dropped) return {};
   auto* d = op.entry.type == entry_type::hardlink ? layer.dropped.find(op.entry.link_target) : nullptr;
   OCIPIPE_TRY(d ? link_to_dropped(w, op, *d) : w.begin_entry(op.entry, op.path));
-  layer.written.add(w.last_entry_path());
+  if (layer.below_anything()) layer.written.add(w.last_entry_path());
   return {};
 }
 
@@ -135,11 +140,13 @@ result<void> apply_batch(io::rootfs_writer& w, const pipeline::apply_batch& b, l
         break;
       }
       case pipeline::apply_op::kind::whiteout: {
+        if (!layer.below_anything()) break;
         auto r = w.remove_lower(op.path, keep);
         if (!r) return tl::unexpected(std::move(r).error().context("whiteout of " + quote(op.path)));
         break;
       }
       case pipeline::apply_op::kind::opaque_whiteout: {
+        if (!layer.below_anything()) break;
         auto r = w.clear_lower_children(op.path, keep);
         if (!r)
           return tl::unexpected(std::move(r).error().context("opaque whiteout of " + quote(op.path)));

@@ -307,7 +307,9 @@ TEST(PackDiff, RacyFileIsKeptOnlyWhenItsContentDiffers) {
   }
   auto w = io::rootfs_state_writer::begin(f.rootfs);
   ASSERT_TRUE(w);
-  ASSERT_TRUE(w->commit(s));
+  ASSERT_TRUE(w->start(s));
+  for (const auto& r : s.records) ASSERT_TRUE(w->add(r));
+  ASSERT_TRUE(w->commit());
   auto r = pack_diff(f.rootfs, f.dest(), {});
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(layer_listing(f.t.sub("layout"), *r), std::vector<std::string>{"etc/ssl/a"});

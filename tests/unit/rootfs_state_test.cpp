@@ -80,7 +80,7 @@ TEST(RootfsStateFormat, RoundTripsEveryField) {
   const auto s = sample();
   const std::string bytes = io::encode_rootfs_state(s);
   EXPECT_EQ(bytes.substr(0, 8), "OCIPSTAT");
-  EXPECT_EQ(bytes.substr(8, 4), std::string("\x01\x00\x00\x00", 4));
+  EXPECT_EQ(bytes.substr(8, 4), std::string("\x02\x00\x00\x00", 4));
   auto back = io::decode_rootfs_state(bytes);
   ASSERT_TRUE(back) << back.error().message();
   expect_same(*back, s);
@@ -120,11 +120,102 @@ TEST(RootfsStateFormat, DamageAndTruncationAreRefused) {
 
 TEST(RootfsStateFormat, AnotherFormatVersionIsUnsupported) {
   std::string bytes = io::encode_rootfs_state(sample());
-  bytes[8] = 2;
+  bytes[8] = 3;
   auto r = io::decode_rootfs_state(bytes);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), errc::unsupported);
-  EXPECT_NE(r.error().message().find("format 2"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("format 3"), std::string::npos) << r.error().message();
+}
+
+std::uint64_t fnv1a(std::string_view bytes) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+std::string with_checksum(std::string body) {
+  const std::uint64_t sum = fnv1a(body);
+  for (int i = 0; i < 8; ++i) body.push_back(static_cast<char>((sum >> (8 * i)) & 0xff));
+  return body;
+}
+
+// Version 1 (the count before the records, no tags) is what earlier ocipipe releases
+// wrote beside every rootfs; pack --diff of such a rootfs must still work.
+TEST(RootfsStateFormat, Version1FilesAreStillRead) {
+  rootfs_state s = sample();
+  s.records = {s.records[3]};  // a symlink: link target and every varint field
+  s.records[0].content = digest::parse("sha256:" + std::string(64, 'c')).value();
+  rootfs_state none = s;
+  none.records.clear();
+  const std::string v2_none = io::encode_rootfs_state(none), v2_one = io::encode_rootfs_state(s);
+  // v2: header, then "\x01" record ... "\x00" count; v1: header, count, record.
+  const std::string header = v2_none.substr(0, v2_none.size() - 8 - 2);
+  const std::string record = v2_one.substr(header.size() + 1, v2_one.size() - 8 - 2 - header.size() - 1);
+  std::string v1 = header + "\x01" + record;
+  v1[8] = 1;
+  auto back = io::decode_rootfs_state(with_checksum(v1));
+  ASSERT_TRUE(back) << back.error().message();
+  expect_same(*back, s);
+}
+
+TEST(RootfsStateFormat, ACountThatDisagreesWithTheRecordsIsRefused) {
+  std::string bytes = io::encode_rootfs_state(sample());
+  std::string body = bytes.substr(0, bytes.size() - 8);
+  ASSERT_EQ(body.back(), '\x05');
+  body.back() = '\x04';
+  auto r = io::decode_rootfs_state(with_checksum(body));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), errc::malformed);
+  EXPECT_NE(r.error().message().find("ends after 5 records but says 4"), std::string::npos) << r.error().message();
+}
+
+// The writer streams: what it writes equals encode_rootfs_state of the same records, and
+// it refuses a record out of order or with an unclean path rather than write a file
+// decode would refuse.
+TEST(RootfsStateWriter, StreamsTheSameBytesAndRefusesRecordsOutOfOrder) {
+  temp_dir t;
+  ASSERT_EQ(::mkdir(t.sub("root").c_str(), 0755), 0);
+  auto w = io::rootfs_state_writer::begin(t.sub("root"));
+  ASSERT_TRUE(w) << w.error().message();
+  rootfs_state s = sample();
+  ASSERT_TRUE(w->start(s));
+  EXPECT_FALSE(w->start(s)) << "a second header";
+  for (const auto& r : s.records) ASSERT_TRUE(w->add(r)) << r.path;
+  for (const auto& bad : {s.records[0], s.records[4], rec("etc//x", 0100644, 9), rec("zz/../a", 0100644, 9)}) {
+    auto r = w->add(bad);
+    ASSERT_FALSE(r) << bad.path;
+    EXPECT_EQ(r.error().code(), errc::internal);
+  }
+  ASSERT_TRUE(w->add(rec("zz", 0100644, 10)));
+  ASSERT_TRUE(w->commit());
+  EXPECT_FALSE(w->commit());
+  s.records.push_back(rec("zz", 0100644, 10));
+  s.recorded_sec = w->recorded_sec();
+  s.recorded_nsec = w->recorded_nsec();
+  s.racy_window_nsec = w->racy_window_nsec();
+  EXPECT_EQ(read_bytes(t.sub("root.ocipipe-state")), io::encode_rootfs_state(s));
+}
+
+// More records than the writer's 1 MiB buffer holds: flushed in pieces, read back whole.
+TEST(RootfsStateWriter, RecordsPastTheBufferAreWrittenInPieces) {
+  temp_dir t;
+  ASSERT_EQ(::mkdir(t.sub("root").c_str(), 0755), 0);
+  auto w = io::rootfs_state_writer::begin(t.sub("root"));
+  ASSERT_TRUE(w);
+  rootfs_state s = sample();
+  s.records.clear();
+  for (int i = 0; i < 60000; ++i) {
+    char name[64];
+    std::snprintf(name, sizeof name, "d%03d/file-%06d", i / 1000, i);
+    s.records.push_back(rec(name, 0100644, 100 + i));
+  }
+  ASSERT_TRUE(w->start(s));
+  for (const auto& r : s.records) ASSERT_TRUE(w->add(r));
+  ASSERT_TRUE(w->commit());
+  ASSERT_GT(read_bytes(t.sub("root.ocipipe-state")).size(), std::size_t{1} << 20);
+  auto back = io::read_rootfs_state(t.sub("root"));
+  ASSERT_TRUE(back && *back) << (back ? "none" : back.error().message());
+  EXPECT_EQ((*back)->records, s.records);
 }
 
 TEST(RootfsStateFormat, PathsOutsideTheRootfsOrOutOfOrderAreRefused) {
@@ -168,7 +259,9 @@ TEST(RootfsStateWriter, CommitsAtomicallyAndLeavesNoTemporary) {
     EXPECT_EQ(w->path(), t.sub("root.ocipipe-state"));
     EXPECT_FALSE(path_exists(t.sub("root.ocipipe-state"))) << "no final name before commit";
     EXPECT_EQ(w->racy_window_nsec(), 0) << "same filesystem, nanosecond timestamps";
-    auto ok = w->commit(sample());
+    ASSERT_TRUE(w->start(sample()));
+    for (const auto& r : sample().records) ASSERT_TRUE(w->add(r));
+    auto ok = w->commit();
     ASSERT_TRUE(ok) << ok.error().message();
     auto read = io::read_rootfs_state(rootfs);
     ASSERT_TRUE(read && *read) << (read ? "no state" : read.error().message());

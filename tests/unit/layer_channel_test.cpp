@@ -1,0 +1,64 @@
+// The queue between a layer's decoder and the serial apply stage (pipeline/layer_channel.h)
+// counts what a batch holds, not what it filled: its byte budget is the memory bound of
+// unpack, so a batch of empty files (a 1 MiB arena, no content) or of long paths must
+// weigh what it takes.
+
+#include "pipeline/layer_channel.h"
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace ocipipe::testing {
+namespace {
+
+using pipeline::apply_batch;
+using pipeline::apply_op;
+
+TEST(LayerChannel, BatchBytesCountTheArenaAsAllocatedNotAsFilled) {
+  apply_batch b;
+  b.arena.reserve(1 << 20);
+  for (int i = 0; i < 4096; ++i) b.ops.emplace_back().path = "f" + std::to_string(i);
+  EXPECT_GE(b.bytes(), (std::size_t{1} << 20) + 4096 * sizeof(apply_op));
+}
+
+TEST(LayerChannel, BatchBytesCountStringsTooLongForTheirInlineBuffer) {
+  apply_batch b;
+  b.ops.resize(100);
+  const std::size_t empty = b.bytes();
+  for (auto& op : b.ops) {
+    op.path = std::string(4000, 'p');
+    op.entry.path = std::string(4000, 'e');
+    op.entry.link_target = std::string(4000, 'l');
+    op.entry.xattrs.emplace_back("user." + std::string(100, 'k'), std::string(4000, 'v'));
+  }
+  EXPECT_GE(b.bytes() - empty, 100u * (4 * 4000 + 100));
+}
+
+// A full channel stops its producer: batches of empty files weigh their 1 MiB arenas, so
+// a 4 MiB budget lets in two of them, not the hundreds their ops alone would.
+TEST(LayerChannel, ProducerBlocksOnceEmptyFileBatchesFillTheBudget) {
+  pipeline::layer_channel ch(4u << 20);
+  std::atomic<int> pushed{0};
+  std::thread producer([&] {
+    for (int k = 0; k < 100; ++k) {
+      apply_batch b = ch.fresh_batch(1 << 20);
+      for (int i = 0; i < 4096; ++i) b.ops.emplace_back().path = "f";
+      if (!ch.push(std::move(b))) return;
+      ++pushed;
+    }
+  });
+  // Not a timing test: the producer either blocks for good or runs through all 100.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int held = pushed.load();
+  ch.cancel();
+  producer.join();
+  EXPECT_GE(held, 1);
+  EXPECT_LE(held, 3);
+}
+
+}  // namespace
+}  // namespace ocipipe::testing
