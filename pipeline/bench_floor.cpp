@@ -1,5 +1,7 @@
 #include "pipeline/bench_floor.h"
 
+#include "pipeline/host_bench.h"
+
 #include <algorithm>
 
 namespace ocipipe::pipeline {
@@ -26,7 +28,7 @@ result<floor_estimate> compute_floor(const std::vector<floor_layer>& layers, con
     if (l.decompress_seconds > 0 && l.compression != "none") {
       inflate = l.decompress_seconds;
     } else if (l.compression == "gzip") {
-      OCIPIPE_TRY(need(r.inflate_gzip, "inflate_isal", "gzip layer " + l.digest));
+      OCIPIPE_TRY(need(r.inflate_gzip, gzip_inflate_measurement(), "gzip layer " + l.digest));
       inflate = u / r.inflate_gzip;
     } else if (l.compression == "zstd") {
       OCIPIPE_TRY(need(r.zstd, "zstd", "zstd layer " + l.digest));

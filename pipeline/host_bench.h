@@ -45,10 +45,15 @@ struct bench_row {
   std::string note;  ///< extra human detail (unpack_graph's wall seconds); not in --json
 };
 
-/// The measurements, in table order: sha256, sha512, inflate_isal,
-/// inflate_libdeflate, zstd, tar_parse (rows tar_parse, tar_parse_entries),
-/// file_create (rows file_create, file_create_bytes), unpack_graph.
+/// The measurements, in table order: sha256, sha512, inflate_isal (or
+/// inflate_zlib, gzip_inflate_measurement()), inflate_libdeflate, zstd,
+/// tar_parse (rows tar_parse, tar_parse_entries), file_create (rows
+/// file_create, file_create_bytes), unpack_graph.
 [[nodiscard]] const std::vector<std::string>& bench_measurement_names();
+
+/// The measurement of the gzip inflater unpack uses: "inflate_isal", or
+/// "inflate_zlib" in a build without ISA-L (stages/decompress.h).
+[[nodiscard]] const std::string& gzip_inflate_measurement();
 
 struct host_bench_options {
   /// Where file_create and unpack_graph write: an existing directory. One
@@ -130,7 +135,7 @@ struct stream_rates {
                                                                     const platform_selector& platform = {});
 
 /// The measurements compute_floor needs for `layers`: sha256, tar_parse,
-/// file_create, and inflate_isal / zstd when a layer is gzip / zstd.
+/// file_create, and gzip_inflate_measurement() / zstd when a layer is gzip / zstd.
 [[nodiscard]] std::vector<std::string> floor_measurements(const std::vector<floor_layer>& layers);
 
 /// The single-thread rates of `rows` as compute_floor takes them, with N = `threads`.

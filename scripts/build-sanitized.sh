@@ -17,5 +17,5 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DOCIPIPE_SANITIZE=address,undefined -DOCIPIPE_BUILD_BENCH=OFF \
   -DOCIPIPE_UBSAN_TRAP="$([ "${OCIPIPE_UBSAN_TRAP:-1}" = 0 ] && echo OFF || echo ON)" >/dev/null
 targets=(ocipipe ocipipe_unit_tests)
-for t in $(sed -n 's/^set(OCIPIPE_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt); do targets+=("fuzz_$t"); done
+while read -r t; do targets+=("$t"); done < <(scripts/fuzz-targets.sh --cmake)
 cmake --build build-asan -j"$(nproc)" $(printf -- '--target %s ' "${targets[@]}")

@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=$(sed -n 's/^set(OCIPIPE_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt)
+all=$(scripts/fuzz-targets.sh | tr "\n" " ")
 [ ${#targets[@]} -gt 0 ] || read -r -a targets <<< "$all"
 for t in "${targets[@]}"; do
   case " $all " in *" $t "*) ;; *) echo "fuzz.sh: no target $t (targets: $all)" >&2; exit 2 ;; esac

@@ -62,7 +62,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/cross-toolchain.cmake" -DOCIPIPE_CROSS_ARCH="$arch" \
   -DOCIPIPE_CROSS_SYSROOT="$sysroot" -DOCIPIPE_BUILD_BENCH=OFF >/dev/null
 targets=(ocipipe ocipipe_unit_tests)
-for t in $(sed -n 's/^set(OCIPIPE_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt); do targets+=("fuzz_$t"); done
+while read -r t; do targets+=("$t"); done < <(scripts/fuzz-targets.sh --cmake)
 cmake --build "$build" -j"$(nproc)" $(printf -- '--target %s ' "${targets[@]}")
 
 command -v file >/dev/null && echo "test-cross.sh: build-$arch/ocipipe: $(file -b "$build/ocipipe" | cut -d, -f1-2)"

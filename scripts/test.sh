@@ -11,7 +11,7 @@ scripts/check-layering.sh
 # sanitized build (.ci/run).
 # ocipipe_shared and ocipipe_static: what `cmake --install` installs (tests/interop/install_test).
 targets=(ocipipe ocipipe_shared ocipipe_static ocipipe_unit_tests ocipipe_interop_tests)
-for t in $(sed -n 's/^set(OCIPIPE_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt); do targets+=("fuzz_$t"); done
+while read -r t; do targets+=("$t"); done < <(scripts/fuzz-targets.sh --cmake)
 scripts/build.sh "${targets[@]}"
 datasets/build.sh
 cd build

@@ -1,10 +1,12 @@
 #pragma once
 // Streaming decompression of layer blobs (image-spec layer.md
-// "gzip Media Types", "zstd Media Types"): gzip with ISA-L's igzip inflate,
-// zstd with libzstd, or a pass-through for plain tar.
+// "gzip Media Types", "zstd Media Types"): gzip with ISA-L's igzip inflate
+// (zlib's in a build without ISA-L), zstd with libzstd, or a pass-through for
+// plain tar.
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include "stages/oci/byte_source.h"
 #include "stages/oci/media_type.h"
@@ -29,6 +31,27 @@ struct decompress_limits {
 [[nodiscard]] result<std::unique_ptr<byte_source>> make_decompressor(
     byte_source& upstream, media_type::layer_compression compression,
     decompress_limits limits = {});
+
+/// The inflaters of gzip streams. ISA-L's igzip is 3-4x zlib's speed where
+/// it has SIMD code (x86-64, arm64, ppc64le), and the build uses it wherever
+/// it finds ISA-L (CMake OCIPIPE_WITH_ISAL=AUTO, the default); without ISA-L
+/// (an architecture Debian does not package it for, or OCIPIPE_WITH_ISAL=OFF)
+/// zlib's takes its place. Both take the same streams and fail on the same
+/// ones (`malformed`); only their messages about broken deflate data differ.
+enum class gzip_inflater { isal, zlib };
+
+/// isal when this build has ISA-L, else zlib.
+[[nodiscard]] gzip_inflater default_gzip_inflater() noexcept;
+/// "isa-l" or "zlib".
+[[nodiscard]] std::string_view gzip_inflater_name(gzip_inflater inflater) noexcept;
+/// Whether this build can use `inflater` (zlib: always).
+[[nodiscard]] bool have_gzip_inflater(gzip_inflater inflater) noexcept;
+
+/// make_decompressor for gzip with a chosen inflater (tests compare the two;
+/// bench measures each). Errors: `unsupported` (isal in a build without it).
+[[nodiscard]] result<std::unique_ptr<byte_source>> make_gzip_decompressor(byte_source& upstream,
+                                                                          gzip_inflater inflater,
+                                                                          decompress_limits limits = {});
 
 /// What a layer blob's first bytes say it is: gzip (1f 8b), zstd (28 b5 2f fd)
 /// or a tar stream ("ustar" magic at offset 257, so `head` needs 262 bytes);

@@ -1,9 +1,11 @@
-// pigz-style chunked deflate over ISA-L (levels 1-3) and zlib (levels 4-9);
-// gzip_chunk.h says why each.
+// pigz-style chunked deflate over ISA-L (levels 1-3) and zlib (levels 4-9,
+// and 1-3 in a build without ISA-L); gzip_chunk.h says why each.
 #include "stages/gzip_chunk.h"
 
+#if OCIPIPE_HAVE_ISAL
 #include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
+#endif
 #include <zlib.h>
 
 #include <algorithm>
@@ -15,7 +17,7 @@ namespace ocipipe {
 namespace {
 
 // Levels below this use ISA-L, the rest zlib.
-constexpr int first_zlib_level = 4;
+constexpr int first_zlib_level = OCIPIPE_HAVE_ISAL ? 4 : gzip_min_level;
 
 // Output room for one chunk: deflate's worst case is stored blocks (5 bytes
 // per 64 KiB block) plus block headers and the flush marker; both engines
@@ -29,13 +31,17 @@ struct chunk_deflater::impl {
   bool isal = false;
   z_stream z{};
   bool z_ready = false;
+#if OCIPIPE_HAVE_ISAL
   isal_zstream iz{};
   std::vector<std::uint8_t> level_buf;  // ISA-L's per-level work area
+#endif
   ~impl() {
     if (z_ready) deflateEnd(&z);
   }
   result<void> zlib_deflate(byte_view dict, byte_view input, bool last, std::vector<std::byte>& out);
+#if OCIPIPE_HAVE_ISAL
   result<void> isal_deflate(byte_view dict, byte_view input, bool last, std::vector<std::byte>& out);
+#endif
 };
 
 chunk_deflater::chunk_deflater(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -50,6 +56,7 @@ result<chunk_deflater> chunk_deflater::create(int level) {
                                             std::to_string(gzip_max_level));
   auto p = std::make_unique<impl>();
   p->level = level;
+#if OCIPIPE_HAVE_ISAL
   if (level < first_zlib_level) {
     p->isal = true;
     // The LARGE work area (64 Ki tokens) is ISA-L's default size per level.
@@ -59,6 +66,7 @@ result<chunk_deflater> chunk_deflater::create(int level) {
     isal_deflate_init(&p->iz);
     return chunk_deflater(std::move(p));
   }
+#endif
   // Raw deflate (negative window bits): the gzip framing is ours, written
   // once for the whole member. memLevel 8 is zlib's default.
   const int rc = deflateInit2(&p->z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
@@ -72,10 +80,13 @@ result<chunk_deflater> chunk_deflater::create(int level) {
 result<void> chunk_deflater::deflate(byte_view dict, byte_view input, bool last,
                                      std::vector<std::byte>& out) {
   if (dict.size() > deflate_window_bytes) dict = dict.last(deflate_window_bytes);
-  return impl_->isal ? impl_->isal_deflate(dict, input, last, out)
-                     : impl_->zlib_deflate(dict, input, last, out);
+#if OCIPIPE_HAVE_ISAL
+  if (impl_->isal) return impl_->isal_deflate(dict, input, last, out);
+#endif
+  return impl_->zlib_deflate(dict, input, last, out);
 }
 
+#if OCIPIPE_HAVE_ISAL
 result<void> chunk_deflater::impl::isal_deflate(byte_view dict, byte_view input, bool last,
                                                 std::vector<std::byte>& out) {
   // ISA-L counts in uint32_t; pipeline chunks are a few MiB at most.
@@ -115,6 +126,7 @@ result<void> chunk_deflater::impl::isal_deflate(byte_view dict, byte_view input,
   out.resize(produced);
   return {};
 }
+#endif
 
 result<void> chunk_deflater::impl::zlib_deflate(byte_view dict, byte_view input, bool last,
                                                 std::vector<std::byte>& out) {
@@ -158,7 +170,11 @@ std::uint32_t crc32_update(std::uint32_t crc, byte_view bytes) noexcept {
   // table-driven one; both compute the same gzip CRC-32.
   while (!bytes.empty()) {
     const std::size_t n = std::min<std::size_t>(bytes.size(), std::size_t{1} << 30);
+#if OCIPIPE_HAVE_ISAL
     crc = ::crc32_gzip_refl(crc, reinterpret_cast<const unsigned char*>(bytes.data()), n);
+#else
+    crc = static_cast<std::uint32_t>(::crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(n)));
+#endif
     bytes = bytes.subspan(n);
   }
   return crc;

@@ -18,7 +18,7 @@
 //   level 4-9 -> zlib levels 4-9: ratio 2.75 / 2.80 / 2.82 / 2.83 / 2.84 /
 //                2.84 at 41 / 33 / 22 / 19 / 12 / 8 MB/s.
 // (zlib's own levels 1-3 reach 2.55 / 2.61 / 2.64 at 54 / 36 / 32 MB/s, so ISA-L
-// replaces them outright.) Both support a preset dictionary and a sync
+// replaces them outright; a build without ISA-L, OCIPIPE_WITH_ISAL, uses them.) Both support a preset dictionary and a sync
 // flush, which chunking needs; libdeflate has neither (whole buffers only).
 // Reproducibility differs: zlib is plain C with no CPU dispatch, so levels
 // 4-9 give the same bytes on every machine with the same zlib version;

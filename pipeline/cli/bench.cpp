@@ -71,7 +71,7 @@ verb add_bench(CLI::App& root, global_flags& g) {
       ->check(CLI::Range(0.001, 3600.0));
   app->add_option("--image", s.image,
                   std::string("Also print the floor implied for this image (") + image_ref_help + ")");
-  app->add_option("--only", s.only, "Only these measurements, comma-separated: sha256, sha512, inflate_isal, "
+  app->add_option("--only", s.only, "Only these measurements, comma-separated: sha256, sha512, inflate_isal (inflate_zlib without ISA-L), "
                                     "inflate_libdeflate, zstd, tar_parse, file_create, unpack_graph (--image "
                                     "adds those its floor needs)")
       ->delimiter(',');

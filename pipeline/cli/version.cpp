@@ -1,13 +1,17 @@
 // ocipipe version
 #include <archive.h>
+#if OCIPIPE_HAVE_ISAL
 #include <isa-l.h>
+#endif
 #include <libdeflate.h>
 #include <openssl/opensslv.h>
 #include <oneapi/tbb/version.h>
 #include <simdjson.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include "pipeline/cli/cli.h"
+#include "stages/decompress.h"
 
 namespace ocipipe::cli {
 
@@ -24,9 +28,16 @@ verb add_version(CLI::App& root, global_flags& g) {
                 {"simdjson", std::to_string(simdjson::SIMDJSON_VERSION_MAJOR) + "." + std::to_string(simdjson::SIMDJSON_VERSION_MINOR) + "." + std::to_string(simdjson::SIMDJSON_VERSION_REVISION)},
                 {"libarchive", ARCHIVE_VERSION_ONLY_STRING},
                 {"zstd", ZSTD_VERSION_STRING},
+#if OCIPIPE_HAVE_ISAL
                 {"isa-l", std::to_string(ISAL_MAJOR_VERSION) + "." + std::to_string(ISAL_MINOR_VERSION) +
                               "." + std::to_string(ISAL_PATCH_VERSION)},
+#else
+                {"isa-l", "not built in (OCIPIPE_WITH_ISAL)"},
+#endif
                 {"libdeflate", LIBDEFLATE_VERSION_STRING},
+                {"zlib", ZLIB_VERSION},
+                // Which library inflates gzip layers in unpack and validate.
+                {"gzip_inflate", std::string(gzip_inflater_name(default_gzip_inflater()))},
                 {"openssl", OPENSSL_VERSION_TEXT}};
             if (g.json) {
               out_json("version", v);

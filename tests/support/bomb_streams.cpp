@@ -1,7 +1,10 @@
 #include "tests/support/bomb_streams.h"
 
 #include <isa-l/crc.h>
+#if OCIPIPE_HAVE_ISAL
 #include <isa-l/igzip_lib.h>
+#endif
+#include <zlib.h>
 
 #include <algorithm>
 #include <fstream>
@@ -88,6 +91,7 @@ std::string gzip_header() { return std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00
 // starting on a byte boundary as it does after a full flush.
 std::string deflate_final_empty_block() { return std::string("\x03\x00", 2); }
 
+#if OCIPIPE_HAVE_ISAL
 // ISA-L deflate whose every call ends on a full flush: the output is byte-aligned (an empty
 // stored block closes it) and refers to nothing before it, so it can be repeated at will.
 class flushed_deflate {
@@ -119,6 +123,37 @@ class flushed_deflate {
   std::unique_ptr<isal_zstream> s_;
   std::vector<std::uint8_t> level_buf_;
 };
+
+#else
+// zlib deflate (raw, level 1) whose every call ends on a full flush, as above.
+class flushed_deflate {
+ public:
+  flushed_deflate() : z_(std::make_unique<z_stream>()) {
+    if (deflateInit2(z_.get(), 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+      throw std::runtime_error("deflateInit2 failed");
+  }
+  ~flushed_deflate() { deflateEnd(z_.get()); }
+  flushed_deflate(const flushed_deflate&) = delete;
+  flushed_deflate& operator=(const flushed_deflate&) = delete;
+  std::string chunk(std::string_view in) {
+    std::vector<char> out(in.size() + (64 << 10));
+    std::string chunk;
+    z_->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z_->avail_in = static_cast<uInt>(in.size());
+    do {
+      z_->next_out = reinterpret_cast<Bytef*>(out.data());
+      z_->avail_out = static_cast<uInt>(out.size());
+      if (deflate(z_.get(), Z_FULL_FLUSH) == Z_STREAM_ERROR) throw std::runtime_error("deflate failed");
+      chunk.append(out.data(), out.size() - z_->avail_out);
+    } while (z_->avail_in > 0 || z_->avail_out == 0);
+    return chunk;
+  }
+
+ private:
+  std::unique_ptr<z_stream> z_;
+};
+
+#endif
 
 // CRC-32 arithmetic modulo the gzip polynomial, as zlib's crc32_combine does it, to extend a
 // CRC by gigabytes of zeros without reading them. Reflected: bit 31 is x^0.
@@ -191,7 +226,7 @@ blob_file write_gzip_bomb(const std::string& path, const zero_tar& tar) {
   out.write(deflate_final_empty_block());
 
   const auto* head = reinterpret_cast<const unsigned char*>(tar.head.data());
-  const std::uint32_t crc = crc_append_zeros(crc32_gzip_refl(0, head, tar.head.size()), tar.zeros);
+  const std::uint32_t crc = crc_append_zeros(static_cast<std::uint32_t>(crc32(0, head, static_cast<uInt>(tar.head.size()))), tar.zeros);
   out.write(little_endian(crc, 4));
   out.write(little_endian(tar.size() & 0xffffffffu, 4));  // ISIZE: the size modulo 2^32
   return out.finish();

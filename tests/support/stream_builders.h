@@ -111,11 +111,12 @@ class zstd_writer final : public layer_stream_writer {
   std::unique_ptr<impl> impl_;
 };
 
-/// gzip by ISA-L's igzip deflate (level 1, one member).
-class isal_gzip_writer final : public layer_stream_writer {
+/// gzip, one member: ISA-L's igzip deflate at level 1, several times zlib's
+/// speed for the big generated layers; zlib's level 4 in a build without ISA-L.
+class fast_gzip_writer final : public layer_stream_writer {
  public:
-  isal_gzip_writer();
-  ~isal_gzip_writer() override;
+  fast_gzip_writer();
+  ~fast_gzip_writer() override;
 
  private:
   void compress(std::string_view in, bool last) override;
@@ -123,8 +124,12 @@ class isal_gzip_writer final : public layer_stream_writer {
   std::unique_ptr<impl> impl_;
 };
 
-/// `bytes` gzipped by isal_gzip_writer.
-[[nodiscard]] std::string isal_gzip(const std::string& bytes);
+/// `bytes` gzipped by fast_gzip_writer.
+[[nodiscard]] std::string fast_gzip(const std::string& bytes);
+
+/// `bytes` as one gzip member by zlib at `level` (0-9) with zlib's `strategy`
+/// (Z_DEFAULT_STRATEGY is 0): zlib's block layouts, for decoders to read.
+[[nodiscard]] std::string zlib_gzip(std::string_view bytes, int level, int strategy = 0);
 
 // ---- deterministic bytes ----
 

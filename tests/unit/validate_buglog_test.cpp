@@ -477,7 +477,7 @@ TEST(ValidateBuglogCompression, MislabelledCompressionStillChecksDiffId) {
 // A tar of one regular file of `size` zero bytes, gzipped by ISA-L as it is made, never
 // holding the uncompressed stream: the blob and the tar's diff_id and length.
 layer_stream_writer::result zero_file_bomb(std::uint64_t size) {
-  isal_gzip_writer w;
+  fast_gzip_writer w;
   w.bytes(tar_header({"zeros", size}));
   w.zeros(size + padding_of(size));
   w.end_archive();
@@ -833,11 +833,13 @@ TEST(ValidateBuglogEmpty, MissingLayersIsAnErrorInBothModes) {
 TEST(ValidateBuglogEmpty, EmptyTarGzippedByDifferentToolsIsValid) {
   temp_dir tmp;
   const std::string empty(1024, '\0');
-  const std::vector<std::string> blobs = {gzip_bytes(empty), isal_gzip(empty), gzip_cli(tmp, empty)};
+  const std::vector<std::string> blobs = {gzip_bytes(empty), fast_gzip(empty), gzip_cli(tmp, empty)};
   // libdeflate and igzip happen to write the same 29 bytes here; gzip's differ (OS byte,
-  // block layout).
+  // block layout). Without ISA-L fast_gzip is zlib's, whose bytes are gzip's.
   ASSERT_NE(blobs[0], blobs[2]);
+#if OCIPIPE_HAVE_ISAL
   ASSERT_NE(blobs[1], blobs[2]);
+#endif
   std::vector<layer_spec> specs(blobs.size(), raw_layer(empty, layer_compression::none));
   auto img = build_layout(tmp.sub("layout"), "t", specs);
   for (std::size_t i = 0; i < blobs.size(); ++i) {
