@@ -29,6 +29,10 @@ result<create_report> create(const image_reference& ref, const std::string& bund
   const image_reference source = *accepted ? pipeline::pinned_reference(ref, **accepted) : ref;
   // The bundle is private (0700): its rootfs holds the image's setuid files
   // and device nodes, which no other local user may reach.
+  // The bundle's state (BUNDLE/rootfs.ocipipe-state) goes before --force
+  // empties the bundle, as unpack does for a rootfs.
+  std::vector<std::pair<std::string, std::string>> state_warnings;
+  if (opts.unpack.force) pipeline::forget_rootfs_state(bundle + "/rootfs", state_warnings);
   auto created = io::prepare_empty_dir(bundle, opts.unpack.force, 0700);
   if (!created) return where(std::move(created).error());
   auto undo = [&](error e) { return io::discard_target(bundle, *created, std::move(e)); };
@@ -70,6 +74,7 @@ result<create_report> create(const image_reference& ref, const std::string& bund
   if (!converted) return where(undo(std::move(converted).error()));
   create_report rep;
   rep.unpack = std::move(*unpacked);
+  rep.unpack.warnings.insert(rep.unpack.warnings.end(), state_warnings.begin(), state_warnings.end());
   if (opts.unpack.record_state) pipeline::record_rootfs_state(rootfs, ref, rep.unpack.image, rep.unpack.warnings);
   rep.config_json = std::move(converted->json);
   rep.warnings = std::move(converted->warnings);

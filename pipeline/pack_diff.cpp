@@ -165,6 +165,15 @@ result<pack_report> pack_diff(const std::string& bundle, const image_reference& 
         auto e = io::stat_in_tree(root.get(), c.path, /*xattrs=*/true);
         if (!e) return ctx(std::move(e).error());
         lc.entry = std::move(*e);
+        // A socket cannot be stored (tar has no type for it), but what it may
+        // have replaced must still go: a whiteout (a no-op where nothing was).
+        if (S_ISSOCK(lc.entry.mode)) {
+          pipeline::layer_change gone;
+          gone.path = c.path;
+          gone.what = pipeline::layer_change::kind::whiteout;
+          changes.push_back(std::move(gone));
+          ++removed;
+        }
         break;
       }
     }

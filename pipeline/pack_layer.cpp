@@ -30,7 +30,18 @@ struct planned_layer {
   std::vector<std::pair<std::string, std::string>> warnings;
 };
 
-planned_layer plan(const std::vector<layer_change>& changes) {
+// A file whose name starts with ".wh." would read as a whiteout (or, as
+// ".wh..wh..opq", an opaque whiteout) to every unpacker: refused, as umoci
+// refuses it, rather than packed into a layer that deletes what it names.
+result<void> check_not_whiteout_name(const std::string& path) {
+  const auto slash = path.rfind('/');
+  const std::string_view base = slash == std::string::npos ? std::string_view(path) : std::string_view(path).substr(slash + 1);
+  if (base.substr(0, 4) != ".wh.") return {};
+  return fail(errc::invalid_argument, quote(path) + ": a name starting with \".wh.\" reads as a whiteout in a layer "
+                                      "(image-spec layer.md \"Whiteouts\"); rename or remove it");
+}
+
+result<planned_layer> plan(const std::vector<layer_change>& changes) {
   planned_layer p;
   p.items.reserve(changes.size());
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> first_path;  // (dev, ino) -> path
@@ -44,6 +55,7 @@ planned_layer plan(const std::vector<layer_change>& changes) {
         item.what = io::layer_tar_item::kind::opaque_whiteout;
         break;
       case layer_change::kind::add: {
+        OCIPIPE_TRY(check_not_whiteout_name(c.path));
         const auto type = c.entry.mode & S_IFMT;
         if (type == S_IFSOCK) {
           p.warnings.emplace_back("pack.socket", quote(c.path) + ": socket not stored (tar has no socket type)");
@@ -82,7 +94,7 @@ planned_layer plan(const std::vector<layer_change>& changes) {
 
 result<packed_layer> pack_layer(int root_fd, const std::vector<layer_change>& changes,
                                 io::layout_writer& dest, const layer_pack_options& opts) {
-  planned_layer p = plan(changes);
+  OCIPIPE_ASSIGN_OR_RETURN(planned_layer p, plan(changes));
   io::layer_tar_options tar_opts;
   tar_opts.source_date_epoch = opts.source_date_epoch;
   OCIPIPE_ASSIGN_OR_RETURN(auto tar, io::layer_tar_source::create(root_fd, p.items, tar_opts));

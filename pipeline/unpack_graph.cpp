@@ -303,11 +303,15 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   if (!pipeline::is_remote(ref.kind) && (io::path_within(ref.path, rootfs) || io::path_within(rootfs, ref.path)))
     return where(error(errc::invalid_argument, "rootfs " + quote(rootfs) +
                                                    " and the image layout being unpacked overlap"));
+  // A state file beside the rootfs describes what was there before. With
+  // --force it goes before the rootfs is emptied: a run that fails or is
+  // killed while emptying must not leave it describing a rootfs that is gone
+  // (pack --diff would take every missing path for a deletion).
+  std::vector<std::pair<std::string, std::string>> state_warnings;
+  if (opts.force) pipeline::forget_rootfs_state(rootfs, state_warnings);
   auto created = prepare_target_dir(rootfs, opts.force);
   if (!created) return where(std::move(created).error());
-  // A state file beside the rootfs describes what was there before.
-  std::vector<std::pair<std::string, std::string>> state_warnings;
-  pipeline::forget_rootfs_state(rootfs, state_warnings);
+  if (!opts.force) pipeline::forget_rootfs_state(rootfs, state_warnings);
   auto writer = io::rootfs_writer::open(rootfs, {.rootless = opts.rootless});
   if (!writer) return where(std::move(writer).error());
 

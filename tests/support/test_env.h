@@ -46,6 +46,9 @@ std::string remove_tree(const std::string& path);
 [[nodiscard]] std::vector<std::string> names_in(const std::string& dir);
 /// True when something (anything, a dangling symlink too) exists at `path`.
 [[nodiscard]] bool path_exists(const std::string& path);
+/// Binds a Unix socket at `path` (shorter than sun_path) and closes it: the socket
+/// file stays. Throws std::runtime_error on failure.
+void make_unix_socket(const std::string& path);
 /// lstat of `path` (a symlink itself); a failure is a test failure (ADD_FAILURE) and gives
 /// a zeroed struct, whose st_mode 0 matches no file type.
 [[nodiscard]] struct stat lstat_of(const std::string& path);

@@ -191,6 +191,30 @@ TEST(PackDiff, FileBecameDirectoryAndDirectoryBecameFile) {
   expect_diff(f, {"etc", "etc/hostname", "etc/hostname/.wh..wh..opq", "etc/hostname/inner", "opt"});
 }
 
+// A file replaced by a socket: the socket cannot be stored, but the file must not come
+// back from the layer below (found by a fresh-eyes run: the deletion was lost).
+TEST(PackDiff, FileReplacedByASocketIsHidden) {
+  fixture f;
+  ASSERT_EQ(::unlink(f.at("etc/hostname").c_str()), 0);
+  make_unix_socket(f.at("etc/hostname"));
+  auto r = pack_diff(f.rootfs, f.dest(), {});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(layer_listing(f.t.sub("layout"), *r), (std::vector<std::string>{"etc", "etc/.wh.hostname"}));
+  const std::string again = f.t.sub("again");
+  ASSERT_TRUE(unpack(f.dest(), again, {}));
+  EXPECT_FALSE(path_exists(again + "/etc/hostname"));
+  EXPECT_TRUE(path_exists(again + "/etc/passwd"));
+}
+
+TEST(PackDiff, AddedFileNamedLikeAWhiteoutIsRefused) {
+  fixture f;
+  write_file(f.at("etc/.wh.passwd"), "note");
+  auto r = pack_diff(f.rootfs, f.dest(), {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), errc::invalid_argument);
+  EXPECT_TRUE(contains(r.error().message(), "etc/.wh.passwd")) << r.error().message();
+}
+
 TEST(PackDiff, SymlinkRetargeted) {
   fixture f;
   ASSERT_EQ(::unlink(f.at("usr/bin/env").c_str()), 0);

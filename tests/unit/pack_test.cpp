@@ -330,20 +330,33 @@ TEST(Pack, HostSpecificXattrsAndSocketsAreLeftOutWithWarnings) {
   temp_dir t;
   make_dir(t.sub("a"));
   write_bytes(t.sub("a/f"), "x");
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  const std::string sock = t.sub("a/sock");
-  ASSERT_LT(sock.size(), sizeof sa.sun_path);
-  std::memcpy(sa.sun_path, sock.c_str(), sock.size() + 1);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-  ::close(fd);
+  make_unix_socket(t.sub("a/sock"));
   const auto r = pack_ok(t.sub("a"), "oci:" + t.sub("out") + ":x", fixed_time());
   const auto es = tar_entries(layer_tar(t.sub("out"), r.layer));
   EXPECT_TRUE(find_entry(es, "f"));
   EXPECT_FALSE(find_entry(es, "sock"));
   ASSERT_EQ(r.warnings.size(), 1u);
   EXPECT_EQ(r.warnings[0].first, "pack.socket");
+}
+
+// A file named ".wh.x" or ".wh..wh..opq" would unpack as a whiteout of x or of the whole
+// directory: pack refuses it, naming the path, as umoci does, and writes no image.
+TEST(Pack, NamesThatReadAsWhiteoutsAreRefused) {
+  for (const std::string name : {".wh.passwd", ".wh..wh..opq", ".wh..wh.plnk"}) {
+    SCOPED_TRACE(name);
+    temp_dir t;
+    make_dir(t.sub("a"));
+    make_dir(t.sub("a/etc"));
+    write_bytes(t.sub("a/etc/passwd"), "root\n");
+    write_bytes(t.sub("a/etc/" + name), "a user's file");
+    auto ref = parse_reference("oci:" + t.sub("out") + ":x");
+    ASSERT_TRUE(ref);
+    auto r = pack(t.sub("a"), *ref, fixed_time());
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), errc::invalid_argument);
+    EXPECT_TRUE(contains(r.error().message(), "etc/" + name)) << r.error().message();
+    EXPECT_TRUE(contains(r.error().message(), "whiteout")) << r.error().message();
+  }
 }
 
 TEST(LayerTarWriter, BigSizesGoIntoAPaxSizeRecordAndTheStreamIsNotPadded) {

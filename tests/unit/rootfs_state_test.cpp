@@ -368,6 +368,37 @@ TEST(UnpackState, ForceReplacesTheStateAndAFailedUnpackLeavesNone) {
   EXPECT_EQ(names_in(t.path()), (std::vector<std::string>{"layout", "layout2", "layout3", "root"}));
 }
 
+// unpack --force empties the rootfs before it writes the new image. The old state goes
+// first: a run that fails or is killed while emptying must not leave it beside a
+// half-emptied rootfs, where pack --diff took every missing path for a deletion (found
+// by a fresh-eyes run with chattr +i; here an unprivileged user meets a directory it
+// cannot empty).
+TEST(UnpackState, ForceRemovesTheOldStateBeforeItEmptiesTheRootfs) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
+  temp_dir t;
+  ASSERT_EQ(::chmod(t.path().c_str(), 0755), 0);
+  const auto img = build_layout(t.sub("layout"), "v1", small_image());
+  const auto other = build_layout(t.sub("layout2"), "v2", {layer({file("only", "1")})});
+  const std::string box = t.sub("box"), rootfs = box + "/root";
+  ASSERT_EQ(::mkdir(box.c_str(), 0755), 0);
+  ASSERT_EQ(::chown(box.c_str(), 65534, 65534), 0);
+  const std::vector<std::string> as_nobody = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                              ocipipe_binary(), "unpack", "--progress=never"};
+  auto first = as_nobody;
+  first.insert(first.end(), {img.ref_text(), rootfs});
+  const auto r1 = run_command(first);
+  ASSERT_EQ(r1.exit_code, 0) << r1.describe();
+  ASSERT_TRUE(path_exists(rootfs + ".ocipipe-state"));
+  // A directory of root's in the rootfs: nobody cannot empty it (nor chmod it to).
+  ASSERT_EQ(::mkdir((rootfs + "/locked").c_str(), 0755), 0);
+  write_bytes(rootfs + "/locked/file", "x");
+  auto again = as_nobody;
+  again.insert(again.end(), {"--force", other.ref_text(), rootfs});
+  const auto r2 = run_command(again);
+  EXPECT_EQ(r2.exit_code, 2) << r2.describe();
+  EXPECT_FALSE(path_exists(rootfs + ".ocipipe-state")) << "a state beside a rootfs it no longer describes";
+}
+
 TEST(UnpackState, UnwritableParentIsAWarningNotAFailure) {
   // As an unprivileged user (setpriv), unpacking into an empty rootfs it owns whose parent
   // it cannot write: the rootfs is complete, the state is left out with a warning.
