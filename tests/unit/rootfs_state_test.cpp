@@ -204,7 +204,7 @@ TEST(RootfsStateWriter, RecordsPastTheBufferAreWrittenInPieces) {
   ASSERT_TRUE(w);
   rootfs_state s = sample();
   s.records.clear();
-  for (int i = 0; i < 60000; ++i) {
+  for (int i = 0; i < 40000; ++i) {
     char name[64];
     std::snprintf(name, sizeof name, "d%03d/file-%06d", i / 1000, i);
     s.records.push_back(rec(name, 0100644, 100 + i));
