@@ -2,11 +2,27 @@
 #include <cstdlib>
 #include <cstdio>
 
+#include <string>
+
 #include "pipeline/cli/remote_flags.h"
 #include "pipeline/cli/report.h"
 
 namespace ocipipe::cli {
+
 namespace {
+// Which library deflates each gzip level in this build (stages/gzip_chunk.h).
+#if OCIPIPE_HAVE_ISAL
+constexpr const char* gzip_engines = "1-3 use ISA-L, 4-9 zlib";
+constexpr const char* gzip_reproducible =
+    "levels 4-9 (zlib) give the same bytes wherever the zlib version is the same, levels 1-3\n"
+    "(ISA-L) on machines of the same CPU kind.";
+#else
+constexpr const char* gzip_engines = "all zlib: this build has no ISA-L";
+constexpr const char* gzip_reproducible =
+    "every level (zlib; this build has no ISA-L) gives the same bytes wherever the zlib version\n"
+    "is the same; ISA-L builds write other bytes at levels 1-3.";
+#endif
+
 
 // --entrypoint / --cmd: a JSON array of strings ('["/bin/sh","-c","echo hi"]'),
 // or any other text as a list of that one word (buildah's rule), "" as [].
@@ -94,7 +110,7 @@ verb add_pack(CLI::App& root, global_flags& g) {
   app->add_option("--compression", s.compression, "Layer compression: gzip (default), zstd, none")
       ->check(CLI::IsMember({"gzip", "zstd", "none"}));
   app->add_option("--level", s.level,
-                  "Compression level: gzip 1-9 (default 2; 1-3 use ISA-L, 4-9 zlib), zstd 1-19 (default 3)");
+                  std::string("Compression level: gzip 1-9 (default 2; ") + gzip_engines + "), zstd 1-19 (default 3)");
   // A docker:// or oci+https:// --base, or the image a --diff rootfs was unpacked from.
   add_remote_flags(*app, s.remote);
   add_global_flags(*app, g);
@@ -104,9 +120,9 @@ verb add_pack(CLI::App& root, global_flags& g) {
       "numeric uid/gid, modes, xattrs and\n"
       "hardlinks kept, PAX headers only where ustar cannot hold a field, mtimes in whole seconds,\n"
       "clamped to $SOURCE_DATE_EPOCH when it is set (which also sets the default --created), so the\n"
-      "same tree and flags give the same digests. gzip is one member compressed on all cores;\n"
-      "levels 4-9 (zlib) give the same bytes wherever the zlib version is the same, levels 1-3\n"
-      "(ISA-L) on machines of the same CPU kind. zstd uses libzstd's multithreaded mode.\n"
+      "same tree and flags give the same digests. gzip is one member compressed on all cores;\n" +
+      std::string(gzip_reproducible) +
+      " zstd uses libzstd's multithreaded mode.\n"
       "DIR's own directory is not a layer entry; sockets and the host-specific xattrs\n"
       "security.selinux and system.nfs4_acl are left out, with a warning.\n"
       "Prints the manifest digest; --json prints a \"pack\" record with every digest and size.\n\n"
