@@ -23,7 +23,6 @@ constexpr const char* gzip_reproducible =
     "is the same; ISA-L builds write other bytes at levels 1-3.";
 #endif
 
-
 // --entrypoint / --cmd: a JSON array of strings ('["/bin/sh","-c","echo hi"]'),
 // or any other text as a list of that one word (buildah's rule), "" as [].
 result<std::vector<std::string>> parse_command_list(const std::string& flag, const std::string& text) {
