@@ -259,14 +259,26 @@ void check_blob(const io::image_layout& store, blob_job& job, progress_meter* me
     return check_plain_blob(**blob, job);
   }
   check_layer(store, job, job.desc, meter, threading);
+  // A layer whose decoding failed may not have been read to its end (a bad
+  // gzip trailer, garbage after it), so its digest went unchecked: read it
+  // whole, so bytes that are not the image's say so whatever stopped them.
+  const auto has = [&](std::string_view rule) {
+    return std::any_of(job.problems.begin(), job.problems.end(), [&](const blob_problem& p) { return p.rule == rule; });
+  };
+  if (!job.problems.empty() && !job.digest_is_diff_id && !has("blob.digest")) {
+    if (auto blob = store.open_blob(job.desc)) {
+      blob_job plain;
+      plain.desc = job.desc;
+      check_plain_blob(**blob, plain);
+      for (auto& p : plain.problems)
+        if (p.rule == "blob.digest") job.problems.push_back(std::move(p));
+    }
+  }
   // descriptor.md "Verification": bytes that are not the image's say nothing
   // about it; what parsing them found is noise beside the digest mismatch.
-  if (std::any_of(job.problems.begin(), job.problems.end(),
-                  [](const blob_problem& p) { return p.rule == "blob.digest"; }))
+  if (has("blob.digest"))
     std::erase_if(job.problems, [](const blob_problem& p) { return p.rule != "blob.digest" && p.rule != "blob.size"; });
-  const bool compression_problem = std::any_of(job.problems.begin(), job.problems.end(),
-                                               [](const blob_problem& p) { return p.rule == "layer.compression"; });
-  if (!compression_problem) return;
+  if (!has("layer.compression")) return;
   // B42: the media type names another compression than the bytes have. Say
   // so, and still check the layer as what it is, diff_id included.
   const auto actual = mislabelled(store, job.desc);

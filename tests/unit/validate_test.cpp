@@ -49,6 +49,28 @@ TEST(Validate, FlippedLayerByteReportsBlobDigestAtLayer) {
   }
 }
 
+// A changed byte where decoding stops before the blob's end (the gzip trailer: CRC32,
+// ISIZE) or bytes appended after it: still a digest mismatch, not only the compression
+// error decoding met first (found by a fresh-eyes run; the digest went unchecked).
+TEST(Validate, LayerChangedWhereDecodingStopsEarlyReportsBlobDigest) {
+  for (const std::string how : {"trailer crc", "trailer size", "appended garbage", "appended garbage, size said"}) {
+    SCOPED_TRACE(how);
+    temp_dir tmp;
+    auto img = build_layout(tmp.sub("layout"), "t", three_layers());  // layer 0 is gzip
+    const std::string path = img.layer_blob_path(0);
+    const std::size_t size = read_bytes(path).size();
+    if (how == "trailer crc") corrupt_layer_byte(img, 0, size - 6);
+    if (how == "trailer size") corrupt_layer_byte(img, 0, size - 2);
+    if (how.starts_with("appended garbage")) write_bytes(path, read_bytes(path) + "garbage");
+    if (how == "appended garbage, size said")
+      edit_manifest(img, [&](nlohmann::ordered_json& m) { m["layers"][0]["size"] = static_cast<std::int64_t>(size + 7); });
+    const auto v = validate_one(img);
+    EXPECT_FALSE(v.valid());
+    // Appended bytes break the size first, which says the same.
+    EXPECT_TRUE(has_error_at(v, how == "appended garbage" ? "blob.size" : "blob.digest", layer_location(0)));
+  }
+}
+
 TEST(Validate, WrongDiffIdReportsLayerDiffId) {
   temp_dir tmp;
   auto img = build_layout(tmp.sub("layout"), "t", three_layers());
