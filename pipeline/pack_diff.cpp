@@ -37,18 +37,26 @@ bool is_dir(const std::string& p) {
 }
 
 // Which rootfs `bundle` names: a bundle's rootfs/ with its state beside it,
-// or a rootfs unpacked by `unpack` with PATH.ocipipe-state.
+// or a rootfs unpacked by `unpack` with PATH.ocipipe-state. Both at once (a
+// rootfs unpacked into another one's rootfs/ directory) is ambiguous: which
+// changes were meant cannot be guessed, so it is refused.
 result<std::string> find_rootfs(const std::string& bundle) {
-  const std::string inner = bundle + "/rootfs";
-  if (is_dir(inner)) {
-    auto p = io::rootfs_state_path(inner);
+  const auto has_state = [](const std::string& rootfs) {
+    auto p = io::rootfs_state_path(rootfs);
     struct stat st{};
-    if (p && ::lstat(p->c_str(), &st) == 0) return inner;
-  }
+    return p && ::lstat(p->c_str(), &st) == 0;
+  };
+  const std::string inner = bundle + "/rootfs";
+  const bool as_bundle = is_dir(inner) && has_state(inner);
   if (!is_dir(bundle)) return fail(errc::not_found, "no such directory");
-  auto p = io::rootfs_state_path(bundle);
-  struct stat st{};
-  if (p && ::lstat(p->c_str(), &st) == 0) return bundle;
+  const bool as_rootfs = has_state(bundle);
+  if (as_bundle && as_rootfs)
+    return fail(errc::invalid_argument,
+                "ambiguous: both " + quote(inner + std::string(io::rootfs_state_suffix)) + " and " +
+                    quote(bundle + std::string(io::rootfs_state_suffix)) +
+                    " exist; name the rootfs meant (" + quote(inner) + ", or remove the other state file)");
+  if (as_bundle) return inner;
+  if (as_rootfs) return bundle;
   return fail(errc::not_found,
               "no recorded state: neither " + quote(inner + std::string(io::rootfs_state_suffix)) + " nor " +
                   quote(bundle + std::string(io::rootfs_state_suffix)) +

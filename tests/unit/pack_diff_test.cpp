@@ -363,6 +363,21 @@ TEST(PackDiff, BundleFromCreateAndAnotherDestinationLayout) {
   EXPECT_EQ(cfg_json.at("rootfs").at("diff_ids").size(), 3u);
 }
 
+// A rootfs unpacked into the rootfs/ directory of another: both ROOT.ocipipe-state and
+// ROOT/rootfs.ocipipe-state exist, and which changes were meant cannot be guessed (the
+// inner one used to win silently, losing the outer rootfs's changes).
+TEST(PackDiff, StateForBothTheDirectoryAndItsRootfsIsAmbiguous) {
+  fixture f;
+  ASSERT_TRUE(unpack(f.img.ref(), f.at("rootfs"), {}));
+  write_file(f.at("etc/new"), "n");
+  auto r = pack_diff(f.rootfs, f.dest(), {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), errc::invalid_argument);
+  EXPECT_TRUE(contains(r.error().message(), "ambiguous")) << r.error().message();
+  auto inner = pack_diff(f.at("rootfs"), f.dest(), {});
+  EXPECT_TRUE(inner) << inner.error().message();
+}
+
 TEST(PackDiff, TagMovedSinceUnpackStillPacksOntoTheImageUnpacked) {
   fixture f;
   // The tag unpacked is moved onto another image; the base is found by the recorded
