@@ -1,6 +1,7 @@
 // The state file beside a rootfs (io/rootfs_state.h).
 #include "io/rootfs_state.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -345,13 +346,23 @@ result<std::optional<rootfs_state>> read_rootfs_state(const std::string& rootfs)
 }
 
 result<void> remove_rootfs_state(const std::string& rootfs) {
-  auto path = rootfs_state_path(rootfs);
-  if (!path) {
+  auto parts = split_rootfs(rootfs);
+  if (!parts) {
     // No parent directory: no state file either.
-    if (path.error().code() == errc::not_found) return {};
-    return tl::unexpected(std::move(path).error());
+    if (parts.error().code() == errc::not_found) return {};
+    return tl::unexpected(std::move(parts).error());
   }
-  if (::unlink(path->c_str()) != 0 && errno != ENOENT) return fail_errno("remove state file " + quote(*path), errno);
+  const std::string name = parts->second + std::string(rootfs_state_suffix);
+  const std::string path = join(parts->first, name);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return fail_errno("remove state file " + quote(path), errno);
+  // Temporaries of a writer that was killed before it committed: nothing
+  // else removes them, and each run would leave another.
+  const std::string temp_prefix = "." + name + ".tmp-";
+  if (DIR* d = ::opendir(parts->first.c_str())) {
+    while (const dirent* e = ::readdir(d))
+      if (std::string_view(e->d_name).starts_with(temp_prefix)) ::unlinkat(::dirfd(d), e->d_name, 0);
+    ::closedir(d);
+  }
   return {};
 }
 

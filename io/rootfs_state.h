@@ -103,7 +103,8 @@ struct rootfs_state : rootfs_state_header {
 [[nodiscard]] result<std::optional<rootfs_state>> read_rootfs_state(const std::string& rootfs);
 
 /// Removes the state file of `rootfs`, if any (a stale state must never
-/// describe a rootfs written since). Errors: `io`.
+/// describe a rootfs written since), and the temporaries of writers killed
+/// before they committed (best effort). Errors: `io`.
 [[nodiscard]] result<void> remove_rootfs_state(const std::string& rootfs);
 
 class rootfs_state_encoder;

@@ -399,6 +399,22 @@ TEST(UnpackState, ForceRemovesTheOldStateBeforeItEmptiesTheRootfs) {
   EXPECT_FALSE(path_exists(rootfs + ".ocipipe-state")) << "a state beside a rootfs it no longer describes";
 }
 
+// A writer killed before it committed leaves ".root.ocipipe-state.tmp-XXXXXX"; the next
+// unpack of that rootfs removes it with the old state (nothing else would).
+TEST(UnpackState, TemporariesOfAKilledRecordingAreRemovedByTheNextUnpack) {
+  temp_dir t;
+  const auto img = build_layout(t.sub("layout"), "v1", small_image());
+  const std::string rootfs = t.sub("root");
+  ASSERT_TRUE(unpack(img.ref(), rootfs, {}));
+  write_bytes(t.sub(".root.ocipipe-state.tmp-AbC123"), "half a state");
+  write_bytes(t.sub(".other.ocipipe-state.tmp-AbC123"), "another rootfs's");
+  unpack_options force;
+  force.force = true;
+  ASSERT_TRUE(unpack(img.ref(), rootfs, force));
+  EXPECT_EQ(names_in(t.path()),
+            (std::vector<std::string>{".other.ocipipe-state.tmp-AbC123", "layout", "root", "root.ocipipe-state"}));
+}
+
 TEST(UnpackState, UnwritableParentIsAWarningNotAFailure) {
   // As an unprivileged user (setpriv), unpacking into an empty rootfs it owns whose parent
   // it cannot write: the rootfs is complete, the state is left out with a warning.
