@@ -176,6 +176,17 @@ void check_layer(const io::image_layout& store, blob_job& job, const descriptor&
   };
   auto stream = layer_stream::open(**blob, desc, {}, job.diff_id_algorithm, layer_stream_hooks(desc, threading, tap));
   if (!stream) return problem(job, stream.error(), true);
+  // After a decode error: the rest of the blob is still read, so that bytes
+  // that are not the image's say so (blob.digest) whatever stopped decoding.
+  const auto check_compressed_only = [&](const error& e) {
+    if (e.code() == errc::size_mismatch || e.code() == errc::io) return;
+    if (auto d = (*stream)->finish_compressed_only()) {
+      job.compressed_bytes = d->compressed_bytes;
+      if (auto r = check_layer_digests(*d, desc, nullptr); !r) problem(job, r.error(), true);
+    } else {
+      problem(job, d.error(), true);
+    }
+  };
   entry_walker entries(job);
   auto walked = entries.walk(**stream);
   entries.done();
@@ -192,18 +203,14 @@ void check_layer(const io::image_layout& store, blob_job& job, const descriptor&
     const auto code = walked.error().code();
     const bool about_entry = code == errc::malformed || code == errc::unsafe_path;
     if (!named) problem(job, walked.error(), true, about_entry ? entries.last_entry() : std::string());
-    if (code == errc::size_mismatch || code == errc::io) return;
-    // The stream broke: the compressed digest can still be checked.
-    if (auto d = (*stream)->finish_compressed_only()) {
-      job.compressed_bytes = d->compressed_bytes;
-      if (auto r = check_layer_digests(*d, desc, nullptr); !r) problem(job, r.error(), true);
-    } else {
-      problem(job, d.error(), true);
-    }
-    return;
+    return check_compressed_only(walked.error());
   }
+  // Past the tar's end: a bad gzip trailer, or bytes after the stream.
   auto d = (*stream)->finish();
-  if (!d) return problem(job, d.error(), true);
+  if (!d) {
+    problem(job, d.error(), true);
+    return check_compressed_only(d.error());
+  }
   // libarchive reads what it parses; these are the checks it does not expose.
   for (auto& p : headers.finish()) add_header_problem(job, std::move(p));
   job.compressed_bytes = d->compressed_bytes;
@@ -259,21 +266,9 @@ void check_blob(const io::image_layout& store, blob_job& job, progress_meter* me
     return check_plain_blob(**blob, job);
   }
   check_layer(store, job, job.desc, meter, threading);
-  // A layer whose decoding failed may not have been read to its end (a bad
-  // gzip trailer, garbage after it), so its digest went unchecked: read it
-  // whole, so bytes that are not the image's say so whatever stopped them.
   const auto has = [&](std::string_view rule) {
     return std::any_of(job.problems.begin(), job.problems.end(), [&](const blob_problem& p) { return p.rule == rule; });
   };
-  if (!job.problems.empty() && !job.digest_is_diff_id && !has("blob.digest")) {
-    if (auto blob = store.open_blob(job.desc)) {
-      blob_job plain;
-      plain.desc = job.desc;
-      check_plain_blob(**blob, plain);
-      for (auto& p : plain.problems)
-        if (p.rule == "blob.digest") job.problems.push_back(std::move(p));
-    }
-  }
   // descriptor.md "Verification": bytes that are not the image's say nothing
   // about it; what parsing them found is noise beside the digest mismatch.
   if (has("blob.digest"))
