@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stages/layer_stream.h"
@@ -98,13 +99,13 @@ class layer_channel {
       recycle(std::move(batch));
       return ok;
     }
+    const auto n = batch.bytes();  // once, outside the lock: it walks the ops
     std::unique_lock lock(mu_);
-    const auto n = batch.bytes();
     not_full_.wait(lock, [&] { return cancelled_ || queued_ == 0 || queued_ + n <= capacity_; });
     if (cancelled_) return false;
     queued_ += n;
     high_water_ = std::max(high_water_, queued_);
-    queue_.push_back(std::move(batch));
+    queue_.emplace_back(std::move(batch), n);
     not_empty_.notify_one();
     return true;
   }
@@ -125,9 +126,9 @@ class layer_channel {
       spares_.clear();
       return std::nullopt;
     }
-    apply_batch b = std::move(queue_.front());
+    queued_ -= queue_.front().second;
+    apply_batch b = std::move(queue_.front().first);
     queue_.pop_front();
-    queued_ -= b.bytes();
     not_full_.notify_one();
     return b;
   }
@@ -155,7 +156,7 @@ class layer_channel {
  private:
   std::mutex mu_;
   std::condition_variable not_full_, not_empty_;
-  std::deque<apply_batch> queue_;
+  std::deque<std::pair<apply_batch, std::size_t>> queue_;  ///< with bytes() as counted at push
   std::vector<apply_batch> spares_;
   bool drained_ = false;
   std::size_t capacity_;
