@@ -18,6 +18,11 @@ struct file_region {
   std::uint64_t length = 0;
 };
 
+/// Read size of blob_file_source: big enough that syscalls cost nothing next
+/// to digesting, small enough to stay in cache for the stage that reads the
+/// chunk next (pipeline/README.md "Chunk and queue sizes").
+inline constexpr std::size_t blob_chunk_bytes = 256 << 10;
+
 /// Streams one open blob file (or `region` of it, read with pread) in chunks
 /// of `chunk_bytes`. Owns the fd. next() fails with `size_mismatch` when the
 /// blob ends before `expected_size` bytes or has bytes beyond it. Not
@@ -25,8 +30,9 @@ struct file_region {
 class blob_file_source final : public byte_source {
  public:
   blob_file_source(unique_fd fd, std::uint64_t expected_size, std::string what,
-                   std::size_t chunk_bytes = 1 << 20, std::optional<file_region> region = {});
+                   std::size_t chunk_bytes = blob_chunk_bytes, std::optional<file_region> region = {});
   result<byte_view> next() override;
+  result<std::size_t> next_into(std::vector<std::byte>& buf) override { return hand_over(next(), buf_, buf); }
 
  private:
   unique_fd fd_;

@@ -59,7 +59,7 @@ result<std::string> image_layout::read_file(const std::string& name, std::size_t
   if (archive_) {
     OCIPIPE_ASSIGN_OR_RETURN(auto m, archive_->find(name));
     if (m.size > max_bytes) return too_big();
-    blob_file_source src(unique_fd(::dup(archive_->fd())), m.size, quote(name), 1 << 20,
+    blob_file_source src(unique_fd(::dup(archive_->fd())), m.size, quote(name), blob_chunk_bytes,
                          file_region{m.offset, m.size});
     return read_whole(src, static_cast<std::size_t>(m.size));
   }
@@ -114,7 +114,7 @@ result<std::unique_ptr<byte_source>> image_layout::open_blob(const descriptor& d
   const auto len = loc.region ? static_cast<off_t>(loc.region->length) : 0;
   ::posix_fadvise(loc.fd.get(), start, len, POSIX_FADV_SEQUENTIAL);
   return std::unique_ptr<byte_source>(std::make_unique<blob_file_source>(
-      std::move(loc.fd), static_cast<std::uint64_t>(d.size), "blob " + d.digest.str(), 1 << 20, loc.region));
+      std::move(loc.fd), static_cast<std::uint64_t>(d.size), "blob " + d.digest.str(), blob_chunk_bytes, loc.region));
 }
 
 result<std::string> image_layout::blob_identity(const descriptor& desc) const {

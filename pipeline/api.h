@@ -100,7 +100,9 @@ struct policy_options {
 
 struct unpack_options {
   int jobs = 0;                                   ///< worker threads; 0 = all cores
-  std::size_t max_bytes_in_flight = 64u << 20;    ///< decoded bytes queued for apply, all layers
+  /// Decoded bytes queued for apply, all layers together; each layer's queue
+  /// holds between 512 KiB and 2 MiB of it (pipeline/layer_channel.h).
+  std::size_t max_bytes_in_flight = 64u << 20;
   bool force = false;                             ///< empty a non-empty rootfs first
   /// Rootless unpack (umoci --rootless), automatic when not running as root:
   /// no chown and no device nodes (skipped with a warning); an owner other

@@ -20,6 +20,11 @@ class counting_source final : public byte_source {
     if (chunk) on_bytes_(chunk->size());
     return chunk;
   }
+  result<std::size_t> next_into(std::vector<std::byte>& buf) override {
+    auto n = inner_->next_into(buf);
+    if (n) on_bytes_(*n);
+    return n;
+  }
 
  private:
   std::unique_ptr<byte_source> inner_;

@@ -14,7 +14,7 @@
 namespace ocipipe::pipeline {
 namespace {
 
-constexpr std::size_t batch_bytes = 1 << 20;
+constexpr std::size_t batch_bytes = apply_batch_bytes;
 
 // Fills batches and hands them to the channel when they reach batch_bytes.
 // Each batch carries how far into the blob reading was when it was cut, for
@@ -150,6 +150,10 @@ class replay_source final : public byte_source {
       if (!head_.empty()) return head_;
     }
     return inner_->next();
+  }
+  result<std::size_t> next_into(std::vector<std::byte>& buf) override {
+    if (!replayed_) return byte_source::next_into(buf);  // the head, copied once
+    return inner_->next_into(buf);
   }
 
  private:

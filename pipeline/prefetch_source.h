@@ -1,7 +1,9 @@
 #pragma once
 // Runs a byte_source on a thread of its own, a few chunks ahead of its
 // consumer: within one layer, inflate (and the compressed digest) overlaps
-// with the diff_id digest and tar parsing. The queue is bounded in chunks.
+// with the diff_id digest and tar parsing. The queue is bounded in chunks,
+// which it takes from upstream with next_into: a decompressor or blob reader
+// hands over the vector it filled, so nothing is copied on the way.
 
 #include <condition_variable>
 #include <deque>
@@ -29,6 +31,8 @@ class prefetch_source final : public byte_source {
   prefetch_source& operator=(const prefetch_source&) = delete;
 
   result<byte_view> next() override;
+  /// Hands the queued chunk itself over (no copy).
+  result<std::size_t> next_into(std::vector<std::byte>& buf) override;
 
  private:
   void run();
@@ -37,9 +41,16 @@ class prefetch_source final : public byte_source {
   std::size_t max_chunks_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::vector<std::byte>> queue_;
+  struct chunk {
+    std::vector<std::byte> bytes;  ///< may be longer than n
+    std::size_t n = 0;
+  };
+  /// The front of the queue, once it is there (lock held); false at the end
+  /// or on an error, which `error_` then holds.
+  bool wait_front(std::unique_lock<std::mutex>& lock);
+  std::deque<chunk> queue_;
   std::vector<std::vector<std::byte>> spare_;  // recycled buffers
-  std::vector<std::byte> current_;             // what next() last handed out
+  chunk current_;                              // what next() last handed out
   std::optional<error> error_;
   bool eof_ = false;
   bool stop_ = false;

@@ -321,8 +321,7 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
                                                  : static_cast<int>(std::thread::hardware_concurrency()));
   pipeline::graph_arena arena(decoders + 1, 2);
   const std::size_t in_flight = static_cast<std::size_t>(decoders);
-  const std::size_t per_channel =
-      std::max<std::size_t>(4u << 20, opts.max_bytes_in_flight / std::max<std::size_t>(1, in_flight));
+  const std::size_t per_channel = pipeline::channel_bytes(opts.max_bytes_in_flight, in_flight);
 
   std::uint64_t total_blob_bytes = 0;
   for (const auto& l : layers) total_blob_bytes += l.size > 0 ? static_cast<std::uint64_t>(l.size) : 0;

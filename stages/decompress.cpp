@@ -22,12 +22,20 @@ class passthrough_source final : public byte_source {
   passthrough_source(byte_source& up, decompress_limits lim) : up_(up), lim_(lim) {}
   result<byte_view> next() override {
     OCIPIPE_ASSIGN_OR_RETURN(auto chunk, up_.next());
-    if (!sniffed_) OCIPIPE_TRY(sniff(chunk));
-    OCIPIPE_TRY(count_output(total_, chunk.size(), lim_));
+    OCIPIPE_TRY(check(chunk));
     return chunk;
+  }
+  result<std::size_t> next_into(std::vector<std::byte>& buf) override {
+    OCIPIPE_ASSIGN_OR_RETURN(const auto n, up_.next_into(buf));
+    OCIPIPE_TRY(check(byte_view(buf.data(), n)));
+    return n;
   }
 
  private:
+  result<void> check(byte_view chunk) {
+    if (!sniffed_) OCIPIPE_TRY(sniff(chunk));
+    return count_output(total_, chunk.size(), lim_);
+  }
   result<void> sniff(byte_view chunk) {
     for (std::size_t i = 0; i < chunk.size() && head_n_ < head_.size(); ++i)
       head_[head_n_++] = static_cast<unsigned char>(chunk[i]);
@@ -57,6 +65,8 @@ class zstd_source final : public byte_source {
     ZSTD_initDStream(ds_);
   }
   ~zstd_source() override { ZSTD_freeDStream(ds_); }
+
+  result<std::size_t> next_into(std::vector<std::byte>& buf) override { return hand_over(next(), out_, buf); }
 
   result<byte_view> next() override {
     if (done_) return byte_view{};

@@ -21,6 +21,8 @@ class isal_gzip_source final : public byte_source {
     state_.crc_flag = ISAL_GZIP_NO_HDR_VER;
   }
 
+  result<std::size_t> next_into(std::vector<std::byte>& buf) override { return hand_over(next(), out_, buf); }
+
   result<byte_view> next() override {
     if (done_) return byte_view{};
     state_.next_out = reinterpret_cast<std::uint8_t*>(out_.data());

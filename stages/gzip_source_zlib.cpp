@@ -28,6 +28,8 @@ class zlib_gzip_source final : public byte_source {
   zlib_gzip_source(const zlib_gzip_source&) = delete;
   zlib_gzip_source& operator=(const zlib_gzip_source&) = delete;
 
+  result<std::size_t> next_into(std::vector<std::byte>& buf) override { return hand_over(next(), out_, buf); }
+
   result<byte_view> next() override {
     if (!ready_) return fail(errc::resource_exhausted, "zlib inflateInit2: out of memory");
     std::size_t produced = 0;

@@ -12,6 +12,12 @@ class layer_stream::counting_source final : public byte_source {
     bytes_ += chunk.size();
     return chunk;
   }
+  result<std::size_t> next_into(std::vector<std::byte>& buf) override {
+    OCIPIPE_ASSIGN_OR_RETURN(const auto n, up_.next_into(buf));
+    digester_.update(byte_view(buf.data(), n));
+    bytes_ += n;
+    return n;
+  }
   byte_source& up_;
   digester digester_;
   std::uint64_t bytes_ = 0;
@@ -24,6 +30,7 @@ class borrowed_source final : public byte_source {
  public:
   explicit borrowed_source(byte_source& s) : s_(s) {}
   result<byte_view> next() override { return s_.next(); }
+  result<std::size_t> next_into(std::vector<std::byte>& buf) override { return s_.next_into(buf); }
 
  private:
   byte_source& s_;

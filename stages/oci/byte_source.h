@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <algorithm>
 #include <span>
+#include <vector>
 
 #include "stages/oci/error.h"
 
@@ -20,7 +21,41 @@ class byte_source {
  public:
   virtual ~byte_source() = default;
   [[nodiscard]] virtual result<byte_view> next() = 0;
+
+  /// The next chunk as the first n bytes of `buf` (n = 0: the end), for a
+  /// consumer that keeps chunks beyond its next call (pipeline's
+  /// prefetch_source queues them for another thread). A source that fills a
+  /// vector of its own swaps it with `buf` rather than copying
+  /// (`hand_over`), so a layer's bytes are not copied on their way between
+  /// threads; `buf` may be left longer than n. Same errors as next().
+  /// Default: next() and a copy.
+  [[nodiscard]] virtual result<std::size_t> next_into(std::vector<std::byte>& buf) {
+    OCIPIPE_ASSIGN_OR_RETURN(auto chunk, next());
+    if (buf.size() < chunk.size()) buf.resize(chunk.size());
+    std::copy(chunk.begin(), chunk.end(), buf.begin());
+    return chunk.size();
+  }
 };
+
+/// next_into for a source whose next() just handed out `chunk` from the front
+/// of `own`: `own` and `buf` trade storage, and `own` gets its size back
+/// (zero-filled only when `buf` came in shorter, e.g. a consumer's first
+/// call). Falls back to a copy for a chunk that is not at `own`'s front.
+inline result<std::size_t> hand_over(result<byte_view> chunk, std::vector<std::byte>& own,
+                                     std::vector<std::byte>& buf) {
+  if (!chunk) return tl::unexpected(std::move(chunk).error());
+  const std::size_t n = chunk->size();
+  if (n == 0) return n;
+  if (chunk->data() != own.data()) {
+    if (buf.size() < n) buf.resize(n);
+    std::copy(chunk->begin(), chunk->end(), buf.begin());
+    return n;
+  }
+  const std::size_t size = own.size();
+  own.swap(buf);
+  if (own.size() < size) own.resize(size);
+  return n;
+}
 
 /// A source over one caller-owned buffer, handed out in chunks of at most
 /// `chunk` bytes (tests vary it to hit every chunk boundary).

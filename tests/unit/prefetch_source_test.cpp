@@ -2,6 +2,8 @@
 // the upstream's bytes, its errors, and stops cleanly when dropped early.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "pipeline/prefetch_source.h"
 
 namespace ocipipe::pipeline {
@@ -21,6 +23,27 @@ class failing_source final : public byte_source {
   }
   std::byte buf_[100]{};
   int calls_ = 0;
+};
+
+// Fills a vector of its own per chunk, as the decompressors and the blob
+// reader do, and hands it over; remembers where each chunk was written.
+class filling_source final : public byte_source {
+ public:
+  filling_source(std::vector<std::byte> data, std::size_t chunk) : data_(std::move(data)), own_(chunk) {}
+  result<byte_view> next() override {
+    const auto n = std::min(own_.size(), data_.size() - pos_);
+    std::copy_n(data_.begin() + static_cast<std::ptrdiff_t>(pos_), n, own_.begin());
+    pos_ += n;
+    if (n) written_at.push_back(own_.data());
+    return byte_view(own_.data(), n);
+  }
+  result<std::size_t> next_into(std::vector<std::byte>& buf) override { return hand_over(next(), own_, buf); }
+  std::vector<const std::byte*> written_at;
+
+ private:
+  std::vector<std::byte> data_;
+  std::vector<std::byte> own_;
+  std::size_t pos_ = 0;
 };
 
 // Reads `p` to its end; the bytes it yielded.
@@ -72,6 +95,57 @@ TEST(PrefetchSource, DroppedBeforeTheEndStopsItsThread) {
   ASSERT_TRUE(p->next());
   p.reset();  // must join, not hang on the full queue
   SUCCEED();
+}
+
+TEST(PrefetchSource, ChunksAreHandedOverWhereTheUpstreamWroteThem) {
+  const auto data = pattern(3'000'001);
+  auto up = std::make_unique<filling_source>(data, 64 << 10);
+  auto* upstream = up.get();
+  prefetch_source p(std::move(up), 3);
+  std::vector<std::byte> got;
+  std::vector<const std::byte*> read_at;
+  for (;;) {
+    auto c = p.next();
+    ASSERT_TRUE(c);
+    if (c->empty()) break;
+    read_at.push_back(c->data());
+    got.insert(got.end(), c->begin(), c->end());
+  }
+  EXPECT_EQ(got, data);
+  // No copy: each chunk is read from the very buffer it was written into.
+  EXPECT_EQ(read_at, upstream->written_at);
+}
+
+TEST(PrefetchSource, NextIntoPassesQueuedChunksOnWithoutACopy) {
+  const auto data = pattern(1'000'003);
+  auto up = std::make_unique<filling_source>(data, 32 << 10);
+  auto* upstream = up.get();
+  prefetch_source p(std::move(up), 2);
+  std::vector<std::byte> got, buf;
+  std::vector<const std::byte*> read_at;
+  for (;;) {
+    auto n = p.next_into(buf);
+    ASSERT_TRUE(n);
+    if (*n == 0) break;
+    ASSERT_LE(*n, buf.size());
+    read_at.push_back(buf.data());
+    got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+  }
+  EXPECT_EQ(got, data);
+  EXPECT_EQ(read_at, upstream->written_at);
+}
+
+TEST(PrefetchSource, NextIntoCopiesFromASourceThatCannotHandOver) {
+  const auto data = pattern(200'000);
+  prefetch_source p(std::make_unique<memory_source>(data, 7'000));
+  std::vector<std::byte> got, buf;
+  for (;;) {
+    auto n = p.next_into(buf);
+    ASSERT_TRUE(n);
+    if (*n == 0) break;
+    got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+  }
+  EXPECT_EQ(got, data);
 }
 
 }  // namespace
