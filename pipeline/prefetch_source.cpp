@@ -12,7 +12,7 @@ prefetch_source::~prefetch_source() {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  can_push_.notify_all();
   thread_.join();
 }
 
@@ -30,25 +30,37 @@ void prefetch_source::run() {
     std::unique_lock lock(mu_);
     if (!n) {
       error_ = std::move(n).error();
-      cv_.notify_all();
-      return;
-    }
-    if (*n == 0) {
+    } else if (*n == 0) {
       eof_ = true;
-      cv_.notify_all();
-      return;
+    } else {
+      c.n = *n;
+      if (queue_.size() >= max_chunks_) {
+        producer_waits_ = true;
+        can_push_.wait(lock, [&] { return stop_ || queue_.size() <= max_chunks_ / 2; });
+        producer_waits_ = false;
+      }
+      if (stop_) return;
+      queue_.push_back(std::move(c));
     }
-    c.n = *n;
-    cv_.wait(lock, [&] { return stop_ || queue_.size() < max_chunks_; });
-    if (stop_) return;
-    queue_.push_back(std::move(c));
-    cv_.notify_all();
+    if (consumer_waits_) can_pop_.notify_one();
+    if (!n || *n == 0) return;
   }
 }
 
 bool prefetch_source::wait_front(std::unique_lock<std::mutex>& lock) {
-  cv_.wait(lock, [&] { return !queue_.empty() || eof_ || error_.has_value(); });
+  if (queue_.empty() && !eof_ && !error_) {
+    consumer_waits_ = true;
+    can_pop_.wait(lock, [&] { return !queue_.empty() || eof_ || error_.has_value(); });
+    consumer_waits_ = false;
+  }
   return !queue_.empty();
+}
+
+prefetch_source::chunk prefetch_source::pop_front() {
+  chunk c = std::move(queue_.front());
+  queue_.pop_front();
+  if (producer_waits_ && queue_.size() <= max_chunks_ / 2) can_push_.notify_one();
+  return c;
 }
 
 result<byte_view> prefetch_source::next() {
@@ -56,9 +68,7 @@ result<byte_view> prefetch_source::next() {
   if (current_.bytes.capacity() != 0) spare_.push_back(std::move(current_.bytes));
   current_ = {};
   if (wait_front(lock)) {
-    current_ = std::move(queue_.front());
-    queue_.pop_front();
-    cv_.notify_all();
+    current_ = pop_front();
     return byte_view(current_.bytes.data(), current_.n);
   }
   if (error_) return tl::unexpected(*error_);
@@ -70,9 +80,7 @@ result<std::size_t> prefetch_source::next_into(std::vector<std::byte>& buf) {
   if (current_.bytes.capacity() != 0) spare_.push_back(std::move(current_.bytes));
   current_ = {};
   if (wait_front(lock)) {
-    chunk c = std::move(queue_.front());
-    queue_.pop_front();
-    cv_.notify_all();
+    chunk c = pop_front();
     c.bytes.swap(buf);
     if (c.bytes.capacity() != 0) spare_.push_back(std::move(c.bytes));
     return c.n;

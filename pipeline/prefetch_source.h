@@ -20,12 +20,16 @@ namespace ocipipe::pipeline {
 /// when the queue is full, which must never starve the flow graph). next() is
 /// for one consumer thread. Destruction stops and joins the thread, after
 /// which the upstream's own upstreams are free to be read by others.
-/// `max_chunks` bounds the queue: four chunks decouple the two threads as
-/// well as eight did (debian-slim, -j2), and each chunk fewer is a chunk of
-/// memory never touched (a page fault per 4 KiB).
+/// `max_chunks` bounds the queue. A producer that found it full waits until
+/// the consumer has taken half of it, and each side is woken only when it
+/// waits: two threads sharing a core then trade the core every few chunks
+/// rather than at every chunk.
 class prefetch_source final : public byte_source {
  public:
-  explicit prefetch_source(std::unique_ptr<byte_source> upstream, std::size_t max_chunks = 4);
+  explicit prefetch_source(std::unique_ptr<byte_source> upstream, std::size_t max_chunks = default_max_chunks);
+
+  /// Eight 256 KiB chunks (pipeline/README.md "Chunk and queue sizes").
+  static constexpr std::size_t default_max_chunks = 8;
   ~prefetch_source() override;
   prefetch_source(const prefetch_source&) = delete;
   prefetch_source& operator=(const prefetch_source&) = delete;
@@ -40,7 +44,8 @@ class prefetch_source final : public byte_source {
   std::unique_ptr<byte_source> upstream_;
   std::size_t max_chunks_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable can_push_, can_pop_;
+  bool producer_waits_ = false, consumer_waits_ = false;
   struct chunk {
     std::vector<std::byte> bytes;  ///< may be longer than n
     std::size_t n = 0;
@@ -48,6 +53,9 @@ class prefetch_source final : public byte_source {
   /// The front of the queue, once it is there (lock held); false at the end
   /// or on an error, which `error_` then holds.
   bool wait_front(std::unique_lock<std::mutex>& lock);
+  /// Takes the front chunk off the queue (lock held), waking a producer that
+  /// waits once the queue is down to half.
+  chunk pop_front();
   std::deque<chunk> queue_;
   std::vector<std::vector<std::byte>> spare_;  // recycled buffers
   chunk current_;                              // what next() last handed out

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "pipeline/prefetch_source.h"
 
@@ -146,6 +149,41 @@ TEST(PrefetchSource, NextIntoCopiesFromASourceThatCannotHandOver) {
     got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
   }
   EXPECT_EQ(got, data);
+}
+
+// Counts the chunks asked of it, so a test can see when the prefetch thread reads.
+class counted_source final : public byte_source {
+ public:
+  result<byte_view> next() override {
+    ++calls;
+    return byte_view(buf_, sizeof buf_);
+  }
+  std::atomic<int> calls{0};
+
+ private:
+  std::byte buf_[64]{};
+};
+
+// Waits up to 10 s for `done`; whether it came.
+template <class F>
+bool eventually(F done) {
+  for (int i = 0; i < 1000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return done();
+}
+
+// A producer that filled the queue waits until half of it is taken, not for the first
+// free slot: two threads on one core then trade it every few chunks, not at each one.
+TEST(PrefetchSource, AFullQueueResumesOnlyOnceHalfOfItIsTaken) {
+  auto up = std::make_unique<counted_source>();
+  auto* upstream = up.get();
+  prefetch_source p(std::move(up), 8);
+  // 8 queued, plus the one read and waiting for room.
+  ASSERT_TRUE(eventually([&] { return upstream->calls.load() == 9; }));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(p.next());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(upstream->calls.load(), 9) << "resumed with the queue more than half full";
+  ASSERT_TRUE(p.next());  // 4 left: half
+  EXPECT_TRUE(eventually([&] { return upstream->calls.load() > 9; }));
 }
 
 }  // namespace
