@@ -33,12 +33,19 @@ namespace {
 std::atomic<bool> cancel_flag{false};
 std::atomic<int> cancel_signal{0};
 
-// A reader that closed the pipe (`| head`) wanted no more: end quietly with 0.
+std::atomic<bool> stdout_closed{false};
+
+// A reader that closed the pipe (`| head`) wants no more output, but the exit
+// status is still the verb's: the run goes on without printing, so an invalid
+// image stays exit 1 (`validate IMG | head -1` under pipefail), a valid one 0.
 // A write cut short by SIGINT/SIGTERM (their handlers do not restart calls)
 // ends as the signal asked: 128+N. Any other write failure (a full disk)
 // loses results: that is exit 2.
-[[noreturn]] void stdout_failed(int err) {
-  if (err == EPIPE) std::_Exit(exit_ok);
+void stdout_failed(int err) {
+  if (err == EPIPE) {
+    stdout_closed = true;
+    return;
+  }
   if (const int sig = cancel_signal.load(); err == EINTR && sig != 0) std::_Exit(128 + sig);
   err_line("writing results to stdout: " + errno_text(err));
   std::_Exit(exit_failure);
@@ -46,6 +53,7 @@ std::atomic<int> cancel_signal{0};
 }  // namespace
 
 void out_line(const std::string& line) {
+  if (stdout_closed) return;
   errno = 0;
   if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fputc('\n', stdout) == EOF ||
       std::fflush(stdout) != 0)

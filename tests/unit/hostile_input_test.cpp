@@ -102,6 +102,20 @@ TEST(CliOutput, ClosedPipeEndsQuietlyWithZero) {
   EXPECT_TRUE(r.ok()) << r.describe();
 }
 
+// A closed pipe turned validate's verdict into success: `validate BAD | head -1` exited 0.
+TEST(CliOutput, ClosedPipeKeepsTheVerdictOfAnInvalidImage) {
+  temp_dir tmp("ocipipe-pipe-bad");
+  auto img = simple_image(tmp.sub("layout"));
+  set_wrong_diff_id(img, 0);
+  for (const char* format : {"--progress=never", "--json"}) {
+    auto r = run_command({"bash", "-c",
+                          format_command({ocipipe_binary(), "validate", format, img.ref_text(), img.ref_text(),
+                                          img.ref_text()}) +
+                              " | (exec 0<&-; sleep 0.2); exit ${PIPESTATUS[0]}"});
+    EXPECT_EQ(r.exit_code, 1) << format << ": " << r.describe();
+  }
+}
+
 // A failed unpack of a deep tree left thousands of entries behind: cleanup ran
 // out of file descriptors (one per level) and said nothing.
 TEST(FailedUnpack, DeepTreeIsRemovedCompletely) {
