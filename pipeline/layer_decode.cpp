@@ -14,15 +14,13 @@
 namespace ocipipe::pipeline {
 namespace {
 
-constexpr std::size_t batch_bytes = apply_batch_bytes;
-
-// Fills batches and hands them to the channel when they reach batch_bytes.
+// Fills batches and hands them to the channel when they reach apply_batch_bytes.
 // Each batch carries how far into the blob reading was when it was cut, for
 // progress in bytes as stored.
 class batcher {
  public:
   batcher(layer_channel& ch, const std::atomic<std::uint64_t>& blob_read)
-      : ch_(ch), blob_read_(blob_read), cur_(ch.fresh_batch(batch_bytes)) {}
+      : ch_(ch), blob_read_(blob_read), cur_(ch.fresh_batch(apply_batch_bytes)) {}
   apply_op& add(apply_op::kind k) {
     cur_.ops.emplace_back();
     cur_.ops.back().what = k;
@@ -30,10 +28,10 @@ class batcher {
   }
   result<void> add_content(std::uint64_t offset, byte_view bytes) {
     while (!bytes.empty()) {
-      std::size_t room = batch_bytes - std::min(cur_.arena.size(), batch_bytes);
+      std::size_t room = apply_batch_bytes - std::min(cur_.arena.size(), apply_batch_bytes);
       if (room == 0) {
         OCIPIPE_TRY(flush());
-        room = batch_bytes;
+        room = apply_batch_bytes;
       }
       const std::size_t n = std::min(bytes.size(), room);
       auto& op = add(apply_op::kind::content);
@@ -43,7 +41,7 @@ class batcher {
       cur_.arena.insert(cur_.arena.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
       offset += n;
       bytes = bytes.subspan(n);
-      if (cur_.arena.size() >= batch_bytes) OCIPIPE_TRY(flush());
+      if (cur_.arena.size() >= apply_batch_bytes) OCIPIPE_TRY(flush());
     }
     return {};
   }
@@ -55,7 +53,7 @@ class batcher {
     if (cur_.ops.empty()) return {};
     apply_batch b = std::move(cur_);
     b.blob_bytes_read = blob_read_.load(std::memory_order_relaxed);
-    cur_ = ch_.fresh_batch(batch_bytes);
+    cur_ = ch_.fresh_batch(apply_batch_bytes);
     if (!ch_.push(std::move(b))) return fail(errc::cancelled, "cancelled");
     return {};
   }

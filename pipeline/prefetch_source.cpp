@@ -47,16 +47,19 @@ void prefetch_source::run() {
   }
 }
 
-bool prefetch_source::wait_front(std::unique_lock<std::mutex>& lock) {
+result<std::optional<prefetch_source::chunk>> prefetch_source::take() {
+  std::unique_lock lock(mu_);
+  if (current_.bytes.capacity() != 0) spare_.push_back(std::move(current_.bytes));
+  current_ = {};
   if (queue_.empty() && !eof_ && !error_) {
     consumer_waits_ = true;
     can_pop_.wait(lock, [&] { return !queue_.empty() || eof_ || error_.has_value(); });
     consumer_waits_ = false;
   }
-  return !queue_.empty();
-}
-
-prefetch_source::chunk prefetch_source::pop_front() {
+  if (queue_.empty()) {
+    if (error_) return tl::unexpected(*error_);
+    return std::nullopt;
+  }
   chunk c = std::move(queue_.front());
   queue_.pop_front();
   if (producer_waits_ && queue_.size() <= max_chunks_ / 2) can_push_.notify_one();
@@ -64,29 +67,19 @@ prefetch_source::chunk prefetch_source::pop_front() {
 }
 
 result<byte_view> prefetch_source::next() {
-  std::unique_lock lock(mu_);
-  if (current_.bytes.capacity() != 0) spare_.push_back(std::move(current_.bytes));
-  current_ = {};
-  if (wait_front(lock)) {
-    current_ = pop_front();
-    return byte_view(current_.bytes.data(), current_.n);
-  }
-  if (error_) return tl::unexpected(*error_);
-  return byte_view{};
+  OCIPIPE_ASSIGN_OR_RETURN(auto c, take());
+  if (!c) return byte_view{};
+  current_ = std::move(*c);
+  return byte_view(current_.bytes.data(), current_.n);
 }
 
 result<std::size_t> prefetch_source::next_into(std::vector<std::byte>& buf) {
-  std::unique_lock lock(mu_);
-  if (current_.bytes.capacity() != 0) spare_.push_back(std::move(current_.bytes));
-  current_ = {};
-  if (wait_front(lock)) {
-    chunk c = pop_front();
-    c.bytes.swap(buf);
-    if (c.bytes.capacity() != 0) spare_.push_back(std::move(c.bytes));
-    return c.n;
-  }
-  if (error_) return tl::unexpected(*error_);
-  return std::size_t{0};
+  OCIPIPE_ASSIGN_OR_RETURN(auto c, take());
+  if (!c) return std::size_t{0};
+  c->bytes.swap(buf);
+  // `buf`'s old storage stays as current_: the next call recycles it.
+  current_ = std::move(*c);
+  return current_.n;
 }
 
 }  // namespace ocipipe::pipeline

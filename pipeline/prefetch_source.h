@@ -50,15 +50,13 @@ class prefetch_source final : public byte_source {
     std::vector<std::byte> bytes;  ///< may be longer than n
     std::size_t n = 0;
   };
-  /// The front of the queue, once it is there (lock held); false at the end
-  /// or on an error, which `error_` then holds.
-  bool wait_front(std::unique_lock<std::mutex>& lock);
-  /// Takes the front chunk off the queue (lock held), waking a producer that
-  /// waits once the queue is down to half.
-  chunk pop_front();
+  /// Recycles current_'s buffer and takes the front chunk off the queue,
+  /// waiting for one; nullopt at the end, or the upstream's error. Wakes a
+  /// producer that waits once the queue is down to half. Consumer thread only.
+  result<std::optional<chunk>> take();
   std::deque<chunk> queue_;
   std::vector<std::vector<std::byte>> spare_;  // recycled buffers
-  chunk current_;                              // what next() last handed out
+  chunk current_;                              // what the consumer last took (consumer thread only)
   std::optional<error> error_;
   bool eof_ = false;
   bool stop_ = false;

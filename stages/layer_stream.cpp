@@ -8,15 +8,17 @@ class layer_stream::counting_source final : public byte_source {
   counting_source(byte_source& up, digest_algorithm alg) : up_(up), digester_(alg) {}
   result<byte_view> next() override {
     OCIPIPE_ASSIGN_OR_RETURN(auto chunk, up_.next());
-    digester_.update(chunk);
-    bytes_ += chunk.size();
+    see(chunk);
     return chunk;
   }
   result<std::size_t> next_into(std::vector<std::byte>& buf) override {
     OCIPIPE_ASSIGN_OR_RETURN(const auto n, up_.next_into(buf));
-    digester_.update(byte_view(buf.data(), n));
-    bytes_ += n;
+    see(byte_view(buf.data(), n));
     return n;
+  }
+  void see(byte_view chunk) {
+    digester_.update(chunk);
+    bytes_ += chunk.size();
   }
   byte_source& up_;
   digester digester_;

@@ -14,6 +14,13 @@ namespace ocipipe {
 /// A chunk of bytes owned by the source; valid until the next call to next().
 using byte_view = std::span<const std::byte>;
 
+/// Copies `chunk` to the front of `buf` (grown if shorter); its length.
+inline std::size_t copy_chunk(byte_view chunk, std::vector<std::byte>& buf) {
+  if (buf.size() < chunk.size()) buf.resize(chunk.size());
+  std::copy(chunk.begin(), chunk.end(), buf.begin());
+  return chunk.size();
+}
+
 /// Produces a stream in chunks. An empty chunk means end of stream; further
 /// calls keep returning empty. Errors end the stream. Not thread-safe: one
 /// consumer at a time.
@@ -31,9 +38,7 @@ class byte_source {
   /// Default: next() and a copy.
   [[nodiscard]] virtual result<std::size_t> next_into(std::vector<std::byte>& buf) {
     OCIPIPE_ASSIGN_OR_RETURN(auto chunk, next());
-    if (buf.size() < chunk.size()) buf.resize(chunk.size());
-    std::copy(chunk.begin(), chunk.end(), buf.begin());
-    return chunk.size();
+    return copy_chunk(chunk, buf);
   }
 };
 
@@ -46,11 +51,7 @@ inline result<std::size_t> hand_over(result<byte_view> chunk, std::vector<std::b
   if (!chunk) return tl::unexpected(std::move(chunk).error());
   const std::size_t n = chunk->size();
   if (n == 0) return n;
-  if (chunk->data() != own.data()) {
-    if (buf.size() < n) buf.resize(n);
-    std::copy(chunk->begin(), chunk->end(), buf.begin());
-    return n;
-  }
+  if (chunk->data() != own.data()) return copy_chunk(*chunk, buf);
   const std::size_t size = own.size();
   own.swap(buf);
   if (own.size() < size) own.resize(size);
