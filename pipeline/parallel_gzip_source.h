@@ -53,7 +53,9 @@ struct parallel_inflate_options {
 /// symbols of output (2 bytes per symbol while the window is unknown, 1
 /// after), so 2FC bytes worst case and about 1C x the compression ratio
 /// typically; the consumer holds one resolved chunk (<= FC bytes), a 1 MiB
-/// serial buffer and the 32 KiB window. Worst case about AC + 2min(T,A)C +
+/// serial buffer and the 32 KiB window. Results are decoded into buffers
+/// that are reused (at most T + A of them are kept), so each keeps the
+/// largest output it held rather than being allocated per chunk. Worst case about AC + 2min(T,A)C +
 /// 2AFC: pipeline/layer_threads picks A from a byte budget (C = 1 MiB, F = 4:
 /// about 11 MiB a chunk), so many threads never mean much memory. A chunk
 /// whose output would pass FC falls back to the serial path (which streams),
@@ -71,7 +73,8 @@ class parallel_gzip_source final : public byte_source {
   parallel_gzip_source(const parallel_gzip_source&) = delete;
   parallel_gzip_source& operator=(const parallel_gzip_source&) = delete;
 
-  // One consumer thread; output in order. The view is valid until the next call.
+  // One consumer thread; output in order, in views of at most
+  // detail::out_chunk (256 KiB). The view is valid until the next call.
   result<byte_view> next() override;
 
   // How many chunks so far came from a worker's guess (the rest were decoded
@@ -79,6 +82,9 @@ class parallel_gzip_source final : public byte_source {
   [[nodiscard]] std::uint64_t chunks_speculated() const noexcept;
   // How many chunks so far were decoded serially by the consumer.
   [[nodiscard]] std::uint64_t chunks_serial() const noexcept;
+  // How many result buffers the workers have allocated so far (they are
+  // reused: at most threads + chunks_ahead + 1). Any thread.
+  [[nodiscard]] std::uint64_t result_buffers() const noexcept;
 
  private:
   struct impl;

@@ -2,8 +2,8 @@
 
 namespace ocipipe::pipeline {
 
-prefetch_source::prefetch_source(std::unique_ptr<byte_source> upstream, std::size_t max_chunks)
-    : upstream_(std::move(upstream)), max_chunks_(max_chunks ? max_chunks : 1) {
+prefetch_source::prefetch_source(std::unique_ptr<byte_source> upstream, std::size_t max_bytes)
+    : upstream_(std::move(upstream)), max_bytes_(max_bytes ? max_bytes : 1) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -34,12 +34,14 @@ void prefetch_source::run() {
       eof_ = true;
     } else {
       c.n = *n;
-      if (queue_.size() >= max_chunks_) {
+      const std::size_t cost = c.bytes.capacity();
+      if (!queue_.empty() && queued_bytes_ + cost > max_bytes_) {
         producer_waits_ = true;
-        can_push_.wait(lock, [&] { return stop_ || queue_.size() <= max_chunks_ / 2; });
+        can_push_.wait(lock, [&] { return stop_ || queued_bytes_ <= max_bytes_ / 2; });
         producer_waits_ = false;
       }
       if (stop_) return;
+      queued_bytes_ += cost;
       queue_.push_back(std::move(c));
     }
     if (consumer_waits_) can_pop_.notify_one();
@@ -62,7 +64,8 @@ result<std::optional<prefetch_source::chunk>> prefetch_source::take() {
   }
   chunk c = std::move(queue_.front());
   queue_.pop_front();
-  if (producer_waits_ && queue_.size() <= max_chunks_ / 2) can_push_.notify_one();
+  queued_bytes_ -= c.bytes.capacity();
+  if (producer_waits_ && queued_bytes_ <= max_bytes_ / 2) can_push_.notify_one();
   return c;
 }
 

@@ -94,7 +94,7 @@ TEST(PrefetchSource, PassesTheUpstreamErrorAfterItsData) {
 
 TEST(PrefetchSource, DroppedBeforeTheEndStopsItsThread) {
   const auto data = pattern(64u << 20);
-  auto p = std::make_unique<prefetch_source>(std::make_unique<memory_source>(data, 1 << 16), 2);
+  auto p = std::make_unique<prefetch_source>(std::make_unique<memory_source>(data, 1 << 16), 2 << 16);
   ASSERT_TRUE(p->next());
   p.reset();  // must join, not hang on the full queue
   SUCCEED();
@@ -104,7 +104,7 @@ TEST(PrefetchSource, ChunksAreHandedOverWhereTheUpstreamWroteThem) {
   const auto data = pattern(3'000'001);
   auto up = std::make_unique<filling_source>(data, 64 << 10);
   auto* upstream = up.get();
-  prefetch_source p(std::move(up), 3);
+  prefetch_source p(std::move(up), 3 * (64 << 10));
   std::vector<std::byte> got;
   std::vector<const std::byte*> read_at;
   for (;;) {
@@ -123,7 +123,7 @@ TEST(PrefetchSource, NextIntoPassesQueuedChunksOnWithoutACopy) {
   const auto data = pattern(1'000'003);
   auto up = std::make_unique<filling_source>(data, 32 << 10);
   auto* upstream = up.get();
-  prefetch_source p(std::move(up), 2);
+  prefetch_source p(std::move(up), 2 * (32 << 10));
   std::vector<std::byte> got, buf;
   std::vector<const std::byte*> read_at;
   for (;;) {
@@ -154,14 +154,15 @@ TEST(PrefetchSource, NextIntoCopiesFromASourceThatCannotHandOver) {
 // Counts the chunks asked of it, so a test can see when the prefetch thread reads.
 class counted_source final : public byte_source {
  public:
+  explicit counted_source(std::size_t chunk = 64) : buf_(chunk) {}
   result<byte_view> next() override {
     ++calls;
-    return byte_view(buf_, sizeof buf_);
+    return byte_view(buf_);
   }
   std::atomic<int> calls{0};
 
  private:
-  std::byte buf_[64]{};
+  std::vector<std::byte> buf_;
 };
 
 // Waits up to 10 s for `done`; whether it came.
@@ -176,7 +177,7 @@ bool eventually(F done) {
 TEST(PrefetchSource, AFullQueueResumesOnlyOnceHalfOfItIsTaken) {
   auto up = std::make_unique<counted_source>();
   auto* upstream = up.get();
-  prefetch_source p(std::move(up), 8);
+  prefetch_source p(std::move(up), 8 * 64);
   // 8 queued, plus the one read and waiting for room.
   ASSERT_TRUE(eventually([&] { return upstream->calls.load() == 9; }));
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(p.next());
@@ -184,6 +185,27 @@ TEST(PrefetchSource, AFullQueueResumesOnlyOnceHalfOfItIsTaken) {
   EXPECT_EQ(upstream->calls.load(), 9) << "resumed with the queue more than half full";
   ASSERT_TRUE(p.next());  // 4 left: half
   EXPECT_TRUE(eventually([&] { return upstream->calls.load() > 9; }));
+}
+
+// The bound is in bytes, not chunks: an upstream of big chunks (parallel
+// inflate's output once came in megabytes) must not fill eight of them
+// (unpack -j8 of big-1g peaked at 223 MB, 48 MB of it in this queue).
+TEST(PrefetchSource, AQueueOfBigChunksHoldsNoMoreThanItsBytes) {
+  auto up = std::make_unique<counted_source>(1 << 20);
+  auto* upstream = up.get();
+  prefetch_source p(std::move(up), 2 << 20);
+  // 2 MiB queued, plus the one read and waiting for room.
+  ASSERT_TRUE(eventually([&] { return upstream->calls.load() == 3; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(upstream->calls.load(), 3) << "queued past its bytes";
+}
+
+// A chunk bigger than the whole bound still passes, alone: the bound slows a
+// stream down, it never stops it.
+TEST(PrefetchSource, AChunkBiggerThanTheBoundStillPasses) {
+  const auto data = pattern(3u << 20);
+  prefetch_source p(std::make_unique<memory_source>(data, 1 << 20), 64 << 10);
+  EXPECT_EQ(drain(p), data);
 }
 
 }  // namespace
