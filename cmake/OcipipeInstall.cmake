@@ -13,12 +13,12 @@ include(CMakePackageConfigHelpers)
 set(OCIPIPE_LAYERS $<TARGET_OBJECTS:ocipipe_stages> $<TARGET_OBJECTS:ocipipe_io> $<TARGET_OBJECTS:ocipipe_pipeline>)
 # The libraries' own link dependencies, as the layers name them privately.
 set(OCIPIPE_LINK_DEPS TBB::tbb simdjson::simdjson OpenSSL::SSL OpenSSL::Crypto ocipipe_isal PkgConfig::ZSTD
-    PkgConfig::ZLIB PkgConfig::DEFLATE PkgConfig::ARCHIVE PkgConfig::CURL PkgConfig::GPGME PkgConfig::SODIUM
-    PkgConfig::YAMLCPP)
+    PkgConfig::ZLIB PkgConfig::DEFLATE PkgConfig::ARCHIVE PkgConfig::GPGME PkgConfig::SODIUM
+    PkgConfig::YAMLCPP ${CMAKE_DL_LIBS})
 # The same for a program linking the installed static library: plain library
 # names, all in Debian's default search path (their pkg-config names are in
 # ocipipe.pc's Requires.private).
-set(OCIPIPE_STATIC_LIBS tbb simdjson ssl crypto zstd z deflate archive curl gpgme gpg-error sodium yaml-cpp)
+set(OCIPIPE_STATIC_LIBS tbb simdjson ssl crypto zstd z deflate archive gpgme gpg-error sodium yaml-cpp)
 if(ISAL_FOUND)
   list(INSERT OCIPIPE_STATIC_LIBS 4 isal)
 endif()

@@ -14,8 +14,7 @@
 #include <limits>
 #include <mutex>
 
-#include <curl/curl.h>
-
+#include "io/curl_library.h"
 #include "io/small_file.h"
 #include "stages/http_headers.h"
 
@@ -48,11 +47,6 @@ std::string_view trim(std::string_view s) {
 // A URL for messages: scheme, host and path, without the query (presigned storage URLs
 // carry signatures there, which do not belong in logs).
 std::string url_for_message(std::string_view url) { return quote(url.substr(0, url.find('?'))); }
-
-void curl_global_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 // CA and client-certificate files: no size of their own to enforce.
 result<std::string> read_file(const std::string& path) {
@@ -102,8 +96,8 @@ struct http_client_state {
   std::vector<CURLM*> idle_lanes;
 
   ~http_client_state() {
-    for (CURLM* m : idle_lanes) curl_multi_cleanup(m);
-    if (share) curl_share_cleanup(share);
+    for (CURLM* m : idle_lanes) curl().multi_cleanup(m);
+    if (share) curl().share_cleanup(share);
   }
 
   CURLM* take_lane() {
@@ -115,7 +109,7 @@ struct http_client_state {
         return m;
       }
     }
-    return curl_multi_init();
+    return curl().multi_init();
   }
 
   void park_lane(CURLM* m) {
@@ -126,7 +120,7 @@ struct http_client_state {
         return;
       }
     }
-    curl_multi_cleanup(m);
+    curl().multi_cleanup(m);
   }
 };
 
@@ -142,10 +136,10 @@ void share_unlock(CURL*, curl_lock_data data, void* userp) {
 // The CA bundle libcurl was built to use (Debian: /etc/ssl/certs/ca-certificates.crt).
 std::string system_ca_file() {
   std::string path;
-  if (CURL* probe = curl_easy_init()) {
+  if (CURL* probe = curl().easy_init()) {
     char* p = nullptr;
-    if (curl_easy_getinfo(probe, CURLINFO_CAINFO, &p) == CURLE_OK && p) path = p;
-    curl_easy_cleanup(probe);
+    if (curl().easy_getinfo(probe, CURLINFO_CAINFO, &p) == CURLE_OK && p) path = p;
+    curl().easy_cleanup(probe);
   }
   if (path.empty()) path = "/etc/ssl/certs/ca-certificates.crt";
   return path;
@@ -190,7 +184,7 @@ result<void> load_cert_dir(http_client_state& st) {
 // `unavailable` (retryable) but a certificate that failed verification: retrying cannot
 // fix trust, so it is `unauthenticated` (the server could not be authenticated).
 error transfer_error(CURLcode rc, const char* errbuf) {
-  std::string detail = (errbuf && *errbuf) ? std::string(trim(errbuf)) : curl_easy_strerror(rc);
+  std::string detail = (errbuf && *errbuf) ? std::string(trim(errbuf)) : curl().easy_strerror(rc);
   // libcurl capitalises its messages; ours are lowercase (DESIGN.md §5).
   if (!detail.empty() && detail[0] >= 'A' && detail[0] <= 'Z' && (detail.size() < 2 || !(detail[1] >= 'A' && detail[1] <= 'Z')))
     detail[0] = static_cast<char>(detail[0] - 'A' + 'a');
@@ -223,11 +217,11 @@ class curl_stream final : public http_stream {
 
   ~curl_stream() override {
     if (easy_) {
-      if (multi_) curl_multi_remove_handle(multi_, easy_);
-      curl_easy_cleanup(easy_);
+      if (multi_) curl().multi_remove_handle(multi_, easy_);
+      curl().easy_cleanup(easy_);
     }
     if (multi_) st_->park_lane(multi_);
-    if (slist_) curl_slist_free_all(slist_);
+    if (slist_) curl().slist_free_all(slist_);
   }
 
   curl_stream(const curl_stream&) = delete;
@@ -236,51 +230,51 @@ class curl_stream final : public http_stream {
   // Configures the transfer and drives it until the final response's headers are in.
   result<void> start(const std::string& method, const std::vector<std::string>& headers,
                      const std::string& authorization, const http_request& req) {
-    easy_ = curl_easy_init();
+    easy_ = curl().easy_init();
     multi_ = st_->take_lane();
     if (!easy_ || !multi_) return fail(errc::resource_exhausted, "libcurl: cannot create a handle");
 
     CURL* e = easy_;
-    curl_easy_setopt(e, CURLOPT_URL, url_.c_str());
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_SHARE, st_->share);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf_.data());
-    curl_easy_setopt(e, CURLOPT_USERAGENT, st_->user_agent.c_str());
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L << 10);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, req.connect_timeout_seconds);
+    curl().easy_setopt(e, CURLOPT_URL, url_.c_str());
+    curl().easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl().easy_setopt(e, CURLOPT_SHARE, st_->share);
+    curl().easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl().easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf_.data());
+    curl().easy_setopt(e, CURLOPT_USERAGENT, st_->user_agent.c_str());
+    curl().easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+    curl().easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl().easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl().easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    curl().easy_setopt(e, CURLOPT_BUFFERSIZE, 256L << 10);
+    curl().easy_setopt(e, CURLOPT_CONNECTTIMEOUT, req.connect_timeout_seconds);
     // Stalls are timed by drive() (CURLOPT_LOW_SPEED_TIME averages over a window and
     // would notice a stall only seconds late).
     stall_ = std::chrono::seconds(req.stall_seconds);
     if (!st_->tls.verify) {
-      curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+      curl().easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl().easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     if (!st_->ca_bundle.empty()) {
       curl_blob blob{st_->ca_bundle.data(), st_->ca_bundle.size(), CURL_BLOB_NOCOPY};
-      curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+      curl().easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
     }
     if (!st_->client_cert.empty()) {
-      curl_easy_setopt(e, CURLOPT_SSLCERT, st_->client_cert.c_str());
-      curl_easy_setopt(e, CURLOPT_SSLKEY, st_->client_key.c_str());
+      curl().easy_setopt(e, CURLOPT_SSLCERT, st_->client_cert.c_str());
+      curl().easy_setopt(e, CURLOPT_SSLKEY, st_->client_key.c_str());
     }
 
     for (const auto& h : headers) {
       if (h.find_first_of("\r\n") != std::string::npos)
         return fail(errc::invalid_argument, "request header " + quote(h) + ": CR or LF");
-      slist_ = curl_slist_append(slist_, h.c_str());
+      slist_ = curl().slist_append(slist_, h.c_str());
     }
     if (!authorization.empty()) {
       if (authorization.find_first_of("\r\n") != std::string::npos)
         return fail(errc::invalid_argument, "authorization: CR or LF");
-      slist_ = curl_slist_append(slist_, ("Authorization: " + authorization).c_str());
+      slist_ = curl().slist_append(slist_, ("Authorization: " + authorization).c_str());
     }
     // No "Expect: 100-continue" round trip before uploads.
-    slist_ = curl_slist_append(slist_, "Expect:");
+    slist_ = curl().slist_append(slist_, "Expect:");
 
     // The request body: in memory or streamed, replayable (seek) only from memory.
     const bool has_body = req.body.has_value() || req.body_source != nullptr;
@@ -288,44 +282,44 @@ class curl_stream final : public http_stream {
       mem_body_ = req.body ? &*req.body : nullptr;
       source_ = req.body_source;
       body_total_ = req.body ? req.body->size() : req.body_length;
-      curl_easy_setopt(e, CURLOPT_READFUNCTION, &curl_stream::on_read);
-      curl_easy_setopt(e, CURLOPT_READDATA, this);
-      curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &curl_stream::on_seek);
-      curl_easy_setopt(e, CURLOPT_SEEKDATA, this);
+      curl().easy_setopt(e, CURLOPT_READFUNCTION, &curl_stream::on_read);
+      curl().easy_setopt(e, CURLOPT_READDATA, this);
+      curl().easy_setopt(e, CURLOPT_SEEKFUNCTION, &curl_stream::on_seek);
+      curl().easy_setopt(e, CURLOPT_SEEKDATA, this);
     }
     if (method == "GET") {
-      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+      curl().easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else if (method == "HEAD") {
-      curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+      curl().easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (method == "POST") {
-      curl_easy_setopt(e, CURLOPT_POST, 1L);
+      curl().easy_setopt(e, CURLOPT_POST, 1L);
       if (has_body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_total_));
+        curl().easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_total_));
       } else {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(0));
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+        curl().easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(0));
+        curl().easy_setopt(e, CURLOPT_POSTFIELDS, "");
       }
     } else if (method == "PUT" || method == "PATCH" || has_body) {
       // An upload with a known length (Content-Length), whatever the method's name.
       if (!has_body) {
-        curl_easy_setopt(e, CURLOPT_READFUNCTION, &curl_stream::on_read);
-        curl_easy_setopt(e, CURLOPT_READDATA, this);
+        curl().easy_setopt(e, CURLOPT_READFUNCTION, &curl_stream::on_read);
+        curl().easy_setopt(e, CURLOPT_READDATA, this);
       }
-      curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body_total_));
-      if (method != "PUT") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
+      curl().easy_setopt(e, CURLOPT_UPLOAD, 1L);
+      curl().easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body_total_));
+      if (method != "PUT") curl().easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
     } else if (method == "DELETE") {
-      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+      curl().easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
     } else {
       return fail(errc::invalid_argument, "http method " + quote(method) + ": not supported");
     }
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, slist_);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &curl_stream::on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, this);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &curl_stream::on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, this);
+    curl().easy_setopt(e, CURLOPT_HTTPHEADER, slist_);
+    curl().easy_setopt(e, CURLOPT_HEADERFUNCTION, &curl_stream::on_header);
+    curl().easy_setopt(e, CURLOPT_HEADERDATA, this);
+    curl().easy_setopt(e, CURLOPT_WRITEFUNCTION, &curl_stream::on_write);
+    curl().easy_setopt(e, CURLOPT_WRITEDATA, this);
 
-    if (curl_multi_add_handle(multi_, e) != CURLM_OK) return fail(errc::internal, "libcurl: cannot add a transfer");
+    if (curl().multi_add_handle(multi_, e) != CURLM_OK) return fail(errc::internal, "libcurl: cannot add a transfer");
     drive([this] { return headers_done_; });
     if (!headers_done_) {
       if (auto e = failure()) return tl::unexpected(std::move(*e));
@@ -342,7 +336,7 @@ class curl_stream final : public http_stream {
         return fail(errc::size_mismatch, "request body longer than " + std::to_string(body_total_) + " bytes");
     }
     long code = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    curl().easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
     if (code != 0) status_ = code;
     return {};
   }
@@ -365,7 +359,7 @@ class curl_stream final : public http_stream {
       if (paused_) {
         paused_ = false;
         // Unpausing may deliver the held-back data right here, through on_write.
-        curl_easy_pause(easy_, CURLPAUSE_CONT);
+        curl().easy_pause(easy_, CURLPAUSE_CONT);
       }
       drive([this] { return buf_.size() >= chunk_target; }, /*return_when_idle=*/true);
     }
@@ -398,10 +392,10 @@ class curl_stream final : public http_stream {
     auto seen = progress_;
     while (!done_ && !enough()) {
       int running = 0;
-      if (const CURLMcode mc = curl_multi_perform(multi_, &running); mc != CURLM_OK)
-        return end_with(error(errc::internal, std::string("libcurl: ") + curl_multi_strerror(mc)));
+      if (const CURLMcode mc = curl().multi_perform(multi_, &running); mc != CURLM_OK)
+        return end_with(error(errc::internal, std::string("libcurl: ") + curl().multi_strerror(mc)));
       int left = 0;
-      while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+      while (CURLMsg* m = curl().multi_info_read(multi_, &left)) {
         if (m->msg == CURLMSG_DONE && m->easy_handle == easy_) {
           done_ = true;
           result_ = m->data.result;
@@ -418,8 +412,8 @@ class curl_stream final : public http_stream {
       int ready = 0;
       const bool idle_ok = return_when_idle && !buf_.empty();
       const int wait_ms = idle_ok ? 0 : 200;
-      if (const CURLMcode mc = curl_multi_poll(multi_, nullptr, 0, wait_ms, &ready); mc != CURLM_OK)
-        return end_with(error(errc::internal, std::string("libcurl: ") + curl_multi_strerror(mc)));
+      if (const CURLMcode mc = curl().multi_poll(multi_, nullptr, 0, wait_ms, &ready); mc != CURLM_OK)
+        return end_with(error(errc::internal, std::string("libcurl: ") + curl().multi_strerror(mc)));
       if (idle_ok && ready == 0) break;
     }
   }
@@ -555,19 +549,25 @@ struct http_client::impl {
 };
 
 http_client::http_client(tls_options tls, std::string user_agent) : impl_(std::make_unique<impl>()) {
-  curl_global_once();
   auto st = std::make_shared<http_client_state>();
   st->tls = std::move(tls);
   st->user_agent = std::move(user_agent);
-  st->share = curl_share_init();
+  // Every request reports a libcurl that cannot be loaded; until then nothing
+  // below may call into it.
+  if (auto lib = load_curl(); !lib) {
+    st->setup_error = std::move(lib).error();
+    impl_->st = std::move(st);
+    return;
+  }
+  st->share = curl().share_init();
   if (!st->share) {
     st->setup_error = error(errc::resource_exhausted, "libcurl: cannot create a share handle");
   } else {
-    curl_share_setopt(st->share, CURLSHOPT_LOCKFUNC, &share_lock);
-    curl_share_setopt(st->share, CURLSHOPT_UNLOCKFUNC, &share_unlock);
-    curl_share_setopt(st->share, CURLSHOPT_USERDATA, st.get());
-    curl_share_setopt(st->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(st->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl().share_setopt(st->share, CURLSHOPT_LOCKFUNC, &share_lock);
+    curl().share_setopt(st->share, CURLSHOPT_UNLOCKFUNC, &share_unlock);
+    curl().share_setopt(st->share, CURLSHOPT_USERDATA, st.get());
+    curl().share_setopt(st->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl().share_setopt(st->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   }
   if (!st->setup_error && !st->tls.cert_dir.empty()) {
     if (auto r = load_cert_dir(*st); !r) st->setup_error = std::move(r).error();
