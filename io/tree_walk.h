@@ -39,6 +39,10 @@ struct tree_entry {
 struct tree_walk_options {
   bool xattrs = false;          ///< read every entry's xattrs (llistxattr/lgetxattr)
   bool cross_mounts = false;    ///< descend into directories on another st_dev
+  /// Threads that list and lstat directories, the caller's included (0 and
+  /// 1: the caller alone). The visitor still runs on the caller's thread
+  /// only, in the same order (io/tree_walk_parallel.h).
+  unsigned threads = 1;
 };
 
 /// Order of paths in every walk, layer and state file: component by

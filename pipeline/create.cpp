@@ -75,7 +75,8 @@ result<create_report> create(const image_reference& ref, const std::string& bund
   create_report rep;
   rep.unpack = std::move(*unpacked);
   rep.unpack.warnings.insert(rep.unpack.warnings.end(), state_warnings.begin(), state_warnings.end());
-  if (opts.unpack.record_state) pipeline::record_rootfs_state(rootfs, ref, rep.unpack.image, rep.unpack.warnings);
+  if (opts.unpack.record_state)
+    pipeline::record_rootfs_state(rootfs, ref, rep.unpack.image, rep.unpack.warnings, opts.unpack.jobs);
   rep.config_json = std::move(converted->json);
   rep.warnings = std::move(converted->warnings);
   return rep;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <thread>
 
 #include "io/blob_reader.h"
 #include "io/rootfs_state.h"
@@ -50,7 +51,7 @@ namespace {
 // One record per path, written as the walk finds it: a rootfs of millions of
 // paths is recorded in the memory of one (HostileBig, issue 10 item 6).
 result<void> record(const std::string& rootfs, const image_reference& ref, const resolved_image& image,
-                    io::rootfs_state_writer& writer) {
+                    io::rootfs_state_writer& writer, unsigned threads) {
   io::unique_fd root(::open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return fail_errno("open " + quote(rootfs), errno);
 
@@ -69,7 +70,9 @@ result<void> record(const std::string& rootfs, const image_reference& ref, const
   header.manifest.size = image.manifest_descriptor.size;
   header.config_digest = image.config_descriptor.digest;
   OCIPIPE_TRY(writer.start(std::move(header)));
-  OCIPIPE_TRY(io::for_each_tree_entry(rootfs, {}, [&](io::tree_entry&& e) -> result<void> {
+  io::tree_walk_options walk;
+  walk.threads = threads;
+  OCIPIPE_TRY(io::for_each_tree_entry(rootfs, walk, [&](io::tree_entry&& e) -> result<void> {
     path_record r = record_of(e);
     // git's racy-clean rule: a change made within the clock tick of the
     // recording could leave size, mtime and ctime as recorded, so such a
@@ -86,7 +89,7 @@ result<void> record(const std::string& rootfs, const image_reference& ref, const
 }  // namespace
 
 void record_rootfs_state(const std::string& rootfs, const image_reference& ref, const resolved_image& image,
-                         std::vector<std::pair<std::string, std::string>>& warnings) {
+                         std::vector<std::pair<std::string, std::string>>& warnings, int jobs) {
   const char* consequence = "no state recorded, so pack --diff of this rootfs is not possible: ";
   auto writer = io::rootfs_state_writer::begin(rootfs);
   if (!writer) {
@@ -95,7 +98,8 @@ void record_rootfs_state(const std::string& rootfs, const image_reference& ref, 
     warnings.emplace_back(unwritable ? "state.unwritable" : "state.unrecorded", consequence + writer.error().message());
     return;
   }
-  if (auto ok = record(rootfs, ref, image, *writer); !ok)
+  const unsigned threads = jobs > 0 ? static_cast<unsigned>(jobs) : std::thread::hardware_concurrency();
+  if (auto ok = record(rootfs, ref, image, *writer, threads); !ok)
     warnings.emplace_back("state.unrecorded", consequence + ok.error().message());
 }
 

@@ -27,9 +27,10 @@ namespace ocipipe::pipeline {
 /// digests the racy regular files, writes the file atomically. Never fails
 /// the caller: a parent directory that cannot be written gives the warning
 /// ("state.unwritable", message), any other failure ("state.unrecorded",
-/// message), appended to `warnings`, and no state file.
+/// message), appended to `warnings`, and no state file. The walk lists
+/// directories on `jobs` threads (-j: 0 means every core).
 void record_rootfs_state(const std::string& rootfs, const image_reference& ref, const resolved_image& image,
-                         std::vector<std::pair<std::string, std::string>>& warnings);
+                         std::vector<std::pair<std::string, std::string>>& warnings, int jobs = 1);
 
 /// Removes the state file of `rootfs` before a new rootfs is written there
 /// (it describes the old one); a failure is the warning ("state.unwritable",

@@ -377,7 +377,7 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
                                                          layers[i].digest.short_str() + "): " + run.stats[i].warning);
   rep.warnings.insert(rep.warnings.end(), state_warnings.begin(), state_warnings.end());
   // Last, once the rootfs is complete: what pack --diff compares with.
-  if (opts.record_state) pipeline::record_rootfs_state(rootfs, ref, *image, rep.warnings);
+  if (opts.record_state) pipeline::record_rootfs_state(rootfs, ref, *image, rep.warnings, decoders);
   rep.image = std::move(*image);
   return rep;
 }
