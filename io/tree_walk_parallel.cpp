@@ -139,8 +139,7 @@ class parallel_walk {
   void enqueue(std::string rel) {  // under mu_ (or before the helpers start)
     auto job = std::make_shared<dir_job>();
     job->rel = rel;
-    todo_.push_back(job);
-    jobs_.emplace(std::move(rel), std::move(job));
+    if (jobs_.emplace(std::move(rel), job).second) todo_.push_back(std::move(job));
   }
 
   // Queues the directories of a listing just made, so that helpers list them
@@ -177,8 +176,10 @@ class parallel_walk {
   listing take(const std::string& rel) {
     std::unique_lock lock(mu_);
     auto it = jobs_.find(rel);
-    std::shared_ptr<dir_job> job = it->second;
-    jobs_.erase(it);
+    // Not queued: a directory that readdir gave twice (it was changing under
+    // the walk) and was taken already. Walked again, as the sequential walk would.
+    std::shared_ptr<dir_job> job = it != jobs_.end() ? it->second : std::make_shared<dir_job>();
+    if (it != jobs_.end()) jobs_.erase(it);
     if (job->st == dir_job::state::queued) {
       job->st = dir_job::state::running;
       lock.unlock();

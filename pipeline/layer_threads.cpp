@@ -7,10 +7,11 @@
 
 namespace ocipipe::pipeline {
 
-layer_threading threading_for_jobs(int jobs) {
+layer_threading threading_for_jobs(int jobs, unsigned cores) {
   layer_threading t;
   t.overlap = jobs > 1;
-  t.inflate_threads = jobs >= 8 ? static_cast<unsigned>(jobs - 2) : 1;
+  const int usable = std::min(jobs, static_cast<int>(std::max(cores, 1u)));
+  t.inflate_threads = usable >= 8 ? static_cast<unsigned>(usable - 2) : 1;
   return t;
 }
 

@@ -6,6 +6,7 @@
 // -j1, so that -j1 means one core. Shared by unpack and validate.
 
 #include <cstdint>
+#include <thread>
 
 #include "stages/layer_stream.h"
 #include "stages/oci/descriptor.h"
@@ -36,14 +37,17 @@ struct layer_threading {
   std::int64_t parallel_inflate_min_bytes = parallel_inflate_min_blob_bytes;
 };
 
-/// What a run of `jobs` cores (>= 1) gives each layer. Parallel inflate only
-/// from 8 cores, on jobs - 2 threads (two stay for digests, parsing and
-/// apply), of which parallel_inflate_budget_bytes lets about four work at
-/// once: its marker decoding runs at well under ISA-L's speed per thread
-/// (measured on 1 and 2 threads: 194 and 279 MB/s against ISA-L's 443 MB/s,
-/// debian's 60 MiB layer), so it needs about three threads to break even;
-/// no many-core host was at hand to measure the curve.
-[[nodiscard]] layer_threading threading_for_jobs(int jobs);
+/// What a run of `jobs` (>= 1) on a host of `cores` CPUs gives each layer.
+/// Parallel inflate only from 8 cores that are there, on min(jobs, cores) - 2
+/// threads (two stay for digests, parsing and apply), of which
+/// parallel_inflate_budget_bytes lets about four work at once: its marker
+/// decoding runs at well under ISA-L's speed per thread (measured on 1 and 2
+/// threads: 194 and 279 MB/s against ISA-L's 443 MB/s, debian's 60 MiB
+/// layer), so it needs about three threads to break even; no many-core host
+/// was at hand to measure the curve. `-j8` on a 2-core host asked for it
+/// regardless and ran 10-25x slower than -j2 (speculating threads starving
+/// the consumer's serial fallback on stored or fixed-Huffman stretches).
+[[nodiscard]] layer_threading threading_for_jobs(int jobs, unsigned cores = std::thread::hardware_concurrency());
 
 /// The layer_stream hooks for `layer` under `threading`. `tap`, when set,
 /// wraps the decompressed side last (on the consumer's side of any thread),
