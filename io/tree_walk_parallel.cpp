@@ -149,11 +149,10 @@ class parallel_walk {
       if (descend(*it)) enqueue(it->path);
   }
 
-  void help() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      work_.wait(lock, [&] { return stop_ || (!todo_.empty() && ahead_ < parallel_walk_ahead_entries); });
-      if (stop_) return;
+  // Lists the next queued directory and publishes its listing; false when
+  // none is queued. Called and returns with `lock` held.
+  bool run_queued(std::unique_lock<std::mutex>& lock) {
+    while (!todo_.empty()) {
       auto job = std::move(todo_.back());
       todo_.pop_back();
       if (job->st != dir_job::state::queued) continue;  // the caller took it itself
@@ -167,12 +166,26 @@ class parallel_walk {
       job->st = dir_job::state::done;
       done_.notify_all();
       work_.notify_all();
+      return true;
+    }
+    return false;
+  }
+
+  bool room() const { return ahead_ < parallel_walk_ahead_entries; }
+
+  void help() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      work_.wait(lock, [&] { return stop_ || (!todo_.empty() && room()); });
+      if (stop_) return;
+      run_queued(lock);
     }
   }
 
-  // The listing of `rel` for the caller: made by a helper, waited for while
-  // one is at it, or made here when none has started it (so the caller never
-  // waits on helpers that are themselves waiting for room).
+  // The listing of `rel` for the caller: made here when no helper has
+  // started it (so the caller never waits on helpers that wait for room);
+  // while a helper is at it, the caller lists other queued directories
+  // rather than wait (with one helper, at -j2, it was idle all the walk).
   listing take(const std::string& rel) {
     std::unique_lock lock(mu_);
     auto it = jobs_.find(rel);
@@ -189,7 +202,10 @@ class parallel_walk {
       work_.notify_all();
       return l;
     }
-    done_.wait(lock, [&] { return job->st == dir_job::state::done; });
+    while (job->st != dir_job::state::done) {
+      if (room() && run_queued(lock)) continue;
+      done_.wait(lock, [&] { return job->st == dir_job::state::done || (!todo_.empty() && room()); });
+    }
     ahead_ -= job->out.entries.size();
     work_.notify_all();
     return std::move(job->out);
