@@ -641,7 +641,7 @@ def render_summary(results):
                     f3(fl.get("cpu_seconds"), "%.2f"), f3(fl.get("apply_seconds"), "%.2f"), fl.get("unpack_bound", "?")))
         L.append("")
     L += ["Files: scaling.csv, peers.csv, mirror.csv, memory.csv, host-bench.json, raw.json, SETUP.md; plots: "
-          "throughput.png and peers.png (`bench/plot.sh %s`)." % os.path.basename(results.rstrip("/")), ""]
+          "throughput.png and peers.png (`bench/plot.sh bench/results/%s`)." % os.path.basename(results.rstrip("/")), ""]
     write_text(os.path.join(results, "summary.md"), "\n".join(L))
 
 
