@@ -2,7 +2,6 @@
 
 #include <dlfcn.h>
 
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -17,10 +16,9 @@ struct loaded {
 // dlsym's void* as the entry point's own pointer type: POSIX requires the
 // conversion to work for function pointers.
 template <class F>
-bool resolve(void* handle, const char* name, F& out, std::string& missing) {
+void resolve(void* handle, const char* name, F& out, std::string& missing) {
   out = reinterpret_cast<F>(::dlsym(handle, name));
   if (!out && missing.empty()) missing = name;
-  return out != nullptr;
 }
 
 loaded load() {

@@ -10,11 +10,11 @@
 
 #include <cerrno>
 #include <climits>
-#include <string_view>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -149,6 +149,17 @@ class parallel_walk {
       if (descend(*it)) enqueue(it->path);
   }
 
+  // Marks `job` running, lists it outside the lock, and queues its
+  // subdirectories. Called and returns with `lock` held.
+  listing claim_and_list(dir_job& job, std::unique_lock<std::mutex>& lock) {
+    job.st = dir_job::state::running;
+    lock.unlock();
+    listing l = list(job.rel);
+    lock.lock();
+    queue_children(l);
+    return l;
+  }
+
   // Lists the next queued directory and publishes its listing; false when
   // none is queued. Called and returns with `lock` held.
   bool run_queued(std::unique_lock<std::mutex>& lock) {
@@ -156,11 +167,7 @@ class parallel_walk {
       auto job = std::move(todo_.back());
       todo_.pop_back();
       if (job->st != dir_job::state::queued) continue;  // the caller took it itself
-      job->st = dir_job::state::running;
-      lock.unlock();
-      listing l = list(job->rel);
-      lock.lock();
-      queue_children(l);
+      listing l = claim_and_list(*job, lock);
       ahead_ += l.entries.size();
       job->out = std::move(l);
       job->st = dir_job::state::done;
@@ -194,11 +201,8 @@ class parallel_walk {
     std::shared_ptr<dir_job> job = it != jobs_.end() ? it->second : std::make_shared<dir_job>();
     if (it != jobs_.end()) jobs_.erase(it);
     if (job->st == dir_job::state::queued) {
-      job->st = dir_job::state::running;
-      lock.unlock();
-      listing l = list(rel);
-      lock.lock();
-      queue_children(l);
+      job->rel = rel;
+      listing l = claim_and_list(*job, lock);
       work_.notify_all();
       return l;
     }

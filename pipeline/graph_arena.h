@@ -9,6 +9,11 @@
 
 namespace ocipipe::pipeline {
 
+/// -j as given, or the host's core count for 0 (or less); never below 1.
+[[nodiscard]] inline int jobs_or_cores(int jobs) {
+  return jobs > 0 ? jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 /// A task arena of `jobs` threads (0: all cores), never fewer than
 /// `min_threads`. oneTBB caps workers at the core count unless told
 /// otherwise; -j above the core count is honoured, not warned about.
@@ -16,7 +21,7 @@ namespace ocipipe::pipeline {
 class graph_arena {
  public:
   graph_arena(int jobs, int min_threads)
-      : threads_(std::max(min_threads, jobs > 0 ? jobs : hardware())),
+      : threads_(std::max(min_threads, jobs_or_cores(jobs))),
         limit_(oneapi::tbb::global_control::max_allowed_parallelism,
                static_cast<std::size_t>(std::max(threads_, hardware()))),
         arena_(threads_) {}
@@ -29,7 +34,7 @@ class graph_arena {
   }
 
  private:
-  static int hardware() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+  static int hardware() { return jobs_or_cores(0); }
   int threads_;
   oneapi::tbb::global_control limit_;
   oneapi::tbb::task_arena arena_;

@@ -367,8 +367,7 @@ result<compressed_stream> gzip_stream(byte_source& input, const byte_sink& out,
 result<compressed_stream> compress_stream(byte_source& input, const byte_sink& out,
                                           const layer_compressor_options& opts) {
   OCIPIPE_ASSIGN_OR_RETURN(const int level, resolve_level(opts.compression, opts.level));
-  const int jobs = opts.jobs > 0 ? opts.jobs
-                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int jobs = jobs_or_cores(opts.jobs);
   switch (opts.compression) {
     case layer_compression::gzip: return gzip_stream(input, out, opts, level, jobs);
     case layer_compression::zstd: return zstd_stream(input, out, opts, level, jobs);

@@ -6,11 +6,11 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <thread>
 
 #include "io/blob_reader.h"
 #include "io/rootfs_state.h"
 #include "io/unique_fd.h"
+#include "pipeline/graph_arena.h"
 #include "pipeline/remote.h"
 #include "stages/digester.h"
 
@@ -98,8 +98,7 @@ void record_rootfs_state(const std::string& rootfs, const image_reference& ref, 
     warnings.emplace_back(unwritable ? "state.unwritable" : "state.unrecorded", consequence + writer.error().message());
     return;
   }
-  const unsigned threads = jobs > 0 ? static_cast<unsigned>(jobs) : std::thread::hardware_concurrency();
-  if (auto ok = record(rootfs, ref, image, *writer, threads); !ok)
+  if (auto ok = record(rootfs, ref, image, *writer, static_cast<unsigned>(jobs_or_cores(jobs))); !ok)
     warnings.emplace_back("state.unrecorded", consequence + ok.error().message());
 }
 

@@ -317,8 +317,7 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
 
   // Decoders, plus one thread for apply: it must never wait for a thread
   // while decoders block on their full channels.
-  const int decoders = std::max(1, opts.jobs > 0 ? opts.jobs
-                                                 : static_cast<int>(std::thread::hardware_concurrency()));
+  const int decoders = pipeline::jobs_or_cores(opts.jobs);
   pipeline::graph_arena arena(decoders + 1, 2);
   const std::size_t in_flight = static_cast<std::size_t>(decoders);
   const std::size_t per_channel = pipeline::channel_bytes(opts.max_bytes_in_flight, in_flight);
