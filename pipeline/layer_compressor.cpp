@@ -367,7 +367,10 @@ result<compressed_stream> gzip_stream(byte_source& input, const byte_sink& out,
 result<compressed_stream> compress_stream(byte_source& input, const byte_sink& out,
                                           const layer_compressor_options& opts) {
   OCIPIPE_ASSIGN_OR_RETURN(const int level, resolve_level(opts.compression, opts.level));
-  const int jobs = jobs_or_cores(opts.jobs);
+  // Compression is CPU work alone: threads beyond the cores only queue more
+  // chunks in memory (pack -j4096 of a 200 MB file: 51 s and 463 MB, against
+  // 0.4 s and 29 MB at -j2 on 2 cores).
+  const int jobs = std::min(jobs_or_cores(opts.jobs), jobs_or_cores(0));
   switch (opts.compression) {
     case layer_compression::gzip: return gzip_stream(input, out, opts, level, jobs);
     case layer_compression::zstd: return zstd_stream(input, out, opts, level, jobs);

@@ -46,7 +46,7 @@ namespace ocipipe::pipeline {
 struct layer_compressor_options {
   layer_compression compression = layer_compression::gzip;
   int level = -1;  ///< as resolve_level takes it
-  int jobs = 0;    ///< threads (gzip: the pipeline's arena; zstd: nbWorkers); 0 = all cores
+  int jobs = 0;    ///< threads (gzip: the pipeline's arena; zstd: nbWorkers); 0 or more than the cores = all cores
   /// gzip: input bytes per chunk. Part of the output's identity: the same
   /// input gives the same bytes only with the same chunk size.
   std::size_t gzip_chunk_bytes = std::size_t{1} << 20;

@@ -72,7 +72,7 @@ result<void> copy_base_blobs(io::layout_writer& dest, const opened_image& base, 
   if (missing.empty()) return {};
   std::optional<error> first;
   std::mutex mu;
-  graph_arena arena(jobs, 1);
+  graph_arena arena(jobs, 1, missing.size());
   arena.execute([&] {
     oneapi::tbb::parallel_for_each(missing.begin(), missing.end(), [&](const descriptor& d) {
       if (auto r = copy_blob(base.store, d, dest); !r) {

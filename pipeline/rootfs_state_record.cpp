@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
@@ -98,7 +99,10 @@ void record_rootfs_state(const std::string& rootfs, const image_reference& ref, 
     warnings.emplace_back(unwritable ? "state.unwritable" : "state.unrecorded", consequence + writer.error().message());
     return;
   }
-  if (auto ok = record(rootfs, ref, image, *writer, static_cast<unsigned>(jobs_or_cores(jobs))); !ok)
+  // A walk of what was just written is lstat work on a hot cache: threads
+  // beyond the cores only wait on one another (-j4096 made 4096 of them).
+  const int threads = std::min(jobs_or_cores(jobs), jobs_or_cores(0));
+  if (auto ok = record(rootfs, ref, image, *writer, static_cast<unsigned>(threads)); !ok)
     warnings.emplace_back("state.unrecorded", consequence + ok.error().message());
 }
 

@@ -318,8 +318,9 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   // Decoders, plus one thread for apply: it must never wait for a thread
   // while decoders block on their full channels.
   const int decoders = pipeline::jobs_or_cores(opts.jobs);
-  pipeline::graph_arena arena(decoders + 1, 2);
-  const std::size_t in_flight = static_cast<std::size_t>(decoders);
+  // No more layers decode at once than there are.
+  const std::size_t in_flight = std::min(static_cast<std::size_t>(decoders), std::max<std::size_t>(layers.size(), 1));
+  pipeline::graph_arena arena(decoders + 1, 2, in_flight + 1);
   const std::size_t per_channel = pipeline::channel_bytes(opts.max_bytes_in_flight, in_flight);
 
   std::uint64_t total_blob_bytes = 0;

@@ -335,16 +335,18 @@ class image_walker {
 }  // namespace
 
 void check_blobs(run_state& run, const validate_options& opts, const std::function<bool(const blob_job&)>& pick) {
-  graph_arena arena(opts.jobs, 1);
+  // Largest blobs first, so one big layer does not start last and run alone.
+  std::vector<std::size_t> order;
+  for (std::size_t j = 0; j < run.jobs.size(); ++j)
+    if (!pick || pick(run.jobs[j])) order.push_back(j);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return run.jobs[a].desc.size > run.jobs[b].desc.size; });
+  graph_arena arena(opts.jobs, 1, order.size());
   const int threads = arena.threads();
+  // Within a blob (parallel inflate), -j as asked: one big layer may use every core.
+  const layer_threading within_blob = threading_for_jobs(jobs_or_cores(opts.jobs));
   arena.execute([&] {
     flow::graph g;
-    // Largest blobs first, so one big layer does not start last and run alone.
-    std::vector<std::size_t> order;
-    for (std::size_t j = 0; j < run.jobs.size(); ++j)
-      if (!pick || pick(run.jobs[j])) order.push_back(j);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](std::size_t a, std::size_t b) { return run.jobs[a].desc.size > run.jobs[b].desc.size; });
     std::size_t next = 0;
     flow::input_node<std::size_t> blob_job_node(g, [&](oneapi::tbb::flow_control& fc) {
       if (next == order.size()) {
@@ -359,7 +361,7 @@ void check_blobs(run_state& run, const validate_options& opts, const std::functi
     progress_meter meter(opts.progress, total_bytes);
     flow::function_node<std::size_t> check_blob_node(g, threads, [&](std::size_t j) {
       auto& job = run.jobs[j];
-      check_blob(*run.job_store[j], job, &meter, threading_for_jobs(threads));
+      check_blob(*run.job_store[j], job, &meter, within_blob);
       if (!meter.enabled()) return;
       // A blob cut short or missing still counts as done, in full.
       const auto size = job.desc.size > 0 ? static_cast<std::uint64_t>(job.desc.size) : 0;
