@@ -334,6 +334,13 @@ class image_walker {
 
 }  // namespace
 
+int blobs_checked_at_once(int jobs, std::size_t blobs, bool any_remote, int cores) {
+  std::size_t n = static_cast<std::size_t>(jobs > 0 ? jobs : std::max(cores, 1));
+  n = std::min(n, std::max<std::size_t>(blobs, 1));
+  if (!any_remote) n = std::min(n, static_cast<std::size_t>(std::max(cores, 1)));
+  return static_cast<int>(n);
+}
+
 void check_blobs(run_state& run, const validate_options& opts, const std::function<bool(const blob_job&)>& pick) {
   // Largest blobs first, so one big layer does not start last and run alone.
   std::vector<std::size_t> order;
@@ -341,7 +348,9 @@ void check_blobs(run_state& run, const validate_options& opts, const std::functi
     if (!pick || pick(run.jobs[j])) order.push_back(j);
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return run.jobs[a].desc.size > run.jobs[b].desc.size; });
-  graph_arena arena(opts.jobs, 1, order.size());
+  const bool any_remote =
+      std::any_of(order.begin(), order.end(), [&](std::size_t j) { return run.job_store[j]->is_remote(); });
+  graph_arena arena(blobs_checked_at_once(opts.jobs, order.size(), any_remote, jobs_or_cores(0)), 1);
   const int threads = arena.threads();
   // Within a blob (parallel inflate), -j as asked: one big layer may use every core.
   const layer_threading within_blob = threading_for_jobs(jobs_or_cores(opts.jobs));

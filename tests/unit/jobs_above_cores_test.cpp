@@ -17,6 +17,7 @@
 
 #include "pipeline/api.h"
 #include "pipeline/graph_arena.h"
+#include "pipeline/validate_run.h"
 #include "stages/reference.h"
 #include "tests/support/image_builder.h"
 #include "tests/support/test_env.h"
@@ -96,6 +97,19 @@ TEST(JobsAboveCores, ValidateMakesNoThreadPerJob) {
   ASSERT_EQ(v.size(), 1u);
   EXPECT_TRUE(v[0].valid());
   EXPECT_LT(peak, kFewThreads);
+}
+
+// Local blobs are checked on at most the cores; a registry's wait on the network, so there
+// -j is honoured, up to the blobs there are.
+TEST(JobsAboveCores, ValidateChecksLocalBlobsOnAtMostTheCores) {
+  using pipeline::blobs_checked_at_once;
+  EXPECT_EQ(blobs_checked_at_once(64, 230, false, 2), 2);
+  EXPECT_EQ(blobs_checked_at_once(64, 230, true, 2), 64);
+  EXPECT_EQ(blobs_checked_at_once(64, 5, true, 2), 5);
+  EXPECT_EQ(blobs_checked_at_once(0, 230, false, 16), 16);
+  EXPECT_EQ(blobs_checked_at_once(0, 230, true, 16), 16);
+  EXPECT_EQ(blobs_checked_at_once(1, 230, true, 16), 1);
+  EXPECT_EQ(blobs_checked_at_once(8, 0, false, 16), 1);
 }
 
 TEST(JobsAboveCores, PackMakesNoThreadPerJob) {
