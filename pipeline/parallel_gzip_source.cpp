@@ -89,7 +89,7 @@ struct parallel_gzip_source::impl {
   std::vector<std::thread> pool;
 
   // ---- consumer state (consumer thread only) ----
-  enum class phase { header, blocks, serial, trailer, after_member, done, failed };
+  enum class phase { header, blocks, serial, after_member, done, failed };
   phase ph = phase::header;
   std::optional<error> failure;
   deflate::gzip_header_parser header;
@@ -386,7 +386,6 @@ result<byte_view> parallel_gzip_source::impl::step() {
     case phase::header: OCIPIPE_TRY(read_header()); return byte_view{};
     case phase::blocks: return at_blocks();
     case phase::serial: return run_serial();
-    case phase::trailer: OCIPIPE_TRY(read_trailer()); return byte_view{};
     case phase::after_member: OCIPIPE_TRY(after_member()); return byte_view{};
     case phase::done:
     case phase::failed: break;
@@ -448,13 +447,15 @@ result<byte_view> parallel_gzip_source::impl::at_blocks() {
       add_window(a);
       add_window(b);
       frontier = r->end_bit;
-      ph = r->member_end ? phase::trailer : phase::blocks;
-      if (r->member_end) pos = (frontier + 7) / 8;
       held = r;
       ++n_spec;
       {
         std::lock_guard lock(mu);
         results.erase(k);
+      }
+      if (r->member_end) {
+        pos = (frontier + 7) / 8;
+        OCIPIPE_TRY(read_trailer());
       }
       if (a.empty()) return b;
       pending = b;
@@ -513,7 +514,7 @@ result<byte_view> parallel_gzip_source::impl::run_serial() {
       case deflate::serial_inflater::event::member_end:
         frontier = serial_pos * 8 - unused;
         pos = (frontier + 7) / 8;
-        ph = phase::trailer;
+        OCIPIPE_TRY(read_trailer());
         leave = true;
         break;
       case deflate::serial_inflater::event::output_full:

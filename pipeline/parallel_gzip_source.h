@@ -37,7 +37,9 @@ struct parallel_inflate_options {
 /// member of a multi-member stream is decoded (RFC 1952 §2.2) and its CRC-32
 /// and ISIZE checked; zero bytes after the last member are taken as padding;
 /// truncation, trailing garbage, a bad header, bad deflate data (RFC 1951) or
-/// a trailer mismatch are `malformed` naming the compressed byte offset; more
+/// a trailer mismatch are `malformed` naming the compressed byte offset (the
+/// chunk that ends a member is handed out only after its trailer is checked,
+/// as make_decompressor does); more
 /// output than limits.max_output_bytes is `resource_exhausted` naming
 /// limits.max_output_name; an upstream error is passed on as it is.
 ///

@@ -24,7 +24,10 @@ struct decompress_limits {
 
 /// Wraps `upstream` (compressed bytes) and yields the uncompressed stream.
 /// gzip: every member of a multi-member stream is decoded (RFC 1952 §2.2);
-/// truncation or trailing garbage is `malformed`. zstd: every frame is
+/// truncation or trailing garbage is `malformed`. A member's last block is
+/// handed out only once its CRC-32 and ISIZE trailer is checked (unless it
+/// fills a whole output chunk), so a damaged member fails here, as a gzip
+/// error, before a consumer has read all of it. zstd: every frame is
 /// decoded; a truncated frame is `malformed`. Exceeding the limit is
 /// `resource_exhausted`. `upstream` must outlive this object. Not thread-safe.
 /// `unknown` compression is refused by make_decompressor with `unsupported`.

@@ -27,7 +27,10 @@ class isal_gzip_source final : public byte_source {
     if (done_) return byte_view{};
     state_.next_out = reinterpret_cast<std::uint8_t*>(out_.data());
     state_.avail_out = static_cast<std::uint32_t>(out_.size());
-    while (state_.avail_out == out_.size()) {
+    // The bytes that end a member wait for its trailer: handed out first, a
+    // consumer would take a damaged member's end for damage of its own. (A
+    // full buffer still goes: the member has more bytes after it.)
+    while (state_.avail_out == out_.size() || (trailer_pending() && state_.avail_out > 0)) {
       if (state_.block_state == ISAL_BLOCK_FINISH) {
         // A member ended. More input means another member (pigz, mgzip).
         if (state_.avail_in == 0) {
@@ -111,6 +114,13 @@ class isal_gzip_source final : public byte_source {
   }
 
   // Where in the blob decoding stopped: the bytes the inflater consumed.
+  // In the member's last block, or past it, with its CRC32 and ISIZE not yet
+  // read (an end-of-block code alone may be all the last input byte holds).
+  bool trailer_pending() const {
+    return state_.block_state == ISAL_BLOCK_INPUT_DONE || state_.block_state == ISAL_CHECKSUM_CHECK ||
+           (state_.bfinal && state_.block_state != ISAL_BLOCK_FINISH);
+  }
+
   std::string at() const { return blob_offset(in_total_ - state_.avail_in); }
 
   static std::string gzip_error(int rc, unsigned members_done) {

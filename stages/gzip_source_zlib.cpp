@@ -33,7 +33,10 @@ class zlib_gzip_source final : public byte_source {
   result<byte_view> next() override {
     if (!ready_) return fail(errc::resource_exhausted, "zlib inflateInit2: out of memory");
     std::size_t produced = 0;
-    while (produced == 0 && phase_ != phase::done) {
+    // The bytes that end a member wait for its trailer: handed out first, a
+    // consumer would take a damaged member's end for damage of its own.
+    while ((produced == 0 || phase_ == phase::trailer || (in_last_block() && produced < out_.size())) &&
+           phase_ != phase::done) {
       switch (phase_) {
         case phase::between: OCIPIPE_TRY(start_member()); break;
         case phase::header: OCIPIPE_TRY(read_header()); break;
@@ -94,6 +97,9 @@ class zlib_gzip_source final : public byte_source {
       }
     }
   }
+
+  // zlib's data_type has 64 while it decodes the deflate stream's last block.
+  [[nodiscard]] bool in_last_block() const { return phase_ == phase::body && (z_.data_type & 64) != 0; }
 
   result<void> need_input() {
     if (!in_.empty()) return {};

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include <cstring>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -306,6 +307,63 @@ TEST(ParallelGzip, MultiMemberStreamsWithAnEmptyMemberAndHeaderFieldsMatch) {
     for (std::size_t c : {std::size_t{4} << 10, std::size_t{64} << 10, std::size_t{1} << 20})
       expect_decodes(gz, want, t, c, "members");
   expect_decodes(zlib_gzip({}, 6), {}, 2, 4096, "one empty member");
+}
+
+// Bytes handed out by `next` before it failed, and the failure (an error, or none).
+template <typename Next>
+std::pair<std::size_t, std::optional<error>> handed_out_before_error(Next&& next) {
+  std::size_t n = 0;
+  for (;;) {
+    auto c = next();
+    if (!c) return {n, c.error()};
+    if (c->empty()) return {n, std::nullopt};
+    n += c->size();
+  }
+}
+
+// A member whose trailer fails never hands out its last bytes: the trailer is read before
+// them, so a consumer gets the gzip error rather than the whole damaged member (it used to
+// hand out every byte first, and tar then reported the damage as its own: "entry without a
+// path" instead of the CRC mismatch). The serial inflater too, with the trailer arriving
+// in a later piece of the blob than the member's last block.
+TEST(ParallelGzip, AMemberWhoseTrailerFailsNeverHandsOutItsEnd) {
+  const auto data = mixed_bytes(300000, 12);
+  const auto gz = zlib_gzip(data, 6);
+  for (std::size_t off : {gz.size() - 8, gz.size() - 4}) {  // CRC, then ISIZE
+    auto bad = gz;
+    bad[off] ^= std::byte{1};
+    for (unsigned threads : {1u, 2u, 3u}) {
+      for (std::size_t chunk : {std::size_t{4096}, std::size_t{65536}, std::size_t{1} << 20}) {
+        SCOPED_TRACE("trailer byte " + std::to_string(off) + ", " + std::to_string(threads) + " threads, chunk " +
+                     std::to_string(chunk));
+        memory_source src(bad, 100000);
+        parallel_gzip_source p(src, {threads, chunk, {}});
+        const auto [n, failure] = handed_out_before_error([&] { return p.next(); });
+        ASSERT_TRUE(failure.has_value());
+        EXPECT_NE(failure->message().find(off == gz.size() - 8 ? "CRC32" : "size"), std::string::npos)
+            << failure->message();
+        EXPECT_LT(n, data.size());
+      }
+    }
+    // The serial inflaters, with upstream pieces ending inside the last block, just before
+    // the trailer and inside it.
+    std::vector<std::pair<const char*, decltype(&detail::make_zlib_gzip_source)>> serial{
+        {"zlib", &detail::make_zlib_gzip_source}};
+#if OCIPIPE_HAVE_ISAL
+    serial.emplace_back("ISA-L", &detail::make_isal_gzip_source);
+#endif
+    for (const auto& [name, make] : serial) {
+      for (std::size_t piece : {gz.size() - 9, gz.size() - 8, gz.size() - 6, gz.size() - 2}) {
+        SCOPED_TRACE(std::string(name) + ", trailer byte " + std::to_string(off) + ", upstream piece " +
+                     std::to_string(piece));
+        memory_source src(bad, piece);
+        auto dec = make(src, {});
+        const auto [n, failure] = handed_out_before_error([&] { return dec->next(); });
+        ASSERT_TRUE(failure.has_value());
+        EXPECT_LT(n, data.size());
+      }
+    }
+  }
 }
 
 TEST(ParallelGzip, ZeroPaddingAfterTheLastMemberIsAcceptedOtherTrailingBytesAreNot) {
