@@ -77,6 +77,13 @@ struct apply_batch {
 /// to it on the producer's thread instead (-j1: decode and apply on one
 /// thread, with nothing queued).
 ///
+/// The apply stage takes a layer's batches with apply_all(): those queued
+/// while earlier layers were applied it applies itself; once it has caught
+/// up, it may hand the applying over to the producer, which then applies
+/// each further batch as it makes it, on its own thread: the batch never
+/// crosses to another core, and nobody waits on a wake-up. Where that pays
+/// is unpack's choice (pipeline/layer_threads.h: producer_applies).
+///
 /// Applied batches come back through recycle() and leave again through
 /// fresh_batch() with their memory: a fresh arena per batch cost a page fault
 /// per 4 KiB written into it (the allocator gives freed arenas back to the
@@ -112,7 +119,9 @@ class layer_channel {
     if (spares_.size() < 2 && !drained_) spares_.push_back(std::move(b));
   }
 
-  /// Queues a batch; blocks while full. False once cancelled.
+  /// Queues a batch, or applies it on this thread once apply_all() has
+  /// handed the applying over; blocks while the queue is full. False once
+  /// cancelled or once applying a batch failed.
   bool push(apply_batch batch) {
     if (direct_) {
       const bool ok = direct_(batch);
@@ -121,8 +130,25 @@ class layer_channel {
     }
     const auto n = batch.bytes();  // once, outside the lock: it walks the ops
     std::unique_lock lock(mu_);
-    not_full_.wait(lock, [&] { return cancelled_ || queued_ == 0 || queued_ + n <= capacity_; });
-    if (cancelled_) return false;
+    not_full_.wait(lock, [&] {
+      return cancelled_ || producer_applies_ != nullptr || queued_ == 0 || queued_ + n <= capacity_;
+    });
+    if (cancelled_ || apply_failed_) return false;
+    if (producer_applies_ != nullptr) {
+      // The queue is empty (apply_all hands over only then) and stays so.
+      const sink& apply = *producer_applies_;
+      in_apply_ = true;
+      lock.unlock();
+      const bool ok = apply(batch);  // outside the lock: a failure cancels every channel
+      lock.lock();
+      in_apply_ = false;
+      if (!ok) apply_failed_ = true;
+      // apply_all waits for this call to end only once it stops waiting for the layer.
+      if (cancelled_ || apply_failed_) not_empty_.notify_all();
+      lock.unlock();
+      recycle(std::move(batch));
+      return ok;
+    }
     queued_ += n;
     high_water_ = std::max(high_water_, queued_);
     queue_.emplace_back(std::move(batch), n);
@@ -137,23 +163,46 @@ class layer_channel {
     not_empty_.notify_one();
   }
 
-  /// Next batch, or nullopt once the queue is drained and closed (or cancelled).
-  std::optional<apply_batch> pop() {
+  /// The apply stage's side: every batch of the layer, in order, through
+  /// `apply`. It applies the queued ones on this thread; with `hand_over`,
+  /// once the queue is empty and the layer not closed, `apply` passes to the
+  /// producer (push() calls it) and this waits; without, this waits for each
+  /// batch. Returns once the layer is closed and applied, or cancelled: true;
+  /// false if `apply` returned false (the producer's next push() then fails
+  /// too). Calls of `apply` never overlap, and none is running or will run
+  /// once this returns. Call once.
+  bool apply_all(const sink& apply, bool hand_over) {
     std::unique_lock lock(mu_);
-    not_empty_.wait(lock, [&] { return cancelled_ || !queue_.empty() || outcome_.has_value(); });
-    if (cancelled_ || queue_.empty()) {
-      drained_ = true;  // the producer is done: nobody takes spares any more
-      spares_.clear();
-      return std::nullopt;
+    while (!cancelled_ && !apply_failed_) {
+      if (!queue_.empty()) {
+        queued_ -= queue_.front().second;
+        apply_batch b = std::move(queue_.front().first);
+        queue_.pop_front();
+        not_full_.notify_one();
+        lock.unlock();
+        const bool ok = apply(b);
+        recycle(std::move(b));
+        lock.lock();
+        if (!ok) apply_failed_ = true;
+        continue;
+      }
+      if (outcome_) break;
+      if (!hand_over) {
+        not_empty_.wait(lock, [&] { return cancelled_ || !queue_.empty() || outcome_.has_value(); });
+        continue;
+      }
+      producer_applies_ = &apply;
+      not_full_.notify_one();  // a producer waiting for room applies instead
+      not_empty_.wait(lock, [&] { return (cancelled_ || apply_failed_ || outcome_.has_value()) && !in_apply_; });
+      producer_applies_ = nullptr;
+      break;
     }
-    queued_ -= queue_.front().second;
-    apply_batch b = std::move(queue_.front().first);
-    queue_.pop_front();
-    not_full_.notify_one();
-    return b;
+    drained_ = true;  // nobody takes spares any more
+    spares_.clear();
+    return !apply_failed_;
   }
 
-  /// The outcome passed to close(); call after pop() returned nullopt.
+  /// The outcome passed to close(); call after apply_all() returned.
   result<layer_digests> outcome() {
     std::lock_guard lock(mu_);
     if (!outcome_) return fail(errc::cancelled, "layer decode cancelled");
@@ -185,6 +234,9 @@ class layer_channel {
   bool cancelled_ = false;
   std::optional<result<layer_digests>> outcome_;
   sink direct_;
+  const sink* producer_applies_ = nullptr;  ///< set by apply_all once it has caught up
+  bool in_apply_ = false;                   ///< the producer is in *producer_applies_
+  bool apply_failed_ = false;
 };
 
 }  // namespace ocipipe::pipeline

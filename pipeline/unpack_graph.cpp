@@ -26,6 +26,7 @@
 #include "pipeline/dropped_files.h"
 #include "pipeline/layer_decode.h"
 #include "pipeline/layer_prescan.h"
+#include "pipeline/layer_threads.h"
 #include "pipeline/progress_meter.h"
 #include "pipeline/remote.h"
 #include "pipeline/rootfs_state_record.h"
@@ -51,6 +52,7 @@ struct unpack_run {
   std::uint64_t applied_blob_bytes = 0;  // of the layers applied so far
   const std::atomic<bool>* cancel = nullptr;
   const pipeline::layer_prescan* prescan = nullptr;
+  int jobs = 1;  // the run's -j, or the cores
 
   void fail_with(error e) {
     {
@@ -198,10 +200,8 @@ void apply_layer(unpack_run& run, std::size_t i) {
   auto& ch = *run.channels[i];
   if (run.failed) return;
   layer_apply layer{i, run.prescan};
-  while (auto batch = ch.pop()) {
-    if (!apply_one(run, i, *batch, layer)) return;
-    ch.recycle(std::move(*batch));
-  }
+  const bool hand_over = pipeline::producer_applies(run.image.manifest.layers[i].size, run.jobs);
+  if (!ch.apply_all([&](const pipeline::apply_batch& b) { return apply_one(run, i, b, layer); }, hand_over)) return;
   finish_layer(run, i, ch);
 }
 
@@ -330,6 +330,7 @@ result<unpack_report> unpack(const image_reference& ref, const std::string& root
   for (std::size_t i = 0; i < layers.size(); ++i)
     run.channels.push_back(std::make_unique<pipeline::layer_channel>(per_channel));
   run.stats.resize(layers.size());
+  run.jobs = decoders;
   run.reports.resize(layers.size());
 
   std::atomic<std::uint64_t> image_bytes{0};

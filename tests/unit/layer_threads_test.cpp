@@ -24,6 +24,19 @@ TEST(LayerThreads, JobsGiveOneThreadOverlapThenParallelInflate) {
   EXPECT_EQ(pipeline::threading_for_jobs(64, 64).inflate_threads, 62u);
 }
 
+// A big layer's decoder applies its own batches only where read, inflate and parse
+// already hold the cores (-j2, -j3); a small layer's, which would then leave the other
+// cores idle, never; -j1 has no apply thread to spare.
+TEST(LayerThreads, ProducerAppliesBigLayersBelowFourJobsOnly) {
+  const auto big = pipeline::overlap_min_blob_bytes;
+  EXPECT_TRUE(pipeline::producer_applies(big, 2));
+  EXPECT_TRUE(pipeline::producer_applies(big, 3));
+  EXPECT_FALSE(pipeline::producer_applies(big, 4));
+  EXPECT_FALSE(pipeline::producer_applies(big, 64));
+  EXPECT_FALSE(pipeline::producer_applies(big - 1, 2));
+  EXPECT_FALSE(pipeline::producer_applies(big, 1));
+}
+
 // -j beyond the host's cores never starts parallel inflate's speculating
 // threads: on 2 cores, -j8 unpacked a 330 MB layer in 7-27 s against -j2's
 // 0.5-1.3 s, the workers starving the consumer.
