@@ -217,6 +217,13 @@ class layer_channel {
     not_empty_.notify_all();
   }
 
+  /// Whether apply_all() has handed the applying to the producer and waits
+  /// (its next push() applies). For tests, which must not guess it by time.
+  [[nodiscard]] bool producer_applies_now() {
+    std::lock_guard lock(mu_);
+    return producer_applies_ != nullptr;
+  }
+
   [[nodiscard]] std::size_t high_water_bytes() {
     std::lock_guard lock(mu_);
     return high_water_;
