@@ -35,10 +35,9 @@ inline constexpr std::size_t parallel_inflate_budget_bytes = std::size_t{48} << 
 /// read, inflate and parse already hold the cores and an apply thread only
 /// time-shares one of them: debian-slim -j2 on 2 cores, 0.558 s against
 /// 0.577 s, a third of the thread switches (medians of 21; 0.564 against
-/// 0.588 s in a second run of 15). From 4 jobs the
-/// apply thread has a core of its own and parsing and the diff_id digest
-/// never wait on writes there; no machine of more cores was at hand to
-/// measure that side.
+/// 0.588 s in a second run of 15). From 4 jobs the apply thread has a core
+/// of its own and parsing and the diff_id digest never wait on writes
+/// there; no machine of more cores was at hand to measure that side.
 [[nodiscard]] inline bool producer_applies(std::int64_t blob_bytes, int jobs) {
   return jobs > 1 && jobs < 4 && blob_bytes >= overlap_min_blob_bytes;
 }

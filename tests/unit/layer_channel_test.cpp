@@ -8,9 +8,9 @@
 #include <atomic>
 #include <chrono>
 #include <future>
-#include <vector>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
