@@ -6,11 +6,12 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <thread>
 
-#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "io/process_heap.h"
 #include "pipeline/cli/cli.h"
 #include "stages/errno_text.h"
 
@@ -138,16 +139,9 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &rl);
   }
-#if defined(__GLIBC__)
-  // Keep freed memory for reuse. By default glibc maps each chunk buffer of
-  // 256 KiB afresh and hands freed heap tops back to the kernel, so every
-  // layer's buffers are touched for the first time again, a page fault per
-  // 4 KiB (debian-slim unpack -j2, medians of 7: 5,800 faults and 0.90 CPU-s
-  // by default, 4,600 and 0.86 with these). Peak memory is unchanged.
-  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  ::mallopt(M_TOP_PAD, 16 << 20);
-#endif
+  // Before any thread: chunk buffers from memory kept for reuse, on huge
+  // pages on small hosts (io/process_heap.h).
+  ocipipe::io::tune_process_heap(std::thread::hardware_concurrency());
   try {
     CLI::App app{"ocipipe: validate, unpack and create OCI images, fast and safely"};
     app.require_subcommand(1);
