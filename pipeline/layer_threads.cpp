@@ -44,10 +44,17 @@ layer_stream::hooks layer_stream_hooks(const descriptor& layer, const layer_thre
       return std::make_unique<prefetch_source>(std::move(s));
     };
   }
-  h.decompressed = [overlap, tap = std::move(tap)](std::unique_ptr<byte_source> s) -> std::unique_ptr<byte_source> {
-    if (overlap) s = std::make_unique<prefetch_source>(std::move(s));
-    return tap ? tap(std::move(s)) : std::move(s);
-  };
+  if (overlap) {
+    // The diff_id digest runs on whichever of the inflate and parsing threads
+    // is idle (prefetch_source's `see`).
+    h.decompressed_seen = [tap = std::move(tap)](std::unique_ptr<byte_source> s,
+                                                 std::function<void(byte_view)> see) -> std::unique_ptr<byte_source> {
+      s = std::make_unique<prefetch_source>(std::move(s), prefetch_source::default_max_bytes, std::move(see));
+      return tap ? tap(std::move(s)) : std::move(s);
+    };
+  } else if (tap) {
+    h.decompressed = std::move(tap);
+  }
   return h;
 }
 

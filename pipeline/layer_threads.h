@@ -1,9 +1,10 @@
 #pragma once
 // How one layer's byte path is spread over threads (issue 9 scheduling):
-// reading + the blob digest, inflate, and tar parsing + the diff_id digest
-// each on a thread of their own for big layers, so a one-layer image keeps
-// every core of a small machine busy; everything on the caller's thread for
-// -j1, so that -j1 means one core. Shared by unpack and validate.
+// reading + the blob digest, inflate, and tar parsing each on a thread of
+// their own for big layers, the diff_id digest on whichever of the last two
+// is idle, so a one-layer image keeps every core of a small machine busy;
+// everything on the caller's thread for -j1, so that -j1 means one core.
+// Shared by unpack and validate.
 
 #include <cstdint>
 #include <thread>

@@ -6,7 +6,9 @@
 // hands over the vector it filled, so nothing is copied on the way.
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -26,9 +28,19 @@ namespace ocipipe::pipeline {
 /// producer that found it full waits until the consumer has taken half of
 /// it, and each side is woken only when it waits: two threads sharing a core
 /// then trade the core every few chunks rather than at every chunk.
+///
+/// `see`, when set, is called on every chunk exactly once, in order, before
+/// the consumer gets it, and never on two threads at once: by the consumer
+/// when it takes a chunk not yet seen, or by the producer thread while the
+/// queue is full and it would otherwise wait. A stream digest given as `see`
+/// (the diff_id) so moves to whichever of the two threads is idle: unpack -j2
+/// on 2 cores, where parsing and apply outlast inflate (pipeline/README.md
+/// "Scheduling one layer and many").
 class prefetch_source final : public byte_source {
  public:
-  explicit prefetch_source(std::unique_ptr<byte_source> upstream, std::size_t max_bytes = default_max_bytes);
+  using see_function = std::function<void(byte_view)>;
+  explicit prefetch_source(std::unique_ptr<byte_source> upstream, std::size_t max_bytes = default_max_bytes,
+                           see_function see = {});
 
   /// Eight 256 KiB chunks (pipeline/README.md "Chunk and queue sizes").
   static constexpr std::size_t default_max_bytes = std::size_t{8} << 18;
@@ -52,7 +64,12 @@ class prefetch_source final : public byte_source {
   struct chunk {
     std::vector<std::byte> bytes;  ///< may be longer than n
     std::size_t n = 0;
+    std::uint64_t seq = 0;  ///< position in the stream, from 0
   };
+  /// Calls see_ on `c` (chunk seen_ of the stream) outside the lock, with
+  /// seeing_ set meanwhile; wakes a waiting other side after. Lock held on
+  /// entry and exit.
+  void see_locked(std::unique_lock<std::mutex>& lock, const chunk& c);
   /// Recycles current_'s buffer and takes the front chunk off the queue,
   /// waiting for one; nullopt at the end, or the upstream's error. Wakes a
   /// producer that waits once the queue is down to half its bytes. Consumer
@@ -62,6 +79,10 @@ class prefetch_source final : public byte_source {
   std::vector<std::vector<std::byte>> spare_;  // recycled buffers
   chunk current_;                              // what the consumer last took (consumer thread only)
   std::optional<error> error_;
+  see_function see_;
+  std::uint64_t pushed_ = 0;  ///< chunks queued so far (the next one's seq)
+  std::uint64_t seen_ = 0;    ///< chunks see_ has been called on (all of seq < seen_)
+  bool seeing_ = false;       ///< a thread is in see_ now
   bool eof_ = false;
   bool stop_ = false;
   std::thread thread_;

@@ -53,7 +53,13 @@ result<std::unique_ptr<layer_stream>> layer_stream::open(byte_source& blob, cons
   const auto compression = media_type::compression_of(layer.media_type);
   OCIPIPE_ASSIGN_OR_RETURN(s->decompressed_, with.decompressor ? with.decompressor(compressed, compression, limits)
                                                                : make_decompressor(compressed, compression, limits));
-  if (with.decompressed) s->decompressed_ = with.decompressed(std::move(s->decompressed_));
+  if (with.decompressed_seen) {
+    layer_stream* self = s.get();  // outlives decompressed_, which it owns
+    s->decompressed_ = with.decompressed_seen(std::move(s->decompressed_), [self](byte_view c) { self->see(c); });
+    s->seen_by_decorator_ = true;
+  } else if (with.decompressed) {
+    s->decompressed_ = with.decompressed(std::move(s->decompressed_));
+  }
   return s;
 }
 
@@ -62,9 +68,13 @@ layer_stream::~layer_stream() = default;
 result<byte_view> layer_stream::next() {
   if (!decompressed_) return byte_view{};
   OCIPIPE_ASSIGN_OR_RETURN(auto chunk, decompressed_->next());
+  if (!seen_by_decorator_) see(chunk);
+  return chunk;
+}
+
+void layer_stream::see(byte_view chunk) {
   diff_id_.update(chunk);
   tar_bytes_ += chunk.size();
-  return chunk;
 }
 
 result<layer_digests> layer_stream::finish() {

@@ -26,6 +26,9 @@ struct layer_digests {
 class layer_stream final : public byte_source {
  public:
   using decorator = std::function<std::unique_ptr<byte_source>(std::unique_ptr<byte_source>)>;
+  /// A decorator that also takes a function to call on every chunk.
+  using seeing_decorator =
+      std::function<std::unique_ptr<byte_source>(std::unique_ptr<byte_source>, std::function<void(byte_view)>)>;
   /// Makes the decompressor in place of make_decompressor, with its contract
   /// (decompress.h): `compressed` is borrowed and outlives what it returns.
   using decompressor_factory = std::function<result<std::unique_ptr<byte_source>>(
@@ -41,6 +44,12 @@ class layer_stream final : public byte_source {
     /// Wraps the decompressor before the diff_id digest sees its output (e.g.
     /// inflate on a thread of its own, overlapped with parsing).
     decorator decompressed;
+    /// Used instead of `decompressed` when set, and takes the diff_id digest
+    /// over: the source it returns calls the function it is given on every
+    /// chunk once, in order, before handing the chunk out, never on two
+    /// threads at once (e.g. on whichever of inflate's and parsing's threads
+    /// is idle).
+    seeing_decorator decompressed_seen;
   };
 
   /// Errors: `unsupported` for a layer media type with no known compression.
@@ -70,6 +79,8 @@ class layer_stream final : public byte_source {
   std::unique_ptr<byte_source> decompressed_;
   digester diff_id_{digest_algorithm::sha256};
   std::uint64_t tar_bytes_ = 0;
+  bool seen_by_decorator_ = false;  ///< decompressed_ calls see() itself
+  void see(byte_view chunk);
 };
 
 /// Compares measured digests with what the image claims. `diff_id` may be

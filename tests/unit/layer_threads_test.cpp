@@ -6,6 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdint>
+#include <thread>
+
 #include "pipeline/parallel_gzip_source.h"
 #include "pipeline/resolve.h"
 #include "stages/synthetic_tree.h"
@@ -88,6 +92,42 @@ TEST(LayerThreads, EveryArrangementYieldsTheSameStreamAndDigests) {
   EXPECT_EQ(a.tar_sha256, c.tar_sha256);
   EXPECT_EQ(a.digests.compressed_bytes, c.digests.compressed_bytes);
   EXPECT_EQ(a.digests.tar_bytes, c.digests.tar_bytes);
+}
+
+// With a reader slower than inflate (unpack's parsing thread, which also applies), the
+// inflate thread digests queued chunks for the diff_id while it would wait: the digest
+// and the stream stay exact whichever thread digested what.
+TEST(LayerThreads, ASlowReaderLetsTheInflateThreadDigestTheDiffIdExactly) {
+  temp_dir tmp;
+  // Random bytes: the blob must be big enough (overlap_min_blob_bytes) for the threads.
+  std::string data(6u << 20, '\0');
+  std::uint64_t x = 88172645463325252ull;
+  for (auto& ch : data) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    ch = static_cast<char>(x);
+  }
+  const auto img = build_layout(tmp.sub("layout"), "t", {layer({file("data/random", data)})});
+  auto opened = pipeline::open_image(img.ref(), {});
+  ASSERT_TRUE(opened) << opened.error().message();
+  const auto& layer = opened->image.manifest.layers[0];
+  ASSERT_GE(layer.size, pipeline::overlap_min_blob_bytes);
+  auto blob = opened->store.open_blob(layer);
+  ASSERT_TRUE(blob);
+  auto s = layer_stream::open(**blob, layer, {}, digest_algorithm::sha256,
+                              pipeline::layer_stream_hooks(layer, pipeline::layer_threading{.overlap = true}));
+  ASSERT_TRUE(s);
+  std::uint64_t read = 0;
+  for (;;) {
+    auto c = (*s)->next();
+    ASSERT_TRUE(c) << c.error().message();
+    if (c->empty()) break;
+    read += c->size();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  auto d = (*s)->finish();
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->tar_bytes, read);
+  EXPECT_TRUE(check_layer_digests(*d, layer, &opened->image.config.diff_ids[0]));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "pipeline/prefetch_source.h"
@@ -206,6 +207,75 @@ TEST(PrefetchSource, AChunkBiggerThanTheBoundStillPasses) {
   const auto data = pattern(3u << 20);
   prefetch_source p(std::make_unique<memory_source>(data, 1 << 20), 64 << 10);
   EXPECT_EQ(drain(p), data);
+}
+
+// What `see` was called on, and where: a stream digest stands for it here.
+struct see_log {
+  std::mutex mu;
+  std::vector<std::byte> bytes;
+  std::atomic<std::size_t> seen_bytes{0};
+  std::atomic<int> on_producer{0}, overlapping{0};
+  std::atomic<bool> inside{false};
+  std::thread::id consumer = std::this_thread::get_id();
+  std::chrono::microseconds pause{0};
+  prefetch_source::see_function function() {
+    return [this](byte_view c) {
+      if (inside.exchange(true)) ++overlapping;
+      if (std::this_thread::get_id() != consumer) ++on_producer;
+      if (pause.count()) std::this_thread::sleep_for(pause);
+      {
+        std::lock_guard lock(mu);
+        bytes.insert(bytes.end(), c.begin(), c.end());
+      }
+      seen_bytes += c.size();
+      inside = false;
+    };
+  }
+};
+
+// The diff_id digest given as `see` covers the stream exactly: every chunk once, in
+// order, each before the consumer gets it. A slow consumer leaves the producer with a
+// full queue, and the producer sees chunks meanwhile instead of waiting.
+TEST(PrefetchSource, SeeGetsEveryChunkOnceInOrderBeforeTheConsumerDoes) {
+  const auto data = pattern(1u << 20);
+  see_log log;
+  prefetch_source p(std::make_unique<filling_source>(data, 4096), 16 << 10, log.function());
+  std::vector<std::byte> got;
+  for (;;) {
+    auto c = p.next();
+    ASSERT_TRUE(c);
+    if (c->empty()) break;
+    got.insert(got.end(), c->begin(), c->end());
+    ASSERT_GE(log.seen_bytes.load(), got.size()) << "handed out before it was seen";
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  EXPECT_EQ(got, data);
+  EXPECT_EQ(log.bytes, data);
+  EXPECT_GT(log.on_producer.load(), 0) << "the producer waited instead of seeing queued chunks";
+}
+
+// Both threads may see chunks, never two at once (a digest is one sequence of
+// updates): a fast consumer races the producer for every chunk.
+TEST(PrefetchSource, SeeNeverRunsOnTwoThreadsAtOnce) {
+  const auto data = pattern(4u << 20);
+  see_log log;
+  log.pause = std::chrono::microseconds(20);
+  prefetch_source p(std::make_unique<filling_source>(data, 8192), 32 << 10, log.function());
+  EXPECT_EQ(drain(p), data);
+  EXPECT_EQ(log.bytes, data);
+  EXPECT_EQ(log.overlapping.load(), 0);
+}
+
+// Dropped early while its producer is in a slow `see`: the thread still stops.
+TEST(PrefetchSource, DroppedWhileItsProducerSeesStopsItsThread) {
+  const auto data = pattern(1u << 20);
+  see_log log;
+  log.pause = std::chrono::milliseconds(5);
+  auto p = std::make_unique<prefetch_source>(std::make_unique<filling_source>(data, 4096), 16 << 10, log.function());
+  ASSERT_TRUE(p->next());
+  ASSERT_TRUE(eventually([&] { return log.on_producer.load() > 0; }));
+  p.reset();  // joins
+  EXPECT_LT(log.seen_bytes.load(), data.size());
 }
 
 }  // namespace
