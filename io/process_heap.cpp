@@ -10,10 +10,6 @@
 #include <unistd.h>
 #endif
 
-namespace ocipipe::io {
-
-namespace {
-
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define OCIPIPE_SANITIZED_HEAP 1
@@ -23,7 +19,7 @@ namespace {
 #define OCIPIPE_SANITIZED_HEAP 1
 #endif
 
-}  // namespace
+namespace ocipipe::io {
 
 process_heap_tuning tune_process_heap(unsigned cpus, unsigned max_huge_page_cpus) {
   process_heap_tuning t;
@@ -35,7 +31,6 @@ process_heap_tuning tune_process_heap(unsigned cpus, unsigned max_huge_page_cpus
   ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
   ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
   ::mallopt(M_TOP_PAD, 16 << 20);
-  t.keeps_freed_memory = true;
   if (cpus == 0 || cpus > max_huge_page_cpus) return t;
   // Threads would each get an arena of their own, mapped where no advice
   // reaches; with one, every buffer comes from the brk heap advised below.

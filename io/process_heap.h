@@ -9,8 +9,7 @@ namespace ocipipe::io {
 
 /// What tune_process_heap did (tests check it).
 struct process_heap_tuning {
-  bool keeps_freed_memory = false;  ///< glibc mallopt thresholds set (always, with glibc)
-  bool one_arena = false;           ///< every thread allocates from the main (brk) heap
+  bool one_arena = false;             ///< every thread allocates from the main (brk) heap
   unsigned long huge_page_bytes = 0;  ///< bytes of that heap advised MADV_HUGEPAGE (0: none)
 };
 

@@ -1,30 +1,28 @@
 // io/process_heap: on a small host, chunk buffers that any thread allocates
 // come from heap memory advised MADV_HUGEPAGE (one fault per 2 MiB instead
 // of per 4 KiB); on a many-core host glibc keeps an arena per thread. Each
-// check runs in a child process, whose allocator it may retune freely; the
-// first in a fresh one (this binary run again), where, as in ocipipe's main,
-// no thread has made an arena yet.
-
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
+// check runs in a fresh process (this binary run again, the probe below
+// taking over before main), where, as in ocipipe's main, no thread has made
+// an arena yet, and whose allocator it may retune freely.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "io/process_heap.h"
+#include "tests/support/test_env.h"
 
-extern char** environ;
-
+namespace ocipipe::testing {
 namespace {
 
 constexpr int skipped = 3;
@@ -50,22 +48,14 @@ bool in_huge_page_advised_mapping(const void* p) {
   return false;
 }
 
-// Runs `check` in a child process and returns its exit status.
-template <typename Check>
-int in_child(Check check) {
-  const pid_t pid = ::fork();
-  if (pid == 0) ::_exit(check());
-  int status = 0;
-  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
-}
-
-// The probe, run in this binary's fresh child before main: tunes the heap as
-// for a 2-CPU host, has a new thread allocate eight 256 KiB buffers, exits 0
-// when all lie in MADV_HUGEPAGE memory, 1 when not, `skipped` when there is
-// no glibc heap to tune (sanitizer builds) or the kernel refused the advice.
-int probe_chunk_buffers() {
-  const auto t = ocipipe::io::tune_process_heap(2);
+// The probe: tunes the heap as for a host of `cpus` CPUs and exits 0 when it
+// did what such a host should get, 1 when not, `skipped` when a small host's
+// tuning could not happen (no glibc heap in sanitizer builds, or the kernel
+// refused the advice). A small host: a new thread's eight 256 KiB buffers all
+// lie in MADV_HUGEPAGE memory. A many-core one: no single arena, no advice.
+int probe(unsigned cpus) {
+  const auto t = io::tune_process_heap(cpus);
+  if (cpus > 4) return !t.one_arena && t.huge_page_bytes == 0 ? 0 : 1;
   if (!t.one_arena || t.huge_page_bytes == 0) return skipped;
   std::vector<std::vector<std::byte>> buffers;
   std::thread([&] {
@@ -77,34 +67,28 @@ int probe_chunk_buffers() {
 }
 
 [[maybe_unused]] const bool probe_ran = [] {
-  if (std::getenv(probe_variable) != nullptr) ::_exit(probe_chunk_buffers());
+  if (const char* cpus = std::getenv(probe_variable)) ::_exit(probe(static_cast<unsigned>(std::atoi(cpus))));
   return false;
 }();
 
+// Runs the probe for `cpus` in a fresh copy of this binary.
+command_result run_probe(unsigned cpus) {
+  const auto self = std::filesystem::read_symlink("/proc/self/exe").string();
+  std::string assignment(probe_variable);
+  assignment.append("=").append(std::to_string(cpus));
+  return run_command({"env", assignment, self});
+}
+
 TEST(ProcessHeap, OnASmallHostEveryThreadsChunkBuffersComeFromHugePageAdvisedMemory) {
-  std::string probe(probe_variable);
-  probe.append("=1");
-  std::vector<char*> envp{probe.data()};
-  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
-  envp.push_back(nullptr);
-  char self[] = "/proc/self/exe";
-  char* argv[] = {self, nullptr};
-  pid_t pid = 0;
-  ASSERT_EQ(::posix_spawn(&pid, self, nullptr, nullptr, argv, envp.data()), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  const int rc = WEXITSTATUS(status);
-  if (rc == skipped) GTEST_SKIP() << "no glibc heap to tune here (sanitizer build) or madvise refused";
-  EXPECT_EQ(rc, 0) << "a thread's 256 KiB buffers did not land in MADV_HUGEPAGE memory";
+  const auto r = run_probe(2);
+  if (r.exit_code == skipped) GTEST_SKIP() << "no glibc heap to tune here (sanitizer build) or madvise refused";
+  EXPECT_TRUE(r.ok()) << "a thread's 256 KiB buffers did not land in MADV_HUGEPAGE memory: " << r.describe();
 }
 
 TEST(ProcessHeap, OnAHostOfManyCpusThreadsKeepAnArenaEach) {
-  const int rc = in_child([] {
-    const auto t = ocipipe::io::tune_process_heap(64);
-    return !t.one_arena && t.huge_page_bytes == 0 ? 0 : 1;
-  });
-  EXPECT_EQ(rc, 0);
+  const auto r = run_probe(64);
+  EXPECT_TRUE(r.ok()) << r.describe();
 }
 
 }  // namespace
+}  // namespace ocipipe::testing
