@@ -305,6 +305,11 @@ result<layout_writer> layout_writer::open(const std::string& path, bool create) 
 
 result<layout_writer> layout_writer::open_once(const std::string& path, bool create, bool& again) {
   const std::string what = "layout " + quote(path);
+  // A remover (remove_layout) took the directory while this looked at it: open() starts over.
+  const auto start_over = [&](const char* when) {
+    again = true;
+    return fail(errc::not_found, what + ": removed while " + when, ENOENT);
+  };
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno != ENOENT) return fail_errno(what, errno);
@@ -317,15 +322,14 @@ result<layout_writer> layout_writer::open_once(const std::string& path, bool cre
   layout_writer w;
   w.path_ = path;
   w.dir_ = unique_fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!w.dir_) return fail_errno(what, errno);
+  if (!w.dir_) return errno == ENOENT ? start_over("being opened") : fail_errno(what, errno);
 
   // Before the lock file is made: never drop even a lock file into a
   // directory that is not (and may not become) a layout.
   const auto has_layout_file = [&] {
     return ::fstatat(w.dir_.get(), "oci-layout", &st, AT_SYMLINK_NOFOLLOW) == 0;
   };
-  const auto refuse_non_layout = [&]() -> result<void> {
-    OCIPIPE_ASSIGN_OR_RETURN(bool empty, empty_or_half_initialized(w.dir_.get(), what));
+  const auto not_a_layout = [&](bool empty) -> result<void> {
     if (!empty)
       return fail(errc::invalid_argument,
                   what + ": not an image layout (no oci-layout file) and not empty; refusing to "
@@ -335,36 +339,35 @@ result<layout_writer> layout_writer::open_once(const std::string& path, bool cre
   };
   int lock_flags = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
   if (!has_layout_file()) {
-    auto ok = refuse_non_layout();
-    if (!ok) {
+    OCIPIPE_ASSIGN_OR_RETURN(bool empty, empty_or_half_initialized(w.dir_.get(), what));
+    if (auto ok = not_a_layout(empty); !ok) {
       // A layout another writer is removing (or still making) has its lock
       // file: wait for that writer, then look again under the lock. Without
       // one it is not ours: refuse, and create nothing in it.
       struct stat lst{};
-      if (::fstatat(w.dir_.get(), std::string(layout_lock_name).c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0)
+      if (::fstatat(w.dir_.get(), std::string(layout_lock_name).c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0) {
+        // Unless a remover unlinked its lock file between the listing and
+        // that look: remove_layout unlinks the lock file after everything
+        // else, so then a second listing finds the directory emptied (or gone).
+        if (!empty) {
+          OCIPIPE_ASSIGN_OR_RETURN(bool emptied, empty_or_half_initialized(w.dir_.get(), what));
+          if (emptied) return start_over("being opened");
+        }
         return tl::unexpected(std::move(ok).error());
+      }
       lock_flags &= ~O_CREAT;
     }
   }
 
   w.lock_ = unique_fd(::openat(w.dir_.get(), std::string(layout_lock_name).c_str(), lock_flags, 0644));
-  if (!w.lock_) {
-    // ENOENT: the directory was removed since it was opened; start over.
-    if (errno == ENOENT) {
-      again = true;
-      return fail(errc::not_found, what + ": removed while being opened", ENOENT);
-    }
-    return fail_errno(what + ": open lock file", errno);
-  }
+  if (!w.lock_) return errno == ENOENT ? start_over("being opened") : fail_errno(what + ": open lock file", errno);
   OCIPIPE_TRY(lock_exclusive(w.lock_.get(), what));
-  if (!still_in_place(path, w.dir_.get(), w.lock_.get())) {
-    again = true;
-    return fail(errc::not_found, what + ": removed while waiting for its lock", ENOENT);
-  }
+  if (!still_in_place(path, w.dir_.get(), w.lock_.get())) return start_over("waiting for its lock");
 
   // Under the lock: another process may have initialized it meanwhile.
   if (!has_layout_file()) {
-    OCIPIPE_TRY(refuse_non_layout());
+    OCIPIPE_ASSIGN_OR_RETURN(bool empty, empty_or_half_initialized(w.dir_.get(), what));
+    OCIPIPE_TRY(not_a_layout(empty));
     OCIPIPE_TRY(w.init_layout());
   } else if (!S_ISREG(st.st_mode)) {
     return fail(errc::invalid_argument, what + ": oci-layout is not a regular file");

@@ -130,7 +130,9 @@ class layout_writer {
   /// while this waits for its lock, the lock it then gets is on a file nobody
   /// else can find; open() notices (the directory and lock file at `path` are
   /// no longer the ones it locked) and starts over, so it never writes into
-  /// a deleted directory. `unavailable` when that happens again and again.
+  /// a deleted directory. A removal caught half done, before the lock is
+  /// taken, also starts over: it is never taken for a non-layout directory.
+  /// `unavailable` when that happens again and again.
   [[nodiscard]] static result<layout_writer> open(const std::string& path, bool create);
 
   [[nodiscard]] const std::string& path() const noexcept { return path_; }

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -108,6 +109,59 @@ TEST(LayoutWriter, WaiterWithoutCreateOnARemovedLayoutIsNotFound) {
   ASSERT_TRUE(waiter_error.has_value());
   EXPECT_EQ(*waiter_error, errc::not_found);
   EXPECT_FALSE(path_exists(path));
+}
+
+// CI found the window this closes: an opener listed the layout while a remover was still
+// emptying it (not empty), then looked for the lock file after the remover had unlinked it
+// (no lock), and so took a layout being removed for somebody's non-layout directory,
+// refusing it. Here an opener starts 0 to 4.75 microseconds after each removal
+// does, so that its look at the directory lands all over the removal; it must never be
+// refused, only get the layout the removal left or a fresh one.
+TEST(LayoutWriter, OpenDuringARemovalNeverCallsTheLayoutSomebodysDirectory) {
+  temp_dir t;
+  const std::string path = t.sub("l");
+  // An index.json that lists an image: until it is unlinked, which remove_layout does just
+  // before the lock file, the directory is not empty.
+  const std::string index = R"({"schemaVersion":2,"manifests":[{"mediaType":"x","digest":")" +
+                            digest_of("theirs").str() + R"(","size":6}]})";
+  constexpr int cycles = 120;
+  std::atomic<int> removing{0}, opened{0};
+  std::string remover_error;
+  std::thread remover([&] {
+    for (int cycle = 1; cycle <= cycles; ++cycle) {
+      auto w = layout_writer::open(path, true);
+      auto ok = w ? w->write_index(index) : result<void>(tl::unexpected(w.error()));
+      if (ok) {
+        removing.store(cycle);
+        ok = w->remove_layout();
+      }
+      if (!ok) {
+        remover_error = ok.error().message();
+        removing.store(cycles + 1);
+        return;
+      }
+      w = fail(errc::cancelled, "closed");
+      while (opened.load() < cycle) std::this_thread::yield();
+    }
+  });
+  std::string refusal;
+  for (int cycle = 1; cycle <= cycles && refusal.empty(); ++cycle) {
+    // Spinning, not yielding: a yielding opener soon shares the remover's core and then
+    // only runs once the removal is over.
+    while (removing.load() < cycle) {
+    }
+    const auto start = std::chrono::steady_clock::now() + std::chrono::nanoseconds(cycle % 20 * 250);
+    while (std::chrono::steady_clock::now() < start) {
+    }
+    auto w = layout_writer::open(path, true);
+    if (!w) refusal = "cycle " + std::to_string(cycle) + ": " + w.error().message();
+    w = fail(errc::cancelled, "closed");  // the lock goes before the remover's next open
+    opened.store(cycle);
+  }
+  opened.store(cycles);
+  remover.join();
+  EXPECT_EQ(remover_error, "");
+  EXPECT_EQ(refusal, "");
 }
 
 // The race as users meet it: two packs into one layout that does not exist yet, one of
