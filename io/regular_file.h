@@ -31,20 +31,23 @@ namespace ocipipe::io {
 
 /// Opens a file for reading after checking it is a regular file: `open_path`
 /// opens it with O_PATH (no I/O open), `open_read` for reading; both must
-/// reach the same inode. Errors: those of the openers, check_regular's,
-/// `unsafe_path` when the file was replaced in between.
+/// reach the same inode. A file replaced in between (index.json, which
+/// writers rename over while readers take no lock) is looked at again, up to
+/// 8 times. Errors: those of the openers, check_regular's, `unsafe_path`
+/// when the file was replaced every time.
 template <typename OpenPath, typename OpenRead>
 [[nodiscard]] result<unique_fd> open_checked_regular(OpenPath&& open_path, OpenRead&& open_read,
                                                      const std::string& what) {
-  OCIPIPE_ASSIGN_OR_RETURN(unique_fd probe, open_path());
-  struct stat st{}, st2{};
-  if (::fstat(probe.get(), &st) != 0) return fail_errno(what, errno);
-  OCIPIPE_TRY(check_regular(st, what));
-  OCIPIPE_ASSIGN_OR_RETURN(unique_fd fd, open_read());
-  if (::fstat(fd.get(), &st2) != 0) return fail_errno(what, errno);
-  if (st.st_dev != st2.st_dev || st.st_ino != st2.st_ino)
-    return fail(errc::unsafe_path, what + ": replaced while being opened");
-  return fd;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    OCIPIPE_ASSIGN_OR_RETURN(unique_fd probe, open_path());
+    struct stat st{}, st2{};
+    if (::fstat(probe.get(), &st) != 0) return fail_errno(what, errno);
+    OCIPIPE_TRY(check_regular(st, what));
+    OCIPIPE_ASSIGN_OR_RETURN(unique_fd fd, open_read());
+    if (::fstat(fd.get(), &st2) != 0) return fail_errno(what, errno);
+    if (st.st_dev == st2.st_dev && st.st_ino == st2.st_ino) return fd;
+  }
+  return fail(errc::unsafe_path, what + ": replaced again and again while being opened");
 }
 
 /// Opens `name` under `dirfd` for reading, never following a final symlink,

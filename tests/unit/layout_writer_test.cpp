@@ -22,6 +22,7 @@
 
 #include "io/image_layout.h"
 #include "io/layout_writer.h"
+#include "io/small_file.h"
 #include "stages/digester.h"
 #include "stages/image_json.h"
 #include "tests/support/test_env.h"
@@ -491,6 +492,36 @@ TEST(LayoutWriter, IndexIsReplacedAtomicallyForReaders) {
     }
   }
   EXPECT_EQ(bad, 0) << "of " << reads << " reads";
+}
+
+// Readers take no lock, and writers rename a new index.json over the old one: a reader
+// whose type check and open land on either side of a rename must look again, never fail
+// ("replaced while being opened" made ls, inspect and validate --all fail now and then).
+TEST(LayoutWriter, IndexReadersNeverFailWhileItIsReplaced) {
+  temp_dir t;
+  const std::string a = R"({"schemaVersion":2,"manifests":[]})";
+  const std::string b = R"({"schemaVersion":2,"manifests":[],"annotations":{"v":"b"}})";
+  write_bytes(t.sub("index.json"), a);
+  std::atomic<bool> done{false};
+  std::thread replacer([&] {
+    for (int i = 0; !done.load(); ++i) {
+      write_bytes(t.sub("next"), i % 2 ? a : b);
+      ::rename(t.sub("next").c_str(), t.sub("index.json").c_str());
+    }
+  });
+  io::unique_fd dir(::open(t.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(dir);
+  std::string failure;
+  int reads = 0;
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+       std::chrono::steady_clock::now() < until && failure.empty(); ++reads) {
+    auto got = io::read_small_file(dir.get(), "index.json", 4096);
+    if (!got) failure = got.error().message();
+    else if (*got != a && *got != b) failure = "read " + *got;
+  }
+  done = true;
+  replacer.join();
+  EXPECT_EQ(failure, "") << "after " << reads << " reads";
 }
 
 }  // namespace
