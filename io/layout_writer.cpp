@@ -578,11 +578,13 @@ result<void> layout_writer::remove_layout() {
   if (!dir_ || !lock_) return fail(errc::invalid_argument, what + ": not open");
   if (!still_in_place(path_, dir_.get(), lock_.get()))
     return fail(errc::io, what + ": " + quote(path_) + " is no longer the directory locked");
-  // oci-layout first: from here on nobody takes the directory for a layout.
-  if (::unlinkat(dir_.get(), "oci-layout", 0) != 0 && errno != ENOENT) return fail_errno(what + " oci-layout", errno);
+  // Blobs and the ingest area first, then oci-layout, then index.json: a run
+  // killed part way leaves a layout with no image (gc takes its blobs), or a
+  // directory that empty_or_half_initialized lets the next open() make a
+  // layout again, never a non-layout with blobs in it that every open refuses.
   OCIPIPE_ASSIGN_OR_RETURN(auto names, dir_names(dir_.get(), what));
   for (const auto& n : names) {
-    if (n == layout_lock_name) continue;
+    if (n == layout_lock_name || n == "oci-layout" || n == "index.json") continue;
     struct stat st{};
     if (::fstatat(dir_.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
@@ -591,6 +593,8 @@ result<void> layout_writer::remove_layout() {
       return fail_errno(what + " " + quote(n), errno);
     }
   }
+  for (const char* n : {"oci-layout", "index.json"})
+    if (::unlinkat(dir_.get(), n, 0) != 0 && errno != ENOENT) return fail_errno(what + " " + n, errno);
   // The lock file last, then the directory. A writer that opened the directory
   // and created a new lock file in between finds no oci-layout and makes a
   // new layout there: then rmdir fails (ENOTEMPTY) and the directory is its.

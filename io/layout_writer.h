@@ -186,9 +186,10 @@ class layout_writer {
   /// Unlinks the files stale_ingest() lists (same precondition). Errors: `io`.
   [[nodiscard]] result<void> remove_stale_ingest();
 
-  /// Removes the whole layout directory, the lock held throughout: oci-layout
-  /// first (so nothing takes it for a layout any more), then index.json,
-  /// blobs/ and the ingest area, the lock file and the directory last.
+  /// Removes the whole layout directory, the lock held throughout: blobs/ and
+  /// the ingest area first, then oci-layout, index.json, the lock file and
+  /// the directory last, so that a run killed part way leaves a layout with
+  /// no image or a directory the next open() makes a layout again.
   /// Writers waiting for the lock then find it gone and start over (open());
   /// one that makes a new layout in the directory before it is removed keeps
   /// it (the directory stays). For a run that created the layout and failed

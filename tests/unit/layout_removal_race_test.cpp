@@ -7,11 +7,13 @@
 // only while index.json lists no image (io::layout_writer::remove_layout), and a writer
 // that waited for the lock of a layout removed meanwhile starts over on a fresh directory
 // (io::layout_writer::open).
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
@@ -64,6 +66,43 @@ TEST(CreatedLayoutGuard, FailedRunStillRemovesTheEmptyLayoutItCreated) {
     ASSERT_TRUE(w->put_blob(digest_of("orphan"), "orphan"));  // blobs, but no tag
   }
   EXPECT_FALSE(path_exists(fresh));
+}
+
+// A failed run killed while its created_layout_guard removes the layout (a CI job's
+// timeout, an OOM kill) used to leave a directory without oci-layout but with blobs, which
+// every later pack, copy and gc refused as "not an image layout and not empty". Killed
+// half way through the blobs, the removal must leave something the next writer opens.
+TEST(CreatedLayoutGuard, RemovalKilledHalfWayLeavesWhatTheNextWriterOpens) {
+  temp_dir t;
+  const std::string path = t.sub("l");
+  { auto w = layout_writer::open(path, true); ASSERT_TRUE(w) << w.error().message(); }
+  // Enough blobs that the removal takes milliseconds; their names need only look like digests.
+  constexpr int blobs = 3000;
+  for (int i = 0; i < blobs; ++i)
+    write_bytes(path + "/blobs/sha256/" + std::string(digest_of(std::to_string(i)).encoded()), "b");
+  const auto blobs_left = [&] {
+    std::error_code ec;
+    int n = 0;
+    for (auto it = std::filesystem::directory_iterator(path + "/blobs/sha256", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+      ++n;
+    return n;
+  };
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto w = layout_writer::open(path, false);
+    ::_exit(w && w->remove_layout() ? 0 : 3);
+  }
+  while (blobs_left() > blobs / 2) {
+  }
+  ::kill(pid, SIGKILL);
+  int st = 0;
+  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(st)) << "the removal ended before it was killed; exit status " << st;
+  auto w = layout_writer::open(path, true);
+  ASSERT_TRUE(w) << w.error().message();
+  EXPECT_TRUE(path_exists(path + "/oci-layout"));
 }
 
 // A writer waiting for the lock of a layout that its holder removes gets a fresh layout,
