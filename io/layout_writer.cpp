@@ -314,6 +314,9 @@ result<layout_writer> layout_writer::open_once(const std::string& path, bool cre
   if (::stat(path.c_str(), &st) != 0) {
     if (errno != ENOENT) return fail_errno(what, errno);
     if (!create) return fail(errc::not_found, what + ": no such directory", ENOENT);
+    // mkdir says EEXIST for a dangling symlink, and every open would start over.
+    if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+      return fail(errc::invalid_argument, what + ": a symbolic link to a directory that does not exist", ENOENT);
     OCIPIPE_TRY(make_dirs(path));
   } else if (!S_ISDIR(st.st_mode)) {
     return fail(errc::invalid_argument, what + ": not a directory");

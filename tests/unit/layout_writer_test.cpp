@@ -494,6 +494,19 @@ TEST(LayoutWriter, IndexIsReplacedAtomicallyForReaders) {
   EXPECT_EQ(bad, 0) << "of " << reads << " reads";
 }
 
+// A dangling symlink named as the layout: mkdir says it exists, stat that it does not, and
+// open() used to start over 64 times and then blame a concurrent removal.
+TEST(LayoutWriter, ADanglingSymlinkIsRefusedAsOne) {
+  temp_dir t;
+  ASSERT_EQ(::symlink("missing", t.sub("l").c_str()), 0);
+  auto w = layout_writer::open(t.sub("l"), true);
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code(), errc::invalid_argument);
+  EXPECT_NE(w.error().message().find("symbolic link to a directory that does not exist"), std::string::npos)
+      << w.error().message();
+  EXPECT_FALSE(path_exists(t.sub("missing")));
+}
+
 // Readers take no lock, and writers rename a new index.json over the old one: a reader
 // whose type check and open land on either side of a rename must look again, never fail
 // ("replaced while being opened" made ls, inspect and validate --all fail now and then).
