@@ -54,7 +54,7 @@ result<std::unique_ptr<layer_stream>> layer_stream::open(byte_source& blob, cons
   OCIPIPE_ASSIGN_OR_RETURN(s->decompressed_, with.decompressor ? with.decompressor(compressed, compression, limits)
                                                                : make_decompressor(compressed, compression, limits));
   if (with.decompressed_seen) {
-    layer_stream* self = s.get();  // outlives decompressed_, which it owns
+    layer_stream* self = s.get();  // outlives decompressed_ (see ~layer_stream)
     s->decompressed_ = with.decompressed_seen(std::move(s->decompressed_), [self](byte_view c) { self->see(c); });
     s->seen_by_decorator_ = true;
   } else if (with.decompressed) {
@@ -63,7 +63,11 @@ result<std::unique_ptr<layer_stream>> layer_stream::open(byte_source& blob, cons
   return s;
 }
 
-layer_stream::~layer_stream() = default;
+layer_stream::~layer_stream() {
+  // The decorated source first: its thread may call see() until it is
+  // destroyed, and see() feeds diff_id_, a member that would go before it.
+  decompressed_.reset();
+}
 
 result<byte_view> layer_stream::next() {
   if (!decompressed_) return byte_view{};

@@ -48,7 +48,8 @@ class layer_stream final : public byte_source {
     /// over: the source it returns calls the function it is given on every
     /// chunk once, in order, before handing the chunk out, never on two
     /// threads at once (e.g. on whichever of inflate's and parsing's threads
-    /// is idle).
+    /// is idle). The function may be called until that source is destroyed,
+    /// which the layer_stream does first in its own destruction.
     seeing_decorator decompressed_seen;
   };
 
